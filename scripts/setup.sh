@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# Installs the Debian packages fxnn needs (only the missing ones), configures and builds into build/.
+# Idempotent: a second run installs nothing and rebuilds only what changed.
+# Usage: scripts/setup.sh            (sourced by run.sh and test.sh; may be run alone)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+PACKAGES=(
+  g++ cmake ninja-build pkg-config
+  libtorch-dev libopenblas0-openmp          # LibTorch (CPU); OpenBLAS instead of the 30x slower reference BLAS
+  libeigen3-dev libspdlog-dev libyaml-cpp-dev libcli11-dev nlohmann-json3-dev zlib1g-dev
+  libgtest-dev libgmock-dev libbenchmark-dev
+  libmatio-dev libturbojpeg0-dev            # SVHN .mat files, JPEG folders
+  dataset-fashion-mnist                     # the embedded default data set
+  python3-matplotlib python3-numpy          # plots and the numpy reader
+)
+
+missing=()
+for p in "${PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "fxnn setup: installing ${missing[*]}"
+  SUDO=""
+  [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+  export DEBIAN_FRONTEND=noninteractive
+  if ! $SUDO apt-get install -y --no-install-recommends "${missing[@]}"; then
+    $SUDO apt-get update
+    $SUDO apt-get install -y --no-install-recommends "${missing[@]}"
+  fi
+fi
+
+if [ ! -f build/build.ninja ]; then
+  cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=Release
+fi
+cmake --build build --parallel "$(nproc)"
