@@ -1,11 +1,57 @@
-# Source lists, one per library half. Globbing is avoided so that a new file is a visible change.
+# Source lists, one per library. Globbing is avoided so that a new file is a visible change.
 set(FXNN_BASE_SOURCES
   src/core/format.cpp
   src/core/rounding.cpp
   src/core/quantize_kernels.cpp
+  src/core/straight_through.cpp
+  src/io/atomic_file.cpp
+  src/config/yaml_map.cpp
+)
+set(FXNN_DATA_SOURCES
+  src/data/dataset.cpp
+  src/data/idx_reader.cpp
+  src/data/cifar_reader.cpp
+  src/data/svhn_reader.cpp
+  src/data/jpeg_folder_reader.cpp
+  src/data/batch_loader.cpp
 )
 set(FXNN_TORCH_SOURCES
+  src/autograd/tensor_quantizer.cpp
+  src/autograd/quantize_functions.cpp
+  src/nn/quant_point.cpp
+  src/nn/layers.cpp
+  src/nn/residual_block.cpp
+  src/nn/network.cpp
+  src/nn/model_zoo.cpp
+  src/precision/precision_plan.cpp
+  src/optim/fixed_point_sgd.cpp
+  src/config/experiment_config.cpp
+  src/train/train_step.cpp
+  src/train/metrics.cpp
+  src/train/checkpoint.cpp
+  src/train/progress_line.cpp
+  src/train/trainer.cpp
+  src/bench/benchmarks.cpp
 )
 set(FXNN_CLI_SOURCES
   src/cli/main.cpp
+  src/cli/train_command.cpp
+  src/cli/bench_command.cpp
+)
+
+# Tests (paths relative to tests/).
+set(FXNN_DATA_TEST_SOURCES
+  data/test_idx_reader.cpp
+  data/test_cifar_reader.cpp
+  data/test_svhn_reader.cpp
+  data/test_jpeg_folder_reader.cpp
+  data/test_batch_loader.cpp
+  data/test_load_dataset.cpp
+)
+set(FXNN_TORCH_TEST_SOURCES
+  autograd/test_quantize_functions.cpp
+  nn/test_model_zoo.cpp
+  precision/test_precision_plan.cpp
+  optim/test_fixed_point_sgd.cpp
+  config/test_experiment_config.cpp
 )

@@ -1,1 +1,30 @@
-int main() { return 0; }
+// fxnn: fixed-point neural networks. Parses the command line and turns every error into one line.
+
+#include <spdlog/spdlog.h>
+#include <torch/torch.h>
+
+#include <cstdio>
+#include <exception>
+
+#include "commands.h"
+
+int main(int argc, char** argv) {
+  CLI::App app("fxnn: neural networks in fixed-point arithmetic", "fxnn");
+  app.require_subcommand(1);
+  app.set_version_flag("--version", "fxnn 0.1.0");
+  spdlog::set_pattern("[%H:%M:%S] %v");
+  fxnn::cli::add_train_command(app);
+  fxnn::cli::add_bench_command(app);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e);
+  } catch (const c10::Error& e) {
+    std::fprintf(stderr, "fxnn: error: %s\n", e.what_without_backtrace());
+    return 1;
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "fxnn: error: %s\n", e.what());
+    return 1;
+  }
+  return 0;
+}

@@ -7,13 +7,7 @@
 #include <limits>
 #include <stdexcept>
 
-// Function multiversioning: the block kernels are compiled for AVX-512, AVX2 and the baseline ISA and
-// the best one is picked at load time, so the binary stays portable while the hot loop vectorizes.
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
-#define FXNN_MULTIVERSION __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
-#else
-#define FXNN_MULTIVERSION
-#endif
+#include "multiversion.h"
 
 namespace fxnn {
 

@@ -1,0 +1,31 @@
+#pragma once
+// Quantization of whole tensors: the bridge from LibTorch tensors to the raw-array kernels of core.
+
+#include <torch/torch.h>
+
+#include <cstdint>
+
+#include "fxnn/core/quantize_kernels.h"
+#include "fxnn/core/quantizer_spec.h"
+
+namespace fxnn {
+
+struct TensorQuantization {
+  torch::Tensor values;        // quantized values, same dtype/shape/device as the input
+  Format format;               // the format actually used (auto ranges resolved from max|x|)
+  SaturationCount saturation;  // inputs clamped at each end
+};
+
+/// Resolves an `auto` range from the tensor's max |x| (eq. (4) of docs/number-system.md) and quantizes.
+/// CPU float/double tensors go through the fused kernel of core; any other device through the
+/// device-agnostic tensor-op path below, which computes the same values.
+TensorQuantization quantize_tensor(const torch::Tensor& x, const QuantizerSpec& spec, uint64_t seed);
+
+/// The resolved format for x: spec.format itself, or its auto range resolved from max |x|.
+Format resolve_format(const torch::Tensor& x, const Format& format);
+
+/// Device-agnostic implementation with plain tensor ops (nearest and floor are bit-identical to the
+/// kernel; stochastic draws from torch's generator instead of the counter-based hash).
+TensorQuantization quantize_tensor_ops(const torch::Tensor& x, const QuantizerSpec& spec);
+
+} // namespace fxnn

@@ -1,0 +1,37 @@
+#pragma once
+// Benchmarks that print ratios measured in one process (never timed tests).
+
+#include <nlohmann/json.hpp>
+
+#include <optional>
+#include <string>
+
+#include "fxnn/config/experiment_config.h"
+#include "fxnn/precision/precision_plan.h"
+
+namespace fxnn {
+
+struct BenchTrainOptions {
+  ExperimentConfig config;
+  PrecisionPlan plan;     // the FX side
+  int64_t batch_size = 128;
+  int64_t steps = 20;     // timed steps per side
+  int64_t warmup = 3;     // untimed steps per side first
+};
+
+/// Alternates FL and FX training steps of the same network on the same real batch and reports the
+/// median step times: {"fl_ms", "fx_ms", "ratio" = fx/fl, ...}.
+nlohmann::ordered_json bench_train(const BenchTrainOptions& options);
+
+struct BenchQuantizeOptions {
+  int64_t numel = 16777216;
+  std::string format = "s8.7";
+  std::string rounding = "nearest";
+  int64_t repeats = 20;
+};
+
+/// The fused quantization kernel against a plain tensor copy of the same size, both reading and writing
+/// 4 bytes per element: {"quantize_gbps", "copy_gbps", "ratio" = quantize/copy, ...}.
+nlohmann::ordered_json bench_quantize(const BenchQuantizeOptions& options);
+
+} // namespace fxnn

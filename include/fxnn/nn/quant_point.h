@@ -1,0 +1,74 @@
+#pragma once
+// A named place in a network where one tensor is quantized (or observed, in float).
+
+#include <torch/torch.h>
+
+#include <cstdint>
+#include <optional>
+#include <string>
+
+#include "fxnn/autograd/tensor_quantizer.h"
+#include "fxnn/core/quantizer_spec.h"
+
+namespace fxnn {
+
+/// The five tensors of every layer (spec section 1).
+enum class TensorClass { kWeight, kActivation, kWeightGradient, kActivationGradient, kAccumulator };
+
+/// "W", "A", "GW", "GA", "acc": the suffix of point names and the keys of precision plans.
+std::string to_string(TensorClass tensor_class);
+TensorClass parse_tensor_class(const std::string& text);
+inline constexpr TensorClass kAllTensorClasses[] = {TensorClass::kWeight, TensorClass::kActivation,
+                                                    TensorClass::kWeightGradient,
+                                                    TensorClass::kActivationGradient, TensorClass::kAccumulator};
+
+/// One quantization point, e.g. `conv3.GA`: its spec (none = float), and counters of what it saw.
+/// Held by intrusive pointer so that an autograd graph can keep it alive until backward has run.
+class QuantPoint : public torch::CustomClassHolder {
+ public:
+  QuantPoint(std::string layer, TensorClass tensor_class);
+
+  const std::string& layer() const { return layer_; }
+  TensorClass tensor_class() const { return tensor_class_; }
+  /// "<layer>.<class>", the stable name a plan addresses.
+  std::string name() const { return layer_ + "." + to_string(tensor_class_); }
+
+  const std::optional<QuantizerSpec>& spec() const { return spec_; }
+  void set_spec(std::optional<QuantizerSpec> spec) {
+    spec_ = std::move(spec);
+    if (spec_) last_format_ = spec_->format;
+  }
+  bool is_quantized() const { return spec_.has_value(); }
+
+  /// Base seed of stochastic rounding at this point; each call draws a fresh stream.
+  void set_seed(uint64_t seed) { seed_ = seed; }
+
+  /// Quantizes x with this point's spec and records the saturation. Requires is_quantized().
+  TensorQuantization quantize(const torch::Tensor& x);
+
+  /// Fraction of values saturated since the last reset_stats(). For unsigned formats only the top
+  /// end counts: values below 0 are the clipped ReLU's zeros, not saturation.
+  double saturation_rate() const;
+  int64_t values_seen() const { return seen_; }
+  /// The format of the last quantization (auto ranges resolved); spec's format before any.
+  Format last_format() const { return last_format_; }
+  void reset_stats();
+
+  /// Calls so far; part of the checkpoint so that stochastic rounding resumes on the same stream.
+  int64_t calls() const { return calls_; }
+  void set_calls(int64_t calls) { calls_ = calls; }
+
+ private:
+  std::string layer_;
+  TensorClass tensor_class_;
+  std::optional<QuantizerSpec> spec_;
+  uint64_t seed_ = 0;
+  int64_t calls_ = 0;
+  int64_t seen_ = 0;
+  int64_t saturated_ = 0;
+  Format last_format_;
+};
+
+using QuantPointPtr = c10::intrusive_ptr<QuantPoint>;
+
+} // namespace fxnn

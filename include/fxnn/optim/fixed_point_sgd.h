@@ -1,0 +1,66 @@
+#pragma once
+// Stochastic gradient descent with a fixed-point weight accumulator (spec section 5,
+// docs/fixed-point-training.md section 4).
+
+#include <torch/torch.h>
+
+#include <vector>
+
+#include "fxnn/nn/quantized_layer.h"
+
+namespace fxnn {
+
+struct FixedPointSGDOptions {
+  explicit FixedPointSGDOptions(double lr) : lr_(lr) {}
+  TORCH_ARG(double, lr);
+  /// Heavy-ball momentum (0 = off, the method's plain SGD). The velocity of a quantized weight is
+  /// kept in float and sums already-quantized gradients.
+  TORCH_ARG(double, momentum) = 0.0;
+  /// Weights (accumulators) are clipped to [-clip, clip] after every update; 0 disables.
+  TORCH_ARG(double, weight_clip) = 1.0;
+  /// L2 penalty added to the gradient of weights before quantization (0 = off).
+  TORCH_ARG(double, weight_decay) = 0.0;
+};
+
+/// For each weight tensor with points W, GW, acc:
+///   G     = Q_GW(dL/dW)                       (float when GW has no format)
+///   W_acc = Q_acc(clip(W_acc - lr * G))       (float64 state; plain float64 when acc has no format)
+///   W     = Q_W(W_acc)                        (written into the layer's weight)
+/// The accumulator is kept in float64, which holds every format of up to 53 bits exactly.
+/// Float parameters (biases, batch norm) get plain SGD. A weight whose W, GW and acc are all float
+/// gets plain float SGD with clipping, so the float baseline runs the same update rule.
+class FixedPointSGD {
+ public:
+  FixedPointSGD(std::vector<WeightQuantization> weights, std::vector<torch::Tensor> float_parameters,
+                FixedPointSGDOptions options);
+
+  /// Sets accumulators from the current weights (W_acc = Q_acc(clip(W)), W = Q_W(W_acc)). Call after
+  /// the points got their formats and before the first forward pass.
+  void initialize_accumulators();
+  void zero_grad();
+  void step();
+
+  FixedPointSGDOptions& options() { return options_; }
+  int64_t steps() const { return steps_; }
+
+  /// Accumulators, velocities and the step count, for checkpoints.
+  void save(torch::serialize::OutputArchive& archive) const;
+  void load(torch::serialize::InputArchive& archive);
+
+ private:
+  struct WeightState {
+    WeightQuantization weight;
+    torch::Tensor accumulator; // float64, same shape as the weight; undefined for a float weight
+    torch::Tensor velocity;
+  };
+  void step_weight(WeightState& state);
+  void step_float(torch::Tensor& parameter, torch::Tensor& velocity);
+
+  std::vector<WeightState> weights_;
+  std::vector<torch::Tensor> float_parameters_;
+  std::vector<torch::Tensor> float_velocities_;
+  FixedPointSGDOptions options_;
+  int64_t steps_ = 0;
+};
+
+} // namespace fxnn

@@ -1,0 +1,69 @@
+#pragma once
+// Training runs: float (no plan) or fixed point (with a precision plan), into a run directory.
+//
+// A run directory holds: config.yaml (the resolved config), plan.yaml (the plan, FX runs only),
+// metrics.jsonl (one line per epoch), checkpoint.pt (the last finished epoch). Every file is written
+// atomically, so a killed run leaves the directory consistent and --resume continues it.
+
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "fxnn/config/experiment_config.h"
+#include "fxnn/data/batch_loader.h"
+#include "fxnn/data/dataset.h"
+#include "fxnn/nn/network.h"
+#include "fxnn/optim/fixed_point_sgd.h"
+#include "fxnn/precision/precision_plan.h"
+#include "fxnn/train/metrics.h"
+
+namespace fxnn {
+
+struct TrainerOptions {
+  ExperimentConfig config;
+  std::optional<PrecisionPlan> plan; // none: float training
+  std::string out_dir;
+  bool resume = false; // continue from out_dir/checkpoint.pt when present
+  bool quiet = false;  // no progress line
+};
+
+/// Builds the network of a config for a data set's shape, seeded by config.seed, with the plan applied
+/// (float when none) and the per-point stochastic-rounding seeds set.
+Network build_network(const ExperimentConfig& config, const data::ImageDataset& data,
+                      const std::optional<PrecisionPlan>& plan);
+
+/// The optimizer of a config for a network, accumulators initialized from its weights.
+std::unique_ptr<FixedPointSGD> build_optimizer(const ExperimentConfig& config, NetworkImpl& network);
+
+class Trainer {
+ public:
+  /// Loads the data, builds the network and checks the run directory: everything that can fail on
+  /// bad input fails here, before any file is written.
+  explicit Trainer(TrainerOptions options);
+  /// Trains the remaining epochs; returns the metrics of all epochs of the run.
+  std::vector<EpochMetrics> run();
+
+  NetworkImpl& network() { return *network_; }
+
+ private:
+  EpochMetrics train_epoch(int64_t epoch);
+  void prepare_run_directory();
+  std::string path(const std::string& file) const;
+
+  TrainerOptions options_;
+  data::DatasetSplits data_;
+  Network network_{nullptr};
+  std::unique_ptr<FixedPointSGD> optimizer_;
+  std::unique_ptr<data::BatchLoader> train_loader_, test_loader_;
+  int64_t first_epoch_ = 1;
+  std::vector<EpochMetrics> history_;
+};
+
+/// Sets LibTorch's (and OpenMP's) thread count: `threads`, or one per hardware thread when 0.
+int configure_threads(int64_t threads);
+
+/// A 64-bit mix of a seed and a stream index (splitmix64): independent seeds for epochs and points.
+uint64_t mix_seed(uint64_t seed, uint64_t stream);
+
+} // namespace fxnn

@@ -1,0 +1,66 @@
+#include "fxnn/autograd/tensor_quantizer.h"
+
+#include <cmath>
+
+namespace fxnn {
+
+namespace {
+
+bool uses_cpu_kernel(const torch::Tensor& x) {
+  return x.device().is_cpu() && x.is_contiguous() &&
+         (x.scalar_type() == torch::kFloat || x.scalar_type() == torch::kDouble);
+}
+
+double tensor_max_abs(const torch::Tensor& x) {
+  if (x.numel() == 0) return 0.0;
+  if (uses_cpu_kernel(x)) {
+    if (x.scalar_type() == torch::kFloat) return max_abs(x.data_ptr<float>(), x.numel());
+    return max_abs(x.data_ptr<double>(), x.numel());
+  }
+  return x.abs().max().item<double>();
+}
+
+} // namespace
+
+Format resolve_format(const torch::Tensor& x, const Format& format) {
+  return format.auto_range ? format.resolve_auto(tensor_max_abs(x)) : format;
+}
+
+TensorQuantization quantize_tensor(const torch::Tensor& x, const QuantizerSpec& spec, uint64_t seed) {
+  if (!uses_cpu_kernel(x)) {
+    if (x.device().is_cpu() && !x.is_contiguous()) return quantize_tensor(x.contiguous(), spec, seed);
+    return quantize_tensor_ops(x, spec);
+  }
+  TensorQuantization result;
+  result.format = resolve_format(x, spec.format);
+  result.values = torch::empty_like(x);
+  if (x.scalar_type() == torch::kFloat)
+    result.saturation = quantize(x.data_ptr<float>(), result.values.data_ptr<float>(), x.numel(), result.format,
+                                 spec.rounding, seed);
+  else
+    result.saturation = quantize(x.data_ptr<double>(), result.values.data_ptr<double>(), x.numel(), result.format,
+                                 spec.rounding, seed);
+  return result;
+}
+
+TensorQuantization quantize_tensor_ops(const torch::Tensor& x, const QuantizerSpec& spec) {
+  torch::NoGradGuard no_grad;
+  TensorQuantization result;
+  result.format = resolve_format(x, spec.format);
+  const Format& f = result.format;
+  const auto scaled = x * std::ldexp(1.0, f.frac);
+  const auto floor = scaled.floor();
+  torch::Tensor codes;
+  switch (spec.rounding) {
+    case Rounding::kNearest: codes = floor + (scaled - floor).ge(0.5).to(x.scalar_type()); break;
+    case Rounding::kFloor: codes = floor; break;
+    case Rounding::kStochastic: codes = floor + torch::rand_like(x).lt(scaled - floor).to(x.scalar_type()); break;
+  }
+  const double lo = static_cast<double>(f.code_min()), hi = static_cast<double>(f.code_max());
+  result.saturation.below = codes.lt(lo).sum().item<int64_t>();
+  result.saturation.above = codes.gt(hi).sum().item<int64_t>();
+  result.values = codes.clamp(lo, hi) * f.step();
+  return result;
+}
+
+} // namespace fxnn

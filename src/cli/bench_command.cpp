@@ -1,0 +1,72 @@
+// fxnn bench train --config C.yaml [--precision PLAN] [--batch 128]
+// fxnn bench quantize [--numel N] [--format s8.7] [--rounding nearest]
+
+#include <cstdio>
+#include <string>
+#include <vector>
+
+#include "commands.h"
+#include "fxnn/bench/benchmarks.h"
+#include "fxnn/train/trainer.h"
+
+namespace fxnn::cli {
+
+namespace {
+
+struct BenchTrainArgs {
+  std::string config;
+  std::string precision = "configs/plans/uniform8.yaml";
+  std::vector<std::string> overrides;
+  int64_t batch = 128;
+  int64_t steps = 20;
+  int64_t threads = -1;
+};
+
+struct BenchQuantizeArgs {
+  BenchQuantizeOptions options;
+  int64_t threads = -1;
+};
+
+void print(const nlohmann::ordered_json& result) { std::printf("%s\n", result.dump(2).c_str()); }
+
+} // namespace
+
+void add_bench_command(CLI::App& app) {
+  auto* bench = app.add_subcommand("bench", "Benchmarks that print ratios measured in one process (JSON)");
+  bench->require_subcommand(1);
+
+  auto train = std::make_shared<BenchTrainArgs>();
+  auto* train_cmd = bench->add_subcommand("train", "FL and FX training steps of the same network, alternated");
+  train_cmd->add_option("--config", train->config, "Experiment config (YAML)")->required()->check(CLI::ExistingFile);
+  train_cmd->add_option("--precision", train->precision, "Precision plan of the FX side")
+      ->capture_default_str()
+      ->check(CLI::ExistingFile);
+  train_cmd->add_option("--batch", train->batch, "Batch size")->capture_default_str();
+  train_cmd->add_option("--steps", train->steps, "Timed steps per side")->capture_default_str();
+  train_cmd->add_option("--set", train->overrides, "Override a config key (repeatable)");
+  train_cmd->add_option("--threads", train->threads, "Threads (default: the config's; 0 = all hardware threads)");
+  train_cmd->callback([train] {
+    BenchTrainOptions options;
+    options.config = ExperimentConfig::load(train->config, train->overrides);
+    options.plan = PrecisionPlan::load(train->precision);
+    options.batch_size = train->batch;
+    options.steps = train->steps;
+    configure_threads(train->threads >= 0 ? train->threads : options.config.train.threads);
+    print(bench_train(options));
+  });
+
+  auto quantize = std::make_shared<BenchQuantizeArgs>();
+  auto* quantize_cmd = bench->add_subcommand("quantize", "The fused quantization kernel against a tensor copy");
+  quantize_cmd->add_option("--numel", quantize->options.numel, "Elements")->capture_default_str();
+  quantize_cmd->add_option("--format", quantize->options.format, "Format")->capture_default_str();
+  quantize_cmd->add_option("--rounding", quantize->options.rounding, "nearest | stochastic | floor")
+      ->capture_default_str();
+  quantize_cmd->add_option("--repeats", quantize->options.repeats, "Timed repetitions")->capture_default_str();
+  quantize_cmd->add_option("--threads", quantize->threads, "Threads (0 or absent: all hardware threads)");
+  quantize_cmd->callback([quantize] {
+    configure_threads(std::max<int64_t>(quantize->threads, 0));
+    print(bench_quantize(quantize->options));
+  });
+}
+
+} // namespace fxnn::cli

@@ -1,0 +1,11 @@
+#pragma once
+// The subcommands of `fxnn`: each registers its options on the app and runs the library.
+
+#include <CLI/CLI.hpp>
+
+namespace fxnn::cli {
+
+void add_train_command(CLI::App& app);
+void add_bench_command(CLI::App& app);
+
+} // namespace fxnn::cli

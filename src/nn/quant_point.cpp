@@ -1,0 +1,48 @@
+#include "fxnn/nn/quant_point.h"
+
+#include <stdexcept>
+
+namespace fxnn {
+
+std::string to_string(TensorClass tensor_class) {
+  switch (tensor_class) {
+    case TensorClass::kWeight: return "W";
+    case TensorClass::kActivation: return "A";
+    case TensorClass::kWeightGradient: return "GW";
+    case TensorClass::kActivationGradient: return "GA";
+    case TensorClass::kAccumulator: return "acc";
+  }
+  return "?";
+}
+
+TensorClass parse_tensor_class(const std::string& text) {
+  for (TensorClass c : kAllTensorClasses)
+    if (to_string(c) == text) return c;
+  throw std::invalid_argument("unknown tensor class '" + text + "' (expected W, A, GW, GA or acc)");
+}
+
+QuantPoint::QuantPoint(std::string layer, TensorClass tensor_class)
+    : layer_(std::move(layer)), tensor_class_(tensor_class) {}
+
+TensorQuantization QuantPoint::quantize(const torch::Tensor& x) {
+  TORCH_CHECK(spec_.has_value(), "quantization point ", name(), " has no format");
+  // A distinct, reproducible stream per call: golden-ratio increments of the base seed.
+  const uint64_t call_seed = seed_ + static_cast<uint64_t>(calls_) * 0x9E3779B97F4A7C15ULL;
+  ++calls_;
+  auto result = quantize_tensor(x, *spec_, call_seed);
+  seen_ += x.numel();
+  saturated_ += result.format.is_signed ? result.saturation.total() : result.saturation.above;
+  last_format_ = result.format;
+  return result;
+}
+
+double QuantPoint::saturation_rate() const {
+  return seen_ == 0 ? 0.0 : static_cast<double>(saturated_) / static_cast<double>(seen_);
+}
+
+void QuantPoint::reset_stats() {
+  seen_ = 0;
+  saturated_ = 0;
+}
+
+} // namespace fxnn

@@ -1,0 +1,122 @@
+#include "fxnn/optim/fixed_point_sgd.h"
+
+namespace fxnn {
+
+namespace {
+
+bool has_fixed_point_state(const WeightQuantization& w) {
+  return w.weight_point->is_quantized() || w.accumulator_point->is_quantized();
+}
+
+/// W = Q_W(W_acc), or W_acc itself when W is float; written into the layer's float32 weight.
+/// Q_W is applied to the float64 accumulator before the cast: casting first would round twice and
+/// could move a value onto a tie of Q_W. W formats of up to 24 bits are exact in float32.
+void write_weight(const WeightQuantization& w, const torch::Tensor& accumulator) {
+  torch::NoGradGuard no_grad;
+  if (w.weight_point->is_quantized()) w.weight.copy_(w.weight_point->quantize(accumulator).values);
+  else w.weight.copy_(accumulator);
+}
+
+} // namespace
+
+FixedPointSGD::FixedPointSGD(std::vector<WeightQuantization> weights, std::vector<torch::Tensor> float_parameters,
+                             FixedPointSGDOptions options)
+    : float_parameters_(std::move(float_parameters)), options_(options) {
+  for (auto& w : weights) weights_.push_back({std::move(w), torch::Tensor(), torch::Tensor()});
+  float_velocities_.resize(float_parameters_.size());
+}
+
+void FixedPointSGD::initialize_accumulators() {
+  torch::NoGradGuard no_grad;
+  for (auto& state : weights_) {
+    if (!has_fixed_point_state(state.weight)) {
+      state.accumulator = torch::Tensor();
+      continue;
+    }
+    auto accumulator = state.weight.weight.detach().to(torch::kDouble);
+    if (options_.weight_clip() > 0) accumulator.clamp_(-options_.weight_clip(), options_.weight_clip());
+    if (state.weight.accumulator_point->is_quantized())
+      accumulator = state.weight.accumulator_point->quantize(accumulator).values;
+    state.accumulator = accumulator;
+    write_weight(state.weight, state.accumulator);
+  }
+}
+
+void FixedPointSGD::zero_grad() {
+  for (auto& state : weights_)
+    if (state.weight.weight.grad().defined()) state.weight.weight.mutable_grad().zero_();
+  for (auto& p : float_parameters_)
+    if (p.grad().defined()) p.mutable_grad().zero_();
+}
+
+void FixedPointSGD::step() {
+  torch::NoGradGuard no_grad;
+  for (auto& state : weights_) step_weight(state);
+  for (size_t i = 0; i < float_parameters_.size(); ++i) step_float(float_parameters_[i], float_velocities_[i]);
+  ++steps_;
+}
+
+void FixedPointSGD::step_weight(WeightState& state) {
+  const WeightQuantization& w = state.weight;
+  if (!w.weight.grad().defined()) return;
+  auto gradient = w.weight.grad();
+  if (options_.weight_decay() > 0) gradient = gradient + options_.weight_decay() * w.weight;
+  if (w.gradient_point->is_quantized()) gradient = w.gradient_point->quantize(gradient.contiguous()).values;
+  if (options_.momentum() > 0) {
+    if (!state.velocity.defined()) state.velocity = torch::zeros_like(gradient);
+    state.velocity.mul_(options_.momentum()).add_(gradient);
+    gradient = state.velocity;
+  }
+  if (!state.accumulator.defined()) { // float weight: the baseline's update
+    w.weight.sub_(gradient, options_.lr());
+    if (options_.weight_clip() > 0) w.weight.clamp_(-options_.weight_clip(), options_.weight_clip());
+    return;
+  }
+  // float64 arithmetic: lr * G and the sum are exact or correctly rounded far below any acc step.
+  auto& accumulator = state.accumulator;
+  accumulator.sub_(gradient.to(torch::kDouble), options_.lr());
+  if (options_.weight_clip() > 0) accumulator.clamp_(-options_.weight_clip(), options_.weight_clip());
+  if (w.accumulator_point->is_quantized()) accumulator = w.accumulator_point->quantize(accumulator).values;
+  write_weight(w, accumulator);
+}
+
+void FixedPointSGD::step_float(torch::Tensor& parameter, torch::Tensor& velocity) {
+  if (!parameter.grad().defined()) return;
+  auto gradient = parameter.grad();
+  if (options_.momentum() > 0) {
+    if (!velocity.defined()) velocity = torch::zeros_like(gradient);
+    velocity.mul_(options_.momentum()).add_(gradient);
+    gradient = velocity;
+  }
+  parameter.sub_(gradient, options_.lr());
+}
+
+void FixedPointSGD::save(torch::serialize::OutputArchive& archive) const {
+  archive.write("steps", torch::tensor(steps_));
+  for (size_t i = 0; i < weights_.size(); ++i) {
+    const auto& state = weights_[i];
+    const std::string key = "weight." + state.weight.layer;
+    if (state.accumulator.defined()) archive.write(key + ".accumulator", state.accumulator);
+    if (state.velocity.defined()) archive.write(key + ".velocity", state.velocity);
+  }
+  for (size_t i = 0; i < float_velocities_.size(); ++i)
+    if (float_velocities_[i].defined()) archive.write("float." + std::to_string(i) + ".velocity", float_velocities_[i]);
+}
+
+void FixedPointSGD::load(torch::serialize::InputArchive& archive) {
+  torch::Tensor steps;
+  archive.read("steps", steps);
+  steps_ = steps.item<int64_t>();
+  auto try_read = [&](const std::string& key, torch::Tensor& target) {
+    torch::Tensor value;
+    if (archive.try_read(key, value)) target = value;
+  };
+  for (auto& state : weights_) {
+    const std::string key = "weight." + state.weight.layer;
+    try_read(key + ".accumulator", state.accumulator);
+    try_read(key + ".velocity", state.velocity);
+  }
+  for (size_t i = 0; i < float_velocities_.size(); ++i) try_read("float." + std::to_string(i) + ".velocity", float_velocities_[i]);
+}
+
+} // namespace fxnn

@@ -1,0 +1,159 @@
+#include "fxnn/precision/precision_plan.h"
+
+#include <fnmatch.h>
+
+#include <sstream>
+#include <stdexcept>
+
+#include "fxnn/config/yaml_map.h"
+#include "fxnn/io/atomic_file.h"
+#include "fxnn/nn/network.h"
+
+namespace fxnn {
+
+namespace {
+
+/// One entry: "s8.7", "float", or {format: s8.7, rounding: stochastic}.
+std::optional<QuantizerSpec> parse_entry(const YamlMap& parent, const std::string& key, Rounding default_rounding) {
+  const YAML::Node node = parent.node(key);
+  std::string format_text;
+  Rounding rounding = default_rounding;
+  if (node.IsScalar()) {
+    format_text = node.Scalar();
+  } else if (node.IsMap()) {
+    const YamlMap entry = parent.map(key);
+    format_text = entry.required<std::string>("format");
+    if (entry.has("rounding")) {
+      try {
+        rounding = parse_rounding(entry.get<std::string>("rounding", ""));
+      } catch (const std::invalid_argument& e) {
+        entry.fail("rounding", e.what());
+      }
+    }
+    entry.reject_unknown_keys();
+  } else {
+    parent.fail(key, "expected a format such as s8.7, float, or {format: ..., rounding: ...}");
+  }
+  if (format_text == "float") return std::nullopt;
+  try {
+    return QuantizerSpec{Format::parse(format_text), rounding};
+  } catch (const std::invalid_argument& e) {
+    parent.fail(key, e.what());
+  }
+}
+
+ClassSpecs parse_class_specs(const YamlMap& map, Rounding default_rounding) {
+  ClassSpecs specs;
+  for (const auto& key : map.keys()) {
+    TensorClass tensor_class;
+    try {
+      tensor_class = parse_tensor_class(key);
+    } catch (const std::invalid_argument& e) {
+      map.fail(key, e.what());
+    }
+    specs[tensor_class] = parse_entry(map, key, default_rounding);
+  }
+  return specs;
+}
+
+bool matches(const std::string& pattern, const std::string& layer) {
+  return pattern == layer || ::fnmatch(pattern.c_str(), layer.c_str(), 0) == 0;
+}
+
+std::string entry_text(const std::optional<QuantizerSpec>& spec, Rounding default_rounding) {
+  if (!spec) return "float";
+  if (spec->rounding == default_rounding) return spec->format.str();
+  return "{format: " + spec->format.str() + ", rounding: " + to_string(spec->rounding) + "}";
+}
+
+std::string comment_for(const std::optional<QuantizerSpec>& spec) {
+  if (!spec) return "";
+  const Format& f = spec->format;
+  if (f.auto_range) return "range: per tensor, from max|x|";
+  std::ostringstream text;
+  text << "values [" << (f.is_signed ? -f.range() : 0.0) << ", " << f.range() << "), step 2^" << -f.frac;
+  return text.str();
+}
+
+} // namespace
+
+PrecisionPlan PrecisionPlan::parse(const std::string& yaml_text, const std::string& source) {
+  const YamlMap root(parse_yaml(yaml_text, source), source);
+  PrecisionPlan plan;
+  plan.source = source;
+  if (root.has("version") && root.get<int64_t>("version", 1) != 1)
+    root.fail("version", "unsupported plan version (this fxnn reads version 1)");
+  Rounding rounding = Rounding::kNearest;
+  if (root.has("rounding")) {
+    try {
+      rounding = parse_rounding(root.get<std::string>("rounding", "nearest"));
+    } catch (const std::invalid_argument& e) {
+      root.fail("rounding", e.what());
+    }
+  }
+  plan.defaults = parse_class_specs(root.map("defaults"), rounding);
+  const YamlMap layers = root.map("layers");
+  for (const auto& pattern : layers.keys()) plan.layers.push_back({pattern, parse_class_specs(layers.map(pattern), rounding)});
+  root.reject_unknown_keys();
+  return plan;
+}
+
+PrecisionPlan PrecisionPlan::load(const std::string& path) { return parse(read_file(path), path); }
+
+std::optional<QuantizerSpec> PrecisionPlan::resolve(const std::string& layer, TensorClass tensor_class) const {
+  for (auto it = layers.rbegin(); it != layers.rend(); ++it) {
+    if (!matches(it->pattern, layer)) continue;
+    const auto found = it->specs.find(tensor_class);
+    if (found != it->specs.end()) return found->second;
+  }
+  const auto found = defaults.find(tensor_class);
+  return found == defaults.end() ? std::nullopt : found->second;
+}
+
+void PrecisionPlan::apply(NetworkImpl& network) const {
+  const auto names = network.layer_names();
+  for (const auto& override_entry : layers) {
+    bool used = false;
+    for (const auto& name : names) used = used || matches(override_entry.pattern, name);
+    if (!used) {
+      std::string known;
+      for (const auto& name : names) known += (known.empty() ? "" : ", ") + name;
+      throw std::runtime_error(source + ": layers." + override_entry.pattern + ": matches no layer of the network (" +
+                               known + ")");
+    }
+  }
+  for (auto& point : network.quant_points()) point->set_spec(resolve(point->layer(), point->tensor_class()));
+}
+
+void clear_precision(NetworkImpl& network) {
+  for (auto& point : network.quant_points()) point->set_spec(std::nullopt);
+}
+
+std::string PrecisionPlan::to_yaml() const {
+  std::ostringstream out;
+  out << "# fxnn precision plan (docs/precision-plan.md). Formats: s<B>.<frac> signed, u<B>.<frac> unsigned,\n"
+         "# B bits including the sign, step 2^-frac; s<B>.auto picks frac per tensor from max|x|; float = not quantized.\n";
+  out << "version: 1\nrounding: nearest\n";
+  auto write_specs = [&](const ClassSpecs& specs, const std::string& indent, const std::string& layer) {
+    for (const auto& [tensor_class, spec] : specs) {
+      out << indent << to_string(tensor_class) << ": " << entry_text(spec, Rounding::kNearest);
+      std::string comment = comment_for(spec);
+      const auto note = notes.find(layer + "." + to_string(tensor_class));
+      if (note != notes.end()) comment += (comment.empty() ? "" : "; ") + note->second;
+      if (!comment.empty()) out << "  # " << comment;
+      out << "\n";
+    }
+  };
+  out << "defaults:\n";
+  write_specs(defaults, "  ", "defaults");
+  if (!layers.empty()) out << "layers:\n";
+  for (const auto& entry : layers) {
+    out << "  \"" << entry.pattern << "\":\n";
+    write_specs(entry.specs, "    ", entry.pattern);
+  }
+  return out.str();
+}
+
+void PrecisionPlan::save(const std::string& path) const { write_file_atomic(path, to_yaml()); }
+
+} // namespace fxnn

@@ -1,0 +1,78 @@
+#include "fxnn/train/checkpoint.h"
+
+#include <sstream>
+#include <stdexcept>
+
+#include "fxnn/io/atomic_file.h"
+
+namespace fxnn {
+
+namespace {
+
+torch::Tensor point_calls(const NetworkImpl& network) {
+  std::vector<int64_t> calls;
+  for (const auto& p : network.quant_points()) calls.push_back(p->calls());
+  return torch::tensor(calls, torch::kLong);
+}
+
+int64_t read_network(torch::serialize::InputArchive& archive, NetworkImpl& network) {
+  torch::Tensor epoch;
+  archive.read("epoch", epoch);
+  torch::serialize::InputArchive model;
+  archive.read("model", model);
+  network.load(model);
+  torch::Tensor calls;
+  archive.read("point_calls", calls);
+  auto points = network.quant_points();
+  if (calls.numel() != static_cast<int64_t>(points.size()))
+    throw std::runtime_error("the checkpoint has " + std::to_string(calls.numel()) + " quantization points, the network " +
+                             std::to_string(points.size()));
+  for (size_t i = 0; i < points.size(); ++i) points[i]->set_calls(calls[static_cast<int64_t>(i)].item<int64_t>());
+  return epoch.item<int64_t>();
+}
+
+template <typename Body>
+auto with_checkpoint_errors(const std::string& path, Body body) {
+  try {
+    return body();
+  } catch (const c10::Error& e) {
+    throw std::runtime_error(path + ": not a checkpoint of this network (" + e.what_without_backtrace() + ")");
+  }
+}
+
+} // namespace
+
+void save_checkpoint(const std::string& path, int64_t epoch, const NetworkImpl& network, const FixedPointSGD& optimizer) {
+  torch::serialize::OutputArchive archive;
+  archive.write("epoch", torch::tensor(epoch));
+  torch::serialize::OutputArchive model;
+  network.save(model);
+  archive.write("model", model);
+  torch::serialize::OutputArchive optim;
+  optimizer.save(optim);
+  archive.write("optimizer", optim);
+  archive.write("point_calls", point_calls(network));
+  write_file_atomic(path, [&](std::ostream& out) { archive.save_to(out); });
+}
+
+int64_t load_checkpoint(const std::string& path, NetworkImpl& network, FixedPointSGD& optimizer) {
+  return with_checkpoint_errors(path, [&] {
+    torch::serialize::InputArchive archive;
+    archive.load_from(path);
+    const int64_t epoch = read_network(archive, network);
+    torch::serialize::InputArchive optim;
+    archive.read("optimizer", optim);
+    optimizer.load(optim);
+    return epoch;
+  });
+}
+
+int64_t load_network_weights(const std::string& path, NetworkImpl& network) {
+  return with_checkpoint_errors(path, [&] {
+    torch::serialize::InputArchive archive;
+    archive.load_from(path);
+    return read_network(archive, network);
+  });
+}
+
+} // namespace fxnn
