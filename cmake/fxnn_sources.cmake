@@ -14,6 +14,7 @@ set(FXNN_DATA_SOURCES
   src/data/svhn_reader.cpp
   src/data/jpeg_folder_reader.cpp
   src/data/batch_loader.cpp
+  src/data/files.cpp
 )
 set(FXNN_TORCH_SOURCES
   src/autograd/tensor_quantizer.cpp
