@@ -55,4 +55,6 @@ set(FXNN_TORCH_TEST_SOURCES
   precision/test_precision_plan.cpp
   optim/test_fixed_point_sgd.cpp
   config/test_experiment_config.cpp
+  train/test_trainer.cpp
+  cli/test_cli.cpp
 )

@@ -27,13 +27,18 @@ QuantPointPtr point_of(AutogradContext* ctx) {
   return QuantPointPtr::reclaim_copy(static_cast<QuantPoint*>(capsule.get()));
 }
 
+/// Q(x), keeping x and the clipping range [min, max] of the format used for the backward mask.
+torch::Tensor quantize_and_save_range(AutogradContext* ctx, const torch::Tensor& x, QuantPoint& point) {
+  auto q = point.quantize(x);
+  ctx->save_for_backward({x});
+  ctx->saved_data["min"] = q.format.min();
+  ctx->saved_data["max"] = q.format.max();
+  return q.values;
+}
+
 struct ForwardQuantize : public torch::autograd::Function<ForwardQuantize> {
   static torch::Tensor forward(AutogradContext* ctx, torch::Tensor x, const QuantPointPtr& point) {
-    auto q = point->quantize(x);
-    ctx->save_for_backward({x});
-    ctx->saved_data["min"] = q.format.min();
-    ctx->saved_data["max"] = q.format.max();
-    return q.values;
+    return quantize_and_save_range(ctx, x, *point);
   }
 
   static variable_list backward(AutogradContext* ctx, variable_list grad_outputs) {
@@ -55,6 +60,21 @@ struct GradientQuantize : public torch::autograd::Function<GradientQuantize> {
   }
 };
 
+struct ActivationQuantize : public torch::autograd::Function<ActivationQuantize> {
+  static torch::Tensor forward(AutogradContext* ctx, torch::Tensor x, const QuantPointPtr& activation,
+                               const QuantPointPtr& gradient) {
+    ctx->saved_data["point"] = c10::IValue::make_capsule(gradient);
+    return quantize_and_save_range(ctx, x, *activation);
+  }
+
+  static variable_list backward(AutogradContext* ctx, variable_list grad_outputs) {
+    const auto x = ctx->get_saved_variables()[0];
+    auto q = point_of(ctx)->quantize_masked(grad_outputs[0].contiguous(), x, ctx->saved_data["min"].toDouble(),
+                                             ctx->saved_data["max"].toDouble());
+    return {q.values, torch::Tensor(), torch::Tensor()};
+  }
+};
+
 } // namespace
 
 torch::Tensor quantize_forward(const torch::Tensor& x, const QuantPointPtr& point) {
@@ -65,6 +85,17 @@ torch::Tensor quantize_forward(const torch::Tensor& x, const QuantPointPtr& poin
 torch::Tensor quantize_gradient(const torch::Tensor& x, const QuantPointPtr& point) {
   if (!point->is_quantized()) return x;
   return GradientQuantize::apply(x, point);
+}
+
+} // namespace fxnn
+
+namespace fxnn {
+
+torch::Tensor quantize_activation(const torch::Tensor& x, const QuantPointPtr& activation,
+                                  const QuantPointPtr& gradient) {
+  if (!activation->is_quantized() || !gradient->is_quantized())
+    return quantize_gradient(quantize_forward(x, activation), gradient);
+  return ActivationQuantize::apply(x, activation, gradient);
 }
 
 } // namespace fxnn

@@ -19,6 +19,7 @@ struct TrainArgs {
   bool resume = false;
   bool quiet = false;
   int64_t threads = -1;
+  int64_t stop_after_epoch = 0;
   std::optional<uint64_t> seed;
 };
 
@@ -32,6 +33,7 @@ void run_train(const TrainArgs& args) {
   options.out_dir = args.out;
   options.resume = args.resume;
   options.quiet = args.quiet;
+  options.stop_after_epoch = args.stop_after_epoch;
   configure_threads(options.config.train.threads);
   Trainer trainer(std::move(options));
   trainer.run();
@@ -51,6 +53,8 @@ void add_train_command(CLI::App& app) {
   cmd->add_option("--seed", args->seed, "Seed (overrides the config's seed)");
   cmd->add_option("--threads", args->threads, "Threads (default: the config's train.threads; 0 = all hardware threads)");
   cmd->add_flag("--quiet", args->quiet, "No progress line");
+  cmd->add_option("--stop-after-epoch", args->stop_after_epoch,
+                  "Stop after this epoch (checkpointed); continue later with --resume");
   cmd->callback([args] { run_train(*args); });
 }
 

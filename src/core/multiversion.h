@@ -8,3 +8,11 @@
 #else
 #define FXNN_MULTIVERSION
 #endif
+
+// The per-element helpers of a multiversioned loop must be inlined into each clone: a call would
+// both block vectorization and run at the baseline ISA.
+#if defined(__GNUC__)
+#define FXNN_ALWAYS_INLINE inline __attribute__((always_inline))
+#else
+#define FXNN_ALWAYS_INLINE inline
+#endif

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <limits>
 #include <stdexcept>
 
@@ -56,7 +57,7 @@ QuantizeParams<T> make_params(const Format& format, Rounding rounding, uint64_t 
 }
 
 /// splitmix64 finalizer of (seed, index): a counter-based generator, eq. (7) of docs/number-system.md.
-inline uint64_t mix(uint64_t seed, uint64_t index) {
+FXNN_ALWAYS_INLINE uint64_t mix(uint64_t seed, uint64_t index) {
   uint64_t z = seed + (index + 1) * 0x9E3779B97F4A7C15ULL;
   z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
   z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
@@ -65,7 +66,7 @@ inline uint64_t mix(uint64_t seed, uint64_t index) {
 
 /// u in [0, 1) with 24 bits: exact in float and double.
 template <typename T>
-inline T uniform24(uint64_t seed, uint64_t index) {
+FXNN_ALWAYS_INLINE T uniform24(uint64_t seed, uint64_t index) {
   return static_cast<T>(mix(seed, index) >> 40) * static_cast<T>(1.0 / 16777216.0);
 }
 
@@ -103,65 +104,130 @@ SaturationCount quantize_loop_reference(const T* x, Out* out, int64_t n, const Q
 
 // ---- optimized block kernels: branch-free bodies the compiler vectorizes ----
 
+/// The clamped code of one element, branch-free so that the loops around it vectorize.
 template <typename T, Rounding kMode>
-inline SaturationCount quantize_block_impl(const T* __restrict x, T* __restrict y, int64_t n, int64_t first,
+FXNN_ALWAYS_INLINE T clamped_code(T x, int64_t index, const QuantizeParams<T>& p, int64_t& below, int64_t& above) {
+  const T v = x * p.scale;
+  const T f = std::floor(v);
+  T q;
+  if constexpr (kMode == Rounding::kNearest) q = f + ((v - f) >= T(0.5) ? T(1) : T(0));
+  else if constexpr (kMode == Rounding::kFloor) q = f;
+  else q = f + (uniform24<T>(p.seed, static_cast<uint64_t>(index)) < (v - f) ? T(1) : T(0));
+  below += q < p.lo;
+  above += q > p.hi;
+  q = q < p.lo ? p.lo : q;
+  return q > p.hi ? p.hi : q;
+}
+
+template <typename T, Rounding kMode>
+FXNN_ALWAYS_INLINE SaturationCount quantize_block_impl(const T* __restrict x, T* __restrict y, int64_t n, int64_t first,
                                            const QuantizeParams<T>& p) {
   int64_t below = 0, above = 0;
-  const T scale = p.scale, step = p.step, lo = p.lo, hi = p.hi;
-  for (int64_t i = 0; i < n; ++i) {
-    const T v = x[i] * scale;
-    const T f = std::floor(v);
-    T q;
-    if constexpr (kMode == Rounding::kNearest) q = f + ((v - f) >= T(0.5) ? T(1) : T(0));
-    else if constexpr (kMode == Rounding::kFloor) q = f;
-    else q = f + (uniform24<T>(p.seed, first + i) < (v - f) ? T(1) : T(0));
-    below += q < lo;
-    above += q > hi;
-    q = q < lo ? lo : q;
-    q = q > hi ? hi : q;
-    y[i] = q * step;
-  }
+  for (int64_t i = 0; i < n; ++i) y[i] = clamped_code<T, kMode>(x[i], first + i, p, below, above) * p.step;
   return SaturationCount{below, above};
 }
 
+/// The same in place: element i is read before it is written, so one pointer serves both (the
+/// compiler vectorizes it without an aliasing check).
+template <typename T, Rounding kMode>
+FXNN_ALWAYS_INLINE SaturationCount quantize_inplace_block_impl(T* __restrict x, int64_t n, int64_t first,
+                                                   const QuantizeParams<T>& params) {
+  const QuantizeParams<T> p = params;
+  int64_t below = 0, above = 0;
+  for (int64_t i = 0; i < n; ++i) x[i] = clamped_code<T, kMode>(x[i], first + i, p, below, above) * p.step;
+  return SaturationCount{below, above};
+}
+
+template <typename T, Rounding kMode>
+FXNN_ALWAYS_INLINE SaturationCount quantize_any(const T* x, T* y, int64_t n, int64_t first, const QuantizeParams<T>& p) {
+  if (x == y) return quantize_inplace_block_impl<T, kMode>(y, n, first, p);
+  return quantize_block_impl<T, kMode>(x, y, n, first, p);
+}
+
 template <typename T>
-inline SaturationCount quantize_block_dispatch(const T* x, T* y, int64_t n, int64_t first, const QuantizeParams<T>& p) {
+FXNN_ALWAYS_INLINE SaturationCount quantize_block_dispatch(const T* x, T* y, int64_t n, int64_t first, const QuantizeParams<T>& p) {
   switch (p.rounding) {
-    case Rounding::kNearest: return quantize_block_impl<T, Rounding::kNearest>(x, y, n, first, p);
-    case Rounding::kFloor: return quantize_block_impl<T, Rounding::kFloor>(x, y, n, first, p);
-    case Rounding::kStochastic: return quantize_block_impl<T, Rounding::kStochastic>(x, y, n, first, p);
+    case Rounding::kNearest: return quantize_any<T, Rounding::kNearest>(x, y, n, first, p);
+    case Rounding::kFloor: return quantize_any<T, Rounding::kFloor>(x, y, n, first, p);
+    case Rounding::kStochastic: return quantize_any<T, Rounding::kStochastic>(x, y, n, first, p);
   }
   return {};
 }
 
-// In-place calls (y == x) are legal in the public API, but the block bodies are __restrict: an
-// in-place block is therefore processed through a small stack buffer.
+template <typename T, Rounding kMode>
+FXNN_ALWAYS_INLINE SaturationCount quantize_masked_block_impl(const T* __restrict g, const T* __restrict x, T* __restrict out,
+                                                  int64_t n, int64_t first, const QuantizeParams<T>& params,
+                                                  T mask_lo, T mask_hi) {
+  const QuantizeParams<T> p = params; // a local copy: stores to out cannot change it, so it stays in registers
+  int64_t below = 0, above = 0;
+  for (int64_t i = 0; i < n; ++i) {
+    const T q = clamped_code<T, kMode>(g[i], first + i, p, below, above);
+    out[i] = ((x[i] >= mask_lo) & (x[i] <= mask_hi)) ? q * p.step : T(0);
+  }
+  return SaturationCount{below, above};
+}
+
+/// The same with out == g: element i is read before it is written, so one pointer serves both.
+template <typename T, Rounding kMode>
+FXNN_ALWAYS_INLINE SaturationCount quantize_masked_inplace_block_impl(T* __restrict g, const T* __restrict x, int64_t n,
+                                                          int64_t first, const QuantizeParams<T>& params, T mask_lo,
+                                                          T mask_hi) {
+  const QuantizeParams<T> p = params;
+  int64_t below = 0, above = 0;
+  for (int64_t i = 0; i < n; ++i) {
+    const T q = clamped_code<T, kMode>(g[i], first + i, p, below, above);
+    g[i] = ((x[i] >= mask_lo) & (x[i] <= mask_hi)) ? q * p.step : T(0);
+  }
+  return SaturationCount{below, above};
+}
+
+template <typename T, Rounding kMode>
+FXNN_ALWAYS_INLINE SaturationCount quantize_masked_any(const T* g, const T* x, T* out, int64_t n, int64_t first,
+                                           const QuantizeParams<T>& p, T lo, T hi) {
+  if (out == g) return quantize_masked_inplace_block_impl<T, kMode>(out, x, n, first, p, lo, hi);
+  return quantize_masked_block_impl<T, kMode>(g, x, out, n, first, p, lo, hi);
+}
+
+template <typename T>
+FXNN_ALWAYS_INLINE SaturationCount quantize_masked_dispatch(const T* g, const T* x, T* out, int64_t n, int64_t first,
+                                                const QuantizeParams<T>& p, T lo, T hi) {
+  switch (p.rounding) {
+    case Rounding::kNearest: return quantize_masked_any<T, Rounding::kNearest>(g, x, out, n, first, p, lo, hi);
+    case Rounding::kFloor: return quantize_masked_any<T, Rounding::kFloor>(g, x, out, n, first, p, lo, hi);
+    case Rounding::kStochastic: return quantize_masked_any<T, Rounding::kStochastic>(g, x, out, n, first, p, lo, hi);
+  }
+  return {};
+}
+
+FXNN_MULTIVERSION
+SaturationCount quantize_masked_block_f32(const float* g, const float* x, float* out, int64_t n, int64_t first,
+                                          const QuantizeParams<float>& p, float lo, float hi) {
+  return quantize_masked_dispatch<float>(g, x, out, n, first, p, lo, hi);
+}
+
+FXNN_MULTIVERSION
+SaturationCount quantize_masked_block_f64(const double* g, const double* x, double* out, int64_t n, int64_t first,
+                                          const QuantizeParams<double>& p, double lo, double hi) {
+  return quantize_masked_dispatch<double>(g, x, out, n, first, p, lo, hi);
+}
+
+inline SaturationCount masked_block_kernel(const float* g, const float* x, float* out, int64_t n, int64_t first,
+                                           const QuantizeParams<float>& p, float lo, float hi) {
+  return quantize_masked_block_f32(g, x, out, n, first, p, lo, hi);
+}
+inline SaturationCount masked_block_kernel(const double* g, const double* x, double* out, int64_t n, int64_t first,
+                                           const QuantizeParams<double>& p, double lo, double hi) {
+  return quantize_masked_block_f64(g, x, out, n, first, p, lo, hi);
+}
+
 FXNN_MULTIVERSION
 SaturationCount quantize_block_f32(const float* x, float* y, int64_t n, int64_t first, const QuantizeParams<float>& p) {
-  if (x != y) return quantize_block_dispatch<float>(x, y, n, first, p);
-  constexpr int64_t kChunk = 1024;
-  alignas(64) float buffer[kChunk];
-  SaturationCount count;
-  for (int64_t i = 0; i < n; i += kChunk) {
-    const int64_t m = std::min(kChunk, n - i);
-    count += quantize_block_dispatch<float>(x + i, buffer, m, first + i, p);
-    std::copy(buffer, buffer + m, y + i);
-  }
-  return count;
+  return quantize_block_dispatch<float>(x, y, n, first, p);
 }
 
 FXNN_MULTIVERSION
 SaturationCount quantize_block_f64(const double* x, double* y, int64_t n, int64_t first, const QuantizeParams<double>& p) {
-  if (x != y) return quantize_block_dispatch<double>(x, y, n, first, p);
-  constexpr int64_t kChunk = 512;
-  alignas(64) double buffer[kChunk];
-  SaturationCount count;
-  for (int64_t i = 0; i < n; i += kChunk) {
-    const int64_t m = std::min(kChunk, n - i);
-    count += quantize_block_dispatch<double>(x + i, buffer, m, first + i, p);
-    std::copy(buffer, buffer + m, y + i);
-  }
-  return count;
+  return quantize_block_dispatch<double>(x, y, n, first, p);
 }
 
 inline SaturationCount block_kernel(const float* x, float* y, int64_t n, int64_t first, const QuantizeParams<float>& p) {
@@ -171,29 +237,30 @@ inline SaturationCount block_kernel(const double* x, double* y, int64_t n, int64
   return quantize_block_f64(x, y, n, first, p);
 }
 
-FXNN_MULTIVERSION
-float max_abs_block_f32(const float* __restrict x, int64_t n) {
-  float m = 0;
-  bool nan = false;
+// max|x| over the IEEE bit patterns with the sign bit cleared: for non-negative floats the integer
+// order is the numeric order, every NaN pattern lies above +Inf, and an unsigned integer max
+// reduction vectorizes (a float max does not, without giving up NaN semantics).
+template <typename T, typename Bits>
+inline T max_abs_bits(const T* __restrict x, int64_t n) {
+  static_assert(sizeof(T) == sizeof(Bits), "bit pattern of the same width");
+  constexpr Bits kMagnitude = ~Bits{0} >> 1;
+  Bits m = 0;
   for (int64_t i = 0; i < n; ++i) {
-    const float a = std::fabs(x[i]);
-    nan |= a != a;
-    m = a > m ? a : m;
+    Bits bits;
+    std::memcpy(&bits, &x[i], sizeof bits);
+    bits &= kMagnitude;
+    m = bits > m ? bits : m;
   }
-  return nan ? std::numeric_limits<float>::quiet_NaN() : m;
+  T result;
+  std::memcpy(&result, &m, sizeof result);
+  return std::isnan(result) ? std::numeric_limits<T>::quiet_NaN() : result;
 }
 
 FXNN_MULTIVERSION
-double max_abs_block_f64(const double* __restrict x, int64_t n) {
-  double m = 0;
-  bool nan = false;
-  for (int64_t i = 0; i < n; ++i) {
-    const double a = std::fabs(x[i]);
-    nan |= a != a;
-    m = a > m ? a : m;
-  }
-  return nan ? std::numeric_limits<double>::quiet_NaN() : m;
-}
+float max_abs_block_f32(const float* x, int64_t n) { return max_abs_bits<float, uint32_t>(x, n); }
+
+FXNN_MULTIVERSION
+double max_abs_block_f64(const double* x, int64_t n) { return max_abs_bits<double, uint64_t>(x, n); }
 
 inline float max_abs_block(const float* x, int64_t n) { return max_abs_block_f32(x, n); }
 inline double max_abs_block(const double* x, int64_t n) { return max_abs_block_f64(x, n); }
@@ -226,6 +293,41 @@ SaturationCount quantize(const T* x, T* y, int64_t n, const Format& format, Roun
   for (int64_t b = 0; b < blocks; ++b) {
     const int64_t first = b * kBlock;
     const auto count = block_kernel(x + first, y + first, std::min(kBlock, n - first), first, p);
+    below += count.below;
+    above += count.above;
+  }
+  return SaturationCount{below, above};
+}
+
+template <typename T>
+SaturationCount quantize_masked_reference(const T* g, const T* x, T* out, int64_t n, const Format& format,
+                                          Rounding rounding, uint64_t seed, T lo, T hi) {
+  const auto p = make_params<T>(format, rounding, seed);
+  SaturationCount count;
+  for (int64_t i = 0; i < n; ++i) {
+    T q = round_scaled(g[i] * p.scale, p.rounding, p.seed, i);
+    if (q < p.lo) {
+      q = p.lo;
+      ++count.below;
+    } else if (q > p.hi) {
+      q = p.hi;
+      ++count.above;
+    }
+    out[i] = (x[i] >= lo && x[i] <= hi) ? q * p.step : T(0);
+  }
+  return count;
+}
+
+template <typename T>
+SaturationCount quantize_masked(const T* g, const T* x, T* out, int64_t n, const Format& format, Rounding rounding,
+                                uint64_t seed, T lo, T hi) {
+  const auto p = make_params<T>(format, rounding, seed);
+  const int64_t blocks = (n + kBlock - 1) / kBlock;
+  int64_t below = 0, above = 0;
+#pragma omp parallel for schedule(static) reduction(+ : below, above) if (blocks > 1)
+  for (int64_t b = 0; b < blocks; ++b) {
+    const int64_t first = b * kBlock;
+    const auto count = masked_block_kernel(g + first, x + first, out + first, std::min(kBlock, n - first), first, p, lo, hi);
     below += count.below;
     above += count.above;
   }
@@ -275,6 +377,10 @@ T max_abs(const T* x, int64_t n) {
   template SaturationCount quantize_to_codes<T>(const T*, int64_t*, int64_t, const Format&, Rounding, uint64_t); \
   template void codes_to_values<T>(const int64_t*, T*, int64_t, const Format&);                                \
   template T max_abs_reference<T>(const T*, int64_t);                                                          \
+  template SaturationCount quantize_masked_reference<T>(const T*, const T*, T*, int64_t, const Format&, Rounding,  \
+                                                        uint64_t, T, T);                                         \
+  template SaturationCount quantize_masked<T>(const T*, const T*, T*, int64_t, const Format&, Rounding, uint64_t, \
+                                              T, T);                                                             \
   template T max_abs<T>(const T*, int64_t);
 FXNN_INSTANTIATE(float)
 FXNN_INSTANTIATE(double)

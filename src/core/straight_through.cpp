@@ -11,7 +11,7 @@ namespace {
 constexpr int64_t kBlock = 65536; // as in quantize_kernels.cpp: 256 KiB of float per unit of work
 
 template <typename T>
-inline void straight_through_block(const T* x, const T* grad, T* out, int64_t n, T lo, T hi) {
+FXNN_ALWAYS_INLINE void straight_through_block(const T* x, const T* grad, T* out, int64_t n, T lo, T hi) {
   // Not __restrict: out may alias grad, which is safe element by element.
   for (int64_t i = 0; i < n; ++i) out[i] = (x[i] >= lo && x[i] <= hi) ? grad[i] : T(0);
 }

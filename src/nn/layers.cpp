@@ -74,16 +74,14 @@ QActivationImpl::QActivationImpl(QActivationOptions options_)
       gradient_point_(make_point(options.name(), TensorClass::kActivationGradient)) {}
 
 torch::Tensor QActivationImpl::forward(const torch::Tensor& x) {
-  torch::Tensor a;
   const auto& spec = activation_point_->spec();
   // An unsigned format whose range ends at or below the clip already is the clipped ReLU: saturation
   // sends x < 0 to 0 and x > max to max, and its straight-through mask is the clipped ReLU's
   // derivative (docs/fixed-point-training.md eq. (4)). One pass instead of two.
   const bool quantizer_clips = spec && !spec->format.is_signed && !spec->format.auto_range &&
                                spec->format.max() <= options.clip();
-  if (quantizer_clips) a = quantize_forward(x, activation_point_);
-  else a = quantize_forward(torch::hardtanh(x, 0.0, options.clip()), activation_point_);
-  return quantize_gradient(a, gradient_point_);
+  const auto input = quantizer_clips ? x : torch::hardtanh(x, 0.0, options.clip());
+  return quantize_activation(input, activation_point_, gradient_point_);
 }
 
 std::vector<QuantPointPtr> QActivationImpl::quant_points() const { return {activation_point_, gradient_point_}; }

@@ -24,15 +24,27 @@ TensorClass parse_tensor_class(const std::string& text) {
 QuantPoint::QuantPoint(std::string layer, TensorClass tensor_class)
     : layer_(std::move(layer)), tensor_class_(tensor_class) {}
 
-TensorQuantization QuantPoint::quantize(const torch::Tensor& x) {
+uint64_t QuantPoint::next_seed() {
   TORCH_CHECK(spec_.has_value(), "quantization point ", name(), " has no format");
   // A distinct, reproducible stream per call: golden-ratio increments of the base seed.
-  const uint64_t call_seed = seed_ + static_cast<uint64_t>(calls_) * 0x9E3779B97F4A7C15ULL;
-  ++calls_;
-  auto result = quantize_tensor(x, *spec_, call_seed);
-  seen_ += x.numel();
+  return seed_ + static_cast<uint64_t>(calls_++) * 0x9E3779B97F4A7C15ULL;
+}
+
+void QuantPoint::record(const TensorQuantization& result, int64_t numel) {
+  seen_ += numel;
   saturated_ += result.format.is_signed ? result.saturation.total() : result.saturation.above;
   last_format_ = result.format;
+}
+
+TensorQuantization QuantPoint::quantize(const torch::Tensor& x) {
+  auto result = quantize_tensor(x, *spec_, next_seed());
+  record(result, x.numel());
+  return result;
+}
+
+TensorQuantization QuantPoint::quantize_masked(const torch::Tensor& g, const torch::Tensor& x, double lo, double hi) {
+  auto result = quantize_tensor_masked(g, x, lo, hi, *spec_, next_seed());
+  record(result, g.numel());
   return result;
 }
 

@@ -137,7 +137,9 @@ std::vector<EpochMetrics> Trainer::run() {
                c.model.arch, options_.plan ? "fixed point (" + options_.plan->source + ")" : std::string("float"),
                data_.train.size(), data_.test.size(), torch::get_num_threads(), first_epoch_, c.train.epochs,
                options_.out_dir);
-  for (int64_t epoch = first_epoch_; epoch <= c.train.epochs; ++epoch) {
+  const int64_t last_epoch =
+      options_.stop_after_epoch > 0 ? std::min(options_.stop_after_epoch, c.train.epochs) : c.train.epochs;
+  for (int64_t epoch = first_epoch_; epoch <= last_epoch; ++epoch) {
     history_.push_back(train_epoch(epoch));
     write_metrics(path(kMetricsFile), history_);
     save_checkpoint(path(kCheckpointFile), epoch, *network_, *optimizer_);

@@ -106,3 +106,32 @@ TEST(TensorQuantizer, NonContiguousInputsAreQuantizedLikeContiguousOnes) {
 
 } // namespace
 } // namespace fxnn
+
+namespace fxnn {
+namespace {
+
+TEST(ActivationQuantize, FusedBackwardEqualsTheComposition) {
+  torch::manual_seed(8);
+  for (const char* ga_format : {"s8.auto", "s10.12"}) {
+    for (Rounding r : {Rounding::kNearest, Rounding::kStochastic}) {
+      auto a1 = point("u4.3"), a2 = point("u4.3");
+      auto g1 = point(ga_format, TensorClass::kActivationGradient, r);
+      auto g2 = point(ga_format, TensorClass::kActivationGradient, r);
+      const auto base = torch::randn({3, 5, 7, 9}) * 1.5;
+      const auto grad = torch::randn({3, 5, 7, 9}) * 0.01;
+      auto x1 = base.clone().requires_grad_(true), x2 = base.clone().requires_grad_(true);
+      const auto fused = quantize_activation(x1, a1, g1);
+      const auto composed = quantize_gradient(quantize_forward(x2, a2), g2);
+      EXPECT_TRUE(torch::equal(fused, composed));
+      fused.backward(grad);
+      composed.backward(grad);
+      EXPECT_TRUE(torch::equal(x1.grad(), x2.grad())) << ga_format;
+      EXPECT_EQ(g1->saturation_rate(), g2->saturation_rate());
+      EXPECT_EQ(g1->last_format(), g2->last_format());
+      EXPECT_EQ(a1->saturation_rate(), a2->saturation_rate());
+    }
+  }
+}
+
+} // namespace
+} // namespace fxnn

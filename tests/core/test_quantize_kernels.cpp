@@ -1,4 +1,5 @@
 #include "fxnn/core/quantize_kernels.h"
+#include "fxnn/core/straight_through.h"
 
 #include <gtest/gtest.h>
 
@@ -192,6 +193,56 @@ TEST(QuantizeKernels, MaxAbsAgreesWithReferenceAndReportsNaN) {
 TEST(QuantizeKernels, RejectsUnresolvedAutoFormat) {
   float x = 1, y = 0;
   EXPECT_THROW(quantize(&x, &y, 1, Format::automatic(8, true), Rounding::kNearest, 0), std::invalid_argument);
+}
+
+} // namespace
+} // namespace fxnn
+
+namespace fxnn {
+namespace {
+
+TEST(QuantizeMasked, EqualsQuantizeThenStraightThroughAndOptimizedEqualsReference) {
+  for (Rounding r : {Rounding::kNearest, Rounding::kFloor, Rounding::kStochastic}) {
+    for (int64_t n : {int64_t{1}, int64_t{31}, int64_t{200003}}) {
+      const auto g = random_values(n, 0.01f, 11);
+      auto x = random_values(n, 1.5f, 12);
+      if (n > 10) x[5] = std::numeric_limits<float>::quiet_NaN();
+      const Format f = Format::parse("s12.15");
+      std::vector<float> q(n), composed(n), ref(n), fast(n), inplace = g;
+      const auto c_q = quantize_reference(g.data(), q.data(), n, f, r, 9);
+      straight_through_reference(x.data(), q.data(), composed.data(), n, 0.0f, 1.875f);
+      const auto c_ref = quantize_masked_reference(g.data(), x.data(), ref.data(), n, f, r, 9, 0.0f, 1.875f);
+      const auto c_fast = quantize_masked(g.data(), x.data(), fast.data(), n, f, r, 9, 0.0f, 1.875f);
+      quantize_masked(inplace.data(), x.data(), inplace.data(), n, f, r, 9, 0.0f, 1.875f);
+      for (int64_t i = 0; i < n; ++i) {
+        ASSERT_TRUE(same_bits(composed[i], ref[i])) << i;
+        ASSERT_TRUE(same_bits(ref[i], fast[i])) << i;
+        ASSERT_TRUE(same_bits(ref[i], inplace[i])) << i;
+      }
+      EXPECT_EQ(c_q.below, c_ref.below);
+      EXPECT_EQ(c_q.above, c_ref.above);
+      EXPECT_EQ(c_ref.below, c_fast.below);
+      EXPECT_EQ(c_ref.above, c_fast.above);
+    }
+  }
+}
+
+TEST(StraightThrough, OptimizedEqualsReferenceAndMasksOutsideTheRange) {
+  const int64_t n = 150001;
+  const auto g = random_values(n, 1.0f, 21);
+  auto x = random_values(n, 2.0f, 22);
+  x[0] = -2.0f;  // lo: inside
+  x[1] = 1.75f;  // hi: inside
+  x[2] = 1.76f;  // outside
+  x[3] = std::numeric_limits<float>::quiet_NaN(); // outside
+  std::vector<float> ref(n), fast(n);
+  straight_through_reference(x.data(), g.data(), ref.data(), n, -2.0f, 1.75f);
+  straight_through(x.data(), g.data(), fast.data(), n, -2.0f, 1.75f);
+  for (int64_t i = 0; i < n; ++i) ASSERT_TRUE(same_bits(ref[i], fast[i])) << i;
+  EXPECT_EQ(ref[0], g[0]);
+  EXPECT_EQ(ref[1], g[1]);
+  EXPECT_EQ(ref[2], 0.0f);
+  EXPECT_EQ(ref[3], 0.0f);
 }
 
 } // namespace

@@ -15,4 +15,11 @@ torch::Tensor quantize_forward(const torch::Tensor& x, const QuantPointPtr& poin
 /// Forward: the identity. Backward: dL/dx = Q(dL/dy), the activation-gradient quantizer G^(A) (eq. (3)).
 torch::Tensor quantize_gradient(const torch::Tensor& x, const QuantPointPtr& point);
 
+/// quantize_gradient(quantize_forward(x, activation), gradient) with a single-pass backward:
+/// dL/dx = 1[min_A <= x <= max_A] * Q_GA(dL/dy) (docs/fixed-point-training.md eq. (4)). Values,
+/// gradients and saturation counts equal those of the composition; falls back to it when either
+/// point is float.
+torch::Tensor quantize_activation(const torch::Tensor& x, const QuantPointPtr& activation,
+                                  const QuantPointPtr& gradient);
+
 } // namespace fxnn

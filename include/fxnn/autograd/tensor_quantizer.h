@@ -21,6 +21,11 @@ struct TensorQuantization {
 /// device-agnostic tensor-op path below, which computes the same values.
 TensorQuantization quantize_tensor(const torch::Tensor& x, const QuantizerSpec& spec, uint64_t seed);
 
+/// Q(g) where lo <= x <= hi, 0 elsewhere: the fused backward of a quantized activation
+/// (core's quantize_masked). The auto range is resolved from g; saturation is counted over all of g.
+TensorQuantization quantize_tensor_masked(const torch::Tensor& g, const torch::Tensor& x, double lo, double hi,
+                                          const QuantizerSpec& spec, uint64_t seed);
+
 /// The resolved format for x: spec.format itself, or its auto range resolved from max |x|.
 Format resolve_format(const torch::Tensor& x, const Format& format);
 

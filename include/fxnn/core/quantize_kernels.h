@@ -32,6 +32,17 @@ SaturationCount quantize_reference(const T* x, T* y, int64_t n, const Format& fo
 template <typename T>
 SaturationCount quantize(const T* x, T* y, int64_t n, const Format& format, Rounding rounding, uint64_t seed);
 
+/// The backward pass of a quantized activation in one pass (docs/fixed-point-training.md eq. (4)):
+///   out[i] = (lo <= x[i] <= hi) ? Q(g[i]) : 0
+/// Q is eq. (8) on the gradient g; saturation is counted over every element of g, masked or not, so
+/// the counts equal those of quantize() on g. x is the saved forward input. out may alias g.
+template <typename T>
+SaturationCount quantize_masked_reference(const T* g, const T* x, T* out, int64_t n, const Format& format,
+                                          Rounding rounding, uint64_t seed, T lo, T hi);
+template <typename T>
+SaturationCount quantize_masked(const T* g, const T* x, T* out, int64_t n, const Format& format, Rounding rounding,
+                                uint64_t seed, T lo, T hi);
+
 /// codes[i] = clamp(round(x[i] / step)): the integer codes of the same quantization as above.
 template <typename T>
 SaturationCount quantize_to_codes(const T* x, int64_t* codes, int64_t n, const Format& format,

@@ -45,6 +45,8 @@ class QuantPoint : public torch::CustomClassHolder {
 
   /// Quantizes x with this point's spec and records the saturation. Requires is_quantized().
   TensorQuantization quantize(const torch::Tensor& x);
+  /// Quantizes g and zeroes it where x is outside [lo, hi] (quantize_tensor_masked); records as quantize().
+  TensorQuantization quantize_masked(const torch::Tensor& g, const torch::Tensor& x, double lo, double hi);
 
   /// Fraction of values saturated since the last reset_stats(). For unsigned formats only the top
   /// end counts: values below 0 are the clipped ReLU's zeros, not saturation.
@@ -59,6 +61,9 @@ class QuantPoint : public torch::CustomClassHolder {
   void set_calls(int64_t calls) { calls_ = calls; }
 
  private:
+  uint64_t next_seed();
+  void record(const TensorQuantization& result, int64_t numel);
+
   std::string layer_;
   TensorClass tensor_class_;
   std::optional<QuantizerSpec> spec_;

@@ -26,6 +26,9 @@ struct TrainerOptions {
   std::string out_dir;
   bool resume = false; // continue from out_dir/checkpoint.pt when present
   bool quiet = false;  // no progress line
+  /// Stop (with a checkpoint) after finishing this epoch; 0 = run all epochs. For time-boxed sessions:
+  /// a later --resume continues exactly where this one stopped.
+  int64_t stop_after_epoch = 0;
 };
 
 /// Builds the network of a config for a data set's shape, seeded by config.seed, with the plan applied

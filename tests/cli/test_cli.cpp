@@ -1,0 +1,93 @@
+// End-to-end checks of the `fxnn` binary: bad input gives one clear line, a non-zero exit and no
+// output files; a tiny run succeeds.
+
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+#include <vector>
+
+#include "../support/run_command.h"
+#include "../support/temp_dir.h"
+
+namespace fxnn {
+namespace {
+
+using testing_support::CommandResult;
+using testing_support::count_lines;
+using testing_support::run_command;
+using testing_support::TempDir;
+namespace fs = std::filesystem;
+
+const std::string kFxnn = FXNN_BINARY;
+const std::string kSource = FXNN_SOURCE_DIR;
+
+std::string train_command(const std::string& out, const std::string& extra) {
+  return kFxnn + " train --config " + kSource + "/configs/fashion_mnist_mlp.yaml --out " + out + " --quiet " + extra;
+}
+
+void expect_one_line_error(const CommandResult& r, const std::string& fragment) {
+  EXPECT_NE(r.exit_code, 0);
+  EXPECT_EQ(count_lines(r.err), 1) << r.err;
+  EXPECT_NE(r.err.find(fragment), std::string::npos) << r.err;
+}
+
+void write_cifar10_batch(const std::string& path, int records, int truncate_last_to = -1) {
+  std::ofstream out(path, std::ios::binary);
+  std::vector<char> record(3073, 7);
+  for (int r = 0; r < records; ++r) {
+    record[0] = static_cast<char>(r % 10);
+    const bool last = r == records - 1;
+    out.write(record.data(), last && truncate_last_to >= 0 ? truncate_last_to : 3073);
+  }
+}
+
+TEST(Cli, MissingDataDirectory) {
+  TempDir tmp;
+  const auto r = run_command(train_command(tmp / "run", "--set data.path=" + tmp / "no_such_dir"), tmp.str());
+  expect_one_line_error(r, tmp / "no_such_dir");
+  EXPECT_FALSE(fs::exists(tmp / "run"));
+}
+
+TEST(Cli, TruncatedCifarFileNamesTheFileAndRecord) {
+  TempDir tmp;
+  fs::create_directories(tmp / "cifar");
+  for (int i = 1; i <= 5; ++i) write_cifar10_batch(tmp / ("cifar/data_batch_" + std::to_string(i) + ".bin"), 20, i == 3 ? 1000 : -1);
+  write_cifar10_batch(tmp / "cifar/test_batch.bin", 20);
+  const auto r = run_command(kFxnn + " train --config " + kSource + "/configs/cifar10_convnet.yaml --quiet --out " +
+                                 tmp / "run" + " --set data.path=" + tmp / "cifar",
+                             tmp.str());
+  expect_one_line_error(r, "data_batch_3.bin");
+  EXPECT_NE(r.err.find("record 19"), std::string::npos) << r.err;
+  EXPECT_FALSE(fs::exists(tmp / "run"));
+}
+
+TEST(Cli, UnknownConfigKey) {
+  TempDir tmp;
+  const auto r = run_command(train_command(tmp / "run", "--set train.epoch=3"), tmp.str());
+  expect_one_line_error(r, "train.epoch: unknown key");
+  EXPECT_FALSE(fs::exists(tmp / "run"));
+}
+
+TEST(Cli, MalformedPlan) {
+  TempDir tmp;
+  std::ofstream(tmp / "plan.yaml") << "defaults:\n  W: s8.seven\n";
+  const auto r = run_command(train_command(tmp / "run", "--precision " + tmp / "plan.yaml"), tmp.str());
+  expect_one_line_error(r, "plan.yaml: defaults.W: bad fixed-point format 's8.seven'");
+  EXPECT_FALSE(fs::exists(tmp / "run"));
+}
+
+TEST(Cli, TinyFixedPointRunSucceeds) {
+  if (!fs::exists("/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz")) GTEST_SKIP();
+  TempDir tmp;
+  const auto r = run_command(train_command(tmp / "run", "--precision " + kSource +
+                                                            "/configs/plans/uniform8.yaml --threads 1 "
+                                                            "--set train.epochs=1 --set data.train_limit=300 "
+                                                            "--set data.test_limit=100 --set model.hidden=[16]"),
+                             tmp.str());
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(count_lines(testing_support::slurp(tmp / "run/metrics.jsonl")), 1);
+}
+
+} // namespace
+} // namespace fxnn
