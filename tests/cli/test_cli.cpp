@@ -7,6 +7,7 @@
 #include <fstream>
 #include <vector>
 
+#include "../support/data_files.h"
 #include "../support/run_command.h"
 #include "../support/temp_dir.h"
 
@@ -32,14 +33,13 @@ void expect_one_line_error(const CommandResult& r, const std::string& fragment) 
   EXPECT_NE(r.err.find(fragment), std::string::npos) << r.err;
 }
 
-void write_cifar10_batch(const std::string& path, int records, int truncate_last_to = -1) {
-  std::ofstream out(path, std::ios::binary);
-  std::vector<char> record(3073, 7);
-  for (int r = 0; r < records; ++r) {
-    record[0] = static_cast<char>(r % 10);
-    const bool last = r == records - 1;
-    out.write(record.data(), last && truncate_last_to >= 0 ? truncate_last_to : 3073);
-  }
+/// A CIFAR-10 batch of `records` records, the last one cut to `keep_of_last` bytes when >= 0.
+void write_cifar10_batch(const std::string& path, int records, int keep_of_last = -1) {
+  std::vector<std::vector<uint8_t>> labels;
+  for (int r = 0; r < records; ++r) labels.push_back({static_cast<uint8_t>(r % 10)});
+  auto bytes = data::testing::cifar_records(labels);
+  if (keep_of_last >= 0) bytes.resize(bytes.size() - 3073 + static_cast<size_t>(keep_of_last));
+  data::testing::write_bytes(path, bytes);
 }
 
 TEST(Cli, MissingDataDirectory) {

@@ -5,7 +5,7 @@
 #include <tuple>
 
 #include "fxnn/data/batch_loader.h"
-#include "test_files.h"
+#include "../support/data_files.h"
 
 namespace fxnn::data {
 namespace {

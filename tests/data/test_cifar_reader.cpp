@@ -1,7 +1,7 @@
 #include <gtest/gtest.h>
 
 #include "fxnn/data/readers.h"
-#include "test_files.h"
+#include "../support/data_files.h"
 
 namespace fxnn::data {
 namespace {

@@ -3,7 +3,7 @@
 #include <array>
 
 #include "fxnn/data/readers.h"
-#include "test_files.h"
+#include "../support/data_files.h"
 
 namespace fxnn::data {
 namespace {

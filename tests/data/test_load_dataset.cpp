@@ -3,7 +3,7 @@
 #include <chrono>
 
 #include "fxnn/data/dataset.h"
-#include "test_files.h"
+#include "../support/data_files.h"
 
 namespace fxnn::data {
 namespace {

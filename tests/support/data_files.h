@@ -15,29 +15,12 @@
 #include <string>
 #include <vector>
 
+#include "temp_dir.h"
+
 namespace fxnn::data::testing {
 
-/// A fresh folder per test (named after the test and the process), removed at the end.
-class ScratchDir {
- public:
-  ScratchDir() {
-    const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
-    path_ = std::filesystem::temp_directory_path() /
-            ("fxnn_data_" + std::string(info->test_suite_name()) + "_" + info->name() + "_" +
-             std::to_string(::getpid()));
-    std::filesystem::remove_all(path_);
-    std::filesystem::create_directories(path_);
-  }
-  ~ScratchDir() { std::filesystem::remove_all(path_); }
-  ScratchDir(const ScratchDir&) = delete;
-  ScratchDir& operator=(const ScratchDir&) = delete;
-
-  std::string str() const { return path_.string(); }
-  std::string operator/(const std::string& name) const { return (path_ / name).string(); }
-
- private:
-  std::filesystem::path path_;
-};
+/// A fresh folder per test, removed at the end.
+using ScratchDir = fxnn::testing_support::TempDir;
 
 using Bytes = std::vector<uint8_t>;
 
