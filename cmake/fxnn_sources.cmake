@@ -5,6 +5,8 @@ set(FXNN_BASE_SOURCES
   src/core/quantize_kernels.cpp
   src/core/straight_through.cpp
   src/io/atomic_file.cpp
+  src/io/text_table.cpp
+  src/io/plot.cpp
   src/config/yaml_map.cpp
 )
 set(FXNN_DATA_SOURCES
@@ -25,6 +27,13 @@ set(FXNN_TORCH_SOURCES
   src/nn/network.cpp
   src/nn/model_zoo.cpp
   src/precision/precision_plan.cpp
+  src/precision/probe_stats.cpp
+  src/precision/gradient_probe.cpp
+  src/precision/noise_gain.cpp
+  src/precision/probe.cpp
+  src/precision/assignment.cpp
+  src/precision/pipeline.cpp
+  src/precision/report.cpp
   src/optim/fixed_point_sgd.cpp
   src/config/experiment_config.cpp
   src/train/train_step.cpp
@@ -38,6 +47,7 @@ set(FXNN_CLI_SOURCES
   src/cli/main.cpp
   src/cli/train_command.cpp
   src/cli/bench_command.cpp
+  src/cli/precision_commands.cpp
 )
 
 # Tests (paths relative to tests/).

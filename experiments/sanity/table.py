@@ -3,8 +3,10 @@ import json
 import sys
 from pathlib import Path
 
-RUNS = [("fl", "float"), ("fx_uniform8", "uniform8"), ("fx_ga2", "uniform8, GA s2.auto"),
-        ("fx_swamp", "uniform8, acc s8.7")]
+# (run, baseline run, description)
+RUNS = [("fl", "fl", "float"), ("fx_uniform8", "fl", "uniform8"), ("fx_ga2", "fl", "uniform8, GA s2.auto"),
+        ("fx_swamp", "fl", "uniform8, acc s8.7"), ("fl_nobn", "fl_nobn", "float, no batch norm"),
+        ("fx_swamp_nobn", "fl_nobn", "uniform8, acc s8.7, no batch norm")]
 
 
 def last_epoch(run: Path) -> dict:
@@ -13,11 +15,13 @@ def last_epoch(run: Path) -> dict:
 
 
 def main(root: Path) -> None:
-    fl = last_epoch(root / "fl")
-    print("| run | plan | epochs | train loss | test acc | gap to FL (points) |")
+    print("| run | plan | epochs | train loss | test acc | gap to its FL run (points) |")
     print("|---|---|---|---|---|---|")
-    for name, plan in RUNS:
+    for name, baseline, plan in RUNS:
+        if not (root / name / "metrics.jsonl").exists():
+            continue
         m = last_epoch(root / name)
+        fl = last_epoch(root / baseline)
         loss = "nan" if m["train_loss"] is None else f"{m['train_loss']:.4f}"
         gap = 100 * (fl["test_acc"] - m["test_acc"])
         print(f"| {name} | {plan} | {m['epoch']} | {loss} | {100 * m['test_acc']:.2f}% | {gap:+.2f} |")

@@ -52,11 +52,15 @@ struct ForwardQuantize : public torch::autograd::Function<ForwardQuantize> {
 struct GradientQuantize : public torch::autograd::Function<GradientQuantize> {
   static torch::Tensor forward(AutogradContext* ctx, torch::Tensor x, const QuantPointPtr& point) {
     ctx->saved_data["point"] = c10::IValue::make_capsule(point);
+    if (point->observer()) point->observer()->on_forward(*point, x);
     return x.view_as(x); // identity; a view so autograd records this node
   }
 
   static variable_list backward(AutogradContext* ctx, variable_list grad_outputs) {
-    return {point_of(ctx)->quantize(grad_outputs[0].contiguous()).values, torch::Tensor()};
+    const auto point = point_of(ctx);
+    if (point->observer()) point->observer()->on_backward(*point, grad_outputs[0]);
+    if (!point->is_quantized()) return {grad_outputs[0], torch::Tensor()};
+    return {point->quantize(grad_outputs[0].contiguous()).values, torch::Tensor()};
   }
 };
 
@@ -83,7 +87,7 @@ torch::Tensor quantize_forward(const torch::Tensor& x, const QuantPointPtr& poin
 }
 
 torch::Tensor quantize_gradient(const torch::Tensor& x, const QuantPointPtr& point) {
-  if (!point->is_quantized()) return x;
+  if (!point->is_quantized() && !point->observer()) return x;
   return GradientQuantize::apply(x, point);
 }
 
@@ -93,7 +97,7 @@ namespace fxnn {
 
 torch::Tensor quantize_activation(const torch::Tensor& x, const QuantPointPtr& activation,
                                   const QuantPointPtr& gradient) {
-  if (!activation->is_quantized() || !gradient->is_quantized())
+  if (!activation->is_quantized() || !gradient->is_quantized() || gradient->observer())
     return quantize_gradient(quantize_forward(x, activation), gradient);
   return ActivationQuantize::apply(x, activation, gradient);
 }

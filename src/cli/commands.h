@@ -7,5 +7,6 @@ namespace fxnn::cli {
 
 void add_train_command(CLI::App& app);
 void add_bench_command(CLI::App& app);
+void add_precision_commands(CLI::App& app); // probe, assign
 
 } // namespace fxnn::cli

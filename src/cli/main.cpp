@@ -1,5 +1,6 @@
 // fxnn: fixed-point neural networks. Parses the command line and turns every error into one line.
 
+#include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 #include <torch/torch.h>
 
@@ -12,9 +13,12 @@ int main(int argc, char** argv) {
   CLI::App app("fxnn: neural networks in fixed-point arithmetic", "fxnn");
   app.require_subcommand(1);
   app.set_version_flag("--version", "fxnn 0.1.0");
+  // Logs and progress go to stderr; stdout carries results (tables, JSON) that scripts read.
+  spdlog::set_default_logger(spdlog::stderr_color_mt("fxnn"));
   spdlog::set_pattern("[%H:%M:%S] %v");
   fxnn::cli::add_train_command(app);
   fxnn::cli::add_bench_command(app);
+  fxnn::cli::add_precision_commands(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

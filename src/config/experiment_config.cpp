@@ -136,9 +136,9 @@ double OptimOptions::lr_at(int64_t epoch) const {
   return lr_now;
 }
 
-double OptimOptions::lr_min() const {
-  double smallest = lr, now = lr;
-  for (size_t i = 0; i < lr_milestones.size(); ++i) smallest = std::min(smallest, now *= lr_gamma);
+double OptimOptions::lr_min(int64_t epochs) const {
+  double smallest = lr;
+  for (int64_t epoch = 1; epoch <= epochs; ++epoch) smallest = std::min(smallest, lr_at(epoch));
   return smallest;
 }
 

@@ -23,6 +23,19 @@ void default_init(torch::Tensor& weight, torch::Tensor& bias) {
   }
 }
 
+/// y = op(x), reporting x and dL/dy to the observer of the weight point (if any).
+template <typename Op>
+torch::Tensor observed_linear_map(const torch::Tensor& x, const QuantPointPtr& weight_point, Op op) {
+  PointObserver* observer = weight_point->observer();
+  if (!observer) return op(x);
+  observer->on_forward(*weight_point, x);
+  auto y = op(x);
+  if (y.requires_grad()) {
+    y.register_hook([observer, point = weight_point](const torch::Tensor& grad) { observer->on_backward(*point, grad); });
+  }
+  return y;
+}
+
 } // namespace
 
 QLinearImpl::QLinearImpl(QLinearOptions options_)
@@ -35,7 +48,9 @@ QLinearImpl::QLinearImpl(QLinearOptions options_)
   default_init(weight, bias);
 }
 
-torch::Tensor QLinearImpl::forward(const torch::Tensor& x) { return torch::linear(x, weight, bias); }
+torch::Tensor QLinearImpl::forward(const torch::Tensor& x) {
+  return observed_linear_map(x, weight_point_, [&](const torch::Tensor& in) { return torch::linear(in, weight, bias); });
+}
 
 std::vector<QuantPointPtr> QLinearImpl::quant_points() const {
   return {weight_point_, gradient_point_, accumulator_point_};
@@ -57,7 +72,9 @@ QConv2dImpl::QConv2dImpl(QConv2dOptions options_)
 }
 
 torch::Tensor QConv2dImpl::forward(const torch::Tensor& x) {
-  return torch::conv2d(x, weight, bias, options.stride(), options.padding());
+  return observed_linear_map(x, weight_point_, [&](const torch::Tensor& in) {
+    return torch::conv2d(in, weight, bias, options.stride(), options.padding());
+  });
 }
 
 std::vector<QuantPointPtr> QConv2dImpl::quant_points() const {

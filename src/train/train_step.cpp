@@ -2,11 +2,13 @@
 
 namespace fxnn {
 
-StepResult train_step(NetworkImpl& network, FixedPointSGD& optimizer, const data::Batch& batch) {
+StepResult train_step(NetworkImpl& network, FixedPointSGD& optimizer, const data::Batch& batch,
+                      TrainingObserver* observer) {
   optimizer.zero_grad();
   const auto logits = network.forward(batch.inputs);
   const auto loss = torch::nn::functional::cross_entropy(logits, batch.labels);
   loss.backward();
+  if (observer) observer->on_gradients(network);
   optimizer.step();
   StepResult result;
   result.samples = batch.labels.size(0);

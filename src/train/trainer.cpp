@@ -117,6 +117,11 @@ Trainer::Trainer(TrainerOptions options) : options_(std::move(options)) {
   }
 }
 
+void Trainer::set_observer(TrainingObserver* observer) {
+  observer_ = observer;
+  if (observer_ && first_epoch_ > 1) observer_->load_state(options_.out_dir);
+}
+
 std::string Trainer::path(const std::string& file) const { return (fs::path(options_.out_dir) / file).string(); }
 
 void Trainer::prepare_run_directory() {
@@ -142,7 +147,10 @@ std::vector<EpochMetrics> Trainer::run() {
   for (int64_t epoch = first_epoch_; epoch <= last_epoch; ++epoch) {
     history_.push_back(train_epoch(epoch));
     write_metrics(path(kMetricsFile), history_);
+    // Observer state first: a checkpoint never names an epoch whose measurements are missing.
+    if (observer_) observer_->save_state(options_.out_dir);
     save_checkpoint(path(kCheckpointFile), epoch, *network_, *optimizer_);
+    first_epoch_ = epoch + 1;
   }
   return history_;
 }
@@ -166,14 +174,17 @@ EpochMetrics Trainer::train_epoch(int64_t epoch) {
   double loss_sum = 0;
   int64_t correct = 0, samples = 0, batches = 0;
   while (auto batch = train_loader_->next()) {
-    const auto step = train_step(*network_, *optimizer_, *batch);
+    if (batches == 0 && observer_) observer_->on_epoch_start(epoch, *network_, *batch);
+    const auto step = train_step(*network_, *optimizer_, *batch, observer_);
     loss_sum += step.loss_sum;
     correct += step.correct;
     samples += step.samples;
+    ++batches;
     if (!options_.quiet)
-      progress.update(++batches, "loss " + std::to_string(loss_sum / static_cast<double>(samples)).substr(0, 6) +
+      progress.update(batches, "loss " + std::to_string(loss_sum / static_cast<double>(samples)).substr(0, 6) +
                                      " acc " + percent(static_cast<double>(correct) / static_cast<double>(samples)));
   }
+  if (observer_) observer_->on_epoch_end(epoch, *network_);
   m.train_loss = loss_sum / static_cast<double>(std::max<int64_t>(samples, 1));
   m.train_acc = static_cast<double>(correct) / static_cast<double>(std::max<int64_t>(samples, 1));
   for (const auto& point : network_->quant_points())

@@ -61,7 +61,9 @@ TEST(ExperimentConfig, StepScheduleAndSmallestRate) {
   EXPECT_DOUBLE_EQ(o.lr_at(1), 0.1);
   EXPECT_DOUBLE_EQ(o.lr_at(5), 0.01);
   EXPECT_NEAR(o.lr_at(9), 0.001, 1e-15);
-  EXPECT_NEAR(o.lr_min(), 0.001, 1e-15);
+  EXPECT_NEAR(o.lr_min(10), 0.001, 1e-15);
+  EXPECT_NEAR(o.lr_min(6), 0.01, 1e-15); // the second milestone is never reached
+  EXPECT_DOUBLE_EQ(o.lr_min(4), 0.1);
 }
 
 TEST(ExperimentConfig, ToYamlReadsBackIdentically) {

@@ -13,6 +13,7 @@ namespace fxnn {
 torch::Tensor quantize_forward(const torch::Tensor& x, const QuantPointPtr& point);
 
 /// Forward: the identity. Backward: dL/dx = Q(dL/dy), the activation-gradient quantizer G^(A) (eq. (3)).
+/// A point without a spec is the identity, but still reports to its observer when it has one.
 torch::Tensor quantize_gradient(const torch::Tensor& x, const QuantPointPtr& point);
 
 /// quantize_gradient(quantize_forward(x, activation), gradient) with a single-pass backward:

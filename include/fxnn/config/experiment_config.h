@@ -31,8 +31,8 @@ struct OptimOptions {
 
   /// The learning rate of a (1-based) epoch.
   double lr_at(int64_t epoch) const;
-  /// The smallest learning rate of the schedule (gamma_min of the accumulator precision).
-  double lr_min() const;
+  /// The smallest learning rate of epochs 1..epochs (gamma_min of the accumulator precision).
+  double lr_min(int64_t epochs) const;
 };
 
 struct ExperimentConfig {

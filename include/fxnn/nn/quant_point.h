@@ -22,6 +22,21 @@ inline constexpr TensorClass kAllTensorClasses[] = {TensorClass::kWeight, Tensor
                                                     TensorClass::kWeightGradient,
                                                     TensorClass::kActivationGradient, TensorClass::kAccumulator};
 
+class QuantPoint;
+
+/// Receives the tensors a point sees, for measurements such as the probe of the precision
+/// assignment. Points call it whether or not they quantize.
+///   GA points: forward = the activation tensor A whose gradient the point quantizes;
+///              backward = dL/dA as it arrives, before quantization.
+///   W points:  forward = the input x of the layer's linear map y = W x (+ b);
+///              backward = dL/dy. Together they are the two factors of dL/dW, per sample.
+class PointObserver {
+ public:
+  virtual ~PointObserver() = default;
+  virtual void on_forward(const QuantPoint& point, const torch::Tensor& value) = 0;
+  virtual void on_backward(const QuantPoint& point, const torch::Tensor& gradient) = 0;
+};
+
 /// One quantization point, e.g. `conv3.GA`: its spec (none = float), and counters of what it saw.
 /// Held by intrusive pointer so that an autograd graph can keep it alive until backward has run.
 class QuantPoint : public torch::CustomClassHolder {
@@ -56,6 +71,10 @@ class QuantPoint : public torch::CustomClassHolder {
   Format last_format() const { return last_format_; }
   void reset_stats();
 
+  /// The observer (not owned; nullptr for none). It must outlive every graph built while it is set.
+  void set_observer(PointObserver* observer) { observer_ = observer; }
+  PointObserver* observer() const { return observer_; }
+
   /// Calls so far; part of the checkpoint so that stochastic rounding resumes on the same stream.
   int64_t calls() const { return calls_; }
   void set_calls(int64_t calls) { calls_ = calls; }
@@ -67,6 +86,7 @@ class QuantPoint : public torch::CustomClassHolder {
   std::string layer_;
   TensorClass tensor_class_;
   std::optional<QuantizerSpec> spec_;
+  PointObserver* observer_ = nullptr;
   uint64_t seed_ = 0;
   int64_t calls_ = 0;
   int64_t seen_ = 0;

@@ -6,6 +6,7 @@
 #include "fxnn/data/batch_loader.h"
 #include "fxnn/nn/network.h"
 #include "fxnn/optim/fixed_point_sgd.h"
+#include "fxnn/train/training_observer.h"
 
 namespace fxnn {
 
@@ -15,8 +16,9 @@ struct StepResult {
   int64_t samples = 0;
 };
 
-/// forward, cross-entropy, backward, fixed-point update.
-StepResult train_step(NetworkImpl& network, FixedPointSGD& optimizer, const data::Batch& batch);
+/// forward, cross-entropy, backward, (observer->on_gradients), fixed-point update.
+StepResult train_step(NetworkImpl& network, FixedPointSGD& optimizer, const data::Batch& batch,
+                      TrainingObserver* observer = nullptr);
 
 struct Evaluation {
   double loss = 0;     // mean cross-entropy

@@ -17,6 +17,7 @@
 #include "fxnn/optim/fixed_point_sgd.h"
 #include "fxnn/precision/precision_plan.h"
 #include "fxnn/train/metrics.h"
+#include "fxnn/train/training_observer.h"
 
 namespace fxnn {
 
@@ -46,8 +47,14 @@ class Trainer {
   explicit Trainer(TrainerOptions options);
   /// Trains the remaining epochs; returns the metrics of all epochs of the run.
   std::vector<EpochMetrics> run();
+  /// Measurements to take during training (not owned). When the run was resumed, the observer's
+  /// state is restored from the run directory first.
+  void set_observer(TrainingObserver* observer);
 
   NetworkImpl& network() { return *network_; }
+  const data::DatasetSplits& data() const { return data_; }
+  /// True when every epoch of the config is done (nothing left for run()).
+  bool complete() const { return first_epoch_ > options_.config.train.epochs; }
 
  private:
   EpochMetrics train_epoch(int64_t epoch);
@@ -59,6 +66,7 @@ class Trainer {
   Network network_{nullptr};
   std::unique_ptr<FixedPointSGD> optimizer_;
   std::unique_ptr<data::BatchLoader> train_loader_, test_loader_;
+  TrainingObserver* observer_ = nullptr;
   int64_t first_epoch_ = 1;
   std::vector<EpochMetrics> history_;
 };

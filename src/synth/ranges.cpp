@@ -1,0 +1,233 @@
+#include "fxnn/synth/ranges.h"
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <stdexcept>
+
+namespace fxnn::synth {
+
+using io::Activation;
+using io::DenseLayer;
+using io::FloatNetwork;
+
+RangeMode parse_range_mode(const std::string& text) {
+  if (text == "interval") return RangeMode::kInterval;
+  if (text == "symbolic") return RangeMode::kSymbolic;
+  throw std::invalid_argument("--ranges: unknown range analysis '" + text + "' (expected interval or symbolic)");
+}
+
+std::string to_string(RangeMode mode) { return mode == RangeMode::kInterval ? "interval" : "symbolic"; }
+
+namespace {
+
+constexpr double kUnitRoundoff = 0x1p-53;                               // u of binary64
+constexpr double kDenormMin = std::numeric_limits<double>::denorm_min(); // absolute error of an underflow
+
+/// gamma_k = k u / (1 - k u): a sum of k rounded operations has relative error at most gamma_k (eq. (25)).
+double gamma(int64_t k) {
+  const double ku = static_cast<double>(k) * kUnitRoundoff;
+  return ku / (1.0 - ku);
+}
+
+/// The widening of a bound computed by `ops` rounded operations whose terms sum to `magnitude` in
+/// absolute value: twice the a priori bound, the factor 2 covering the rounding of this computation.
+double pad(int64_t ops, double magnitude) {
+  return 2.0 * gamma(ops) * magnitude + static_cast<double>(ops) * kDenormMin;
+}
+
+double activate_bound(const DenseLayer& layer, double z) {
+  switch (layer.activation) {
+    case Activation::kLinear: return z;
+    case Activation::kRelu: return std::max(z, 0.0);
+    case Activation::kClippedRelu: return std::min(std::max(z, 0.0), layer.clip);
+  }
+  return z;
+}
+
+/// Interval arithmetic of eq. (23), widened by eq. (25).
+void interval_layer(const DenseLayer& layer, const std::vector<double>& in_lo, const std::vector<double>& in_hi,
+                    std::vector<double>& lo, std::vector<double>& hi) {
+  const Eigen::Map<const Eigen::VectorXd> a(in_lo.data(), static_cast<Eigen::Index>(in_lo.size()));
+  const Eigen::Map<const Eigen::VectorXd> b(in_hi.data(), static_cast<Eigen::Index>(in_hi.size()));
+  const Eigen::MatrixXd wp = layer.weight.cwiseMax(0.0), wn = layer.weight.cwiseMin(0.0);
+  const Eigen::VectorXd l = wp * a + wn * b + layer.bias;
+  const Eigen::VectorXd h = wp * b + wn * a + layer.bias;
+  const Eigen::VectorXd mag = layer.weight.cwiseAbs() * a.cwiseAbs().cwiseMax(b.cwiseAbs()) + layer.bias.cwiseAbs();
+  const int64_t ops = layer.inputs() + 2;
+  lo.resize(static_cast<size_t>(layer.outputs()));
+  hi.resize(lo.size());
+  for (int64_t i = 0; i < layer.outputs(); ++i) {
+    const double p = pad(ops, mag(i));
+    lo[static_cast<size_t>(i)] = l(i) - p;
+    hi[static_cast<size_t>(i)] = h(i) + p;
+  }
+}
+
+/// A zonotope c + G eps + diag(r) delta, eps and delta in [-1, 1]: G's columns are symbols shared
+/// between neurons, r the radii of symbols private to one neuron (eq. (26)).
+struct Zonotope {
+  Eigen::VectorXd center;
+  Eigen::MatrixXd generators;
+  Eigen::VectorXd radius;
+
+  /// Sound bounds of every neuron.
+  void bounds(std::vector<double>& lo, std::vector<double>& hi) const {
+    const Eigen::VectorXd rad = generators.cwiseAbs().rowwise().sum() + radius;
+    const int64_t ops = generators.cols() + 2;
+    lo.resize(static_cast<size_t>(center.size()));
+    hi.resize(lo.size());
+    for (Eigen::Index i = 0; i < center.size(); ++i) {
+      const double p = pad(ops, std::fabs(center(i)) + rad(i));
+      lo[static_cast<size_t>(i)] = center(i) - rad(i) - p;
+      hi[static_cast<size_t>(i)] = center(i) + rad(i) + p;
+    }
+  }
+};
+
+Zonotope input_zonotope(const std::vector<double>& lo, const std::vector<double>& hi) {
+  const Eigen::Index n = static_cast<Eigen::Index>(lo.size());
+  Zonotope z{Eigen::VectorXd(n), Eigen::MatrixXd::Zero(n, n), Eigen::VectorXd::Zero(n)};
+  for (Eigen::Index j = 0; j < n; ++j) {
+    const double mid = lo[static_cast<size_t>(j)] / 2 + hi[static_cast<size_t>(j)] / 2;
+    const double half = std::max(hi[static_cast<size_t>(j)] - mid, mid - lo[static_cast<size_t>(j)]);
+    z.center(j) = mid;
+    z.generators(j, j) = half > 0 ? half * (1 + 4 * kUnitRoundoff) + kDenormMin : 0.0; // covers [lo, hi]
+  }
+  return z;
+}
+
+/// The affine map of a layer: private radii become shared symbols first (the map mixes neurons).
+Zonotope affine(const DenseLayer& layer, const Zonotope& in) {
+  Eigen::Index extra = 0;
+  for (Eigen::Index i = 0; i < in.radius.size(); ++i) extra += in.radius(i) > 0;
+  Eigen::MatrixXd g(in.generators.rows(), in.generators.cols() + extra);
+  g.leftCols(in.generators.cols()) = in.generators;
+  g.rightCols(extra).setZero();
+  for (Eigen::Index i = 0, k = in.generators.cols(); i < in.radius.size(); ++i)
+    if (in.radius(i) > 0) g(i, k++) = in.radius(i);
+
+  Zonotope out;
+  out.center = layer.weight * in.center + layer.bias;
+  out.generators = layer.weight * g;
+  const Eigen::MatrixXd abs_w = layer.weight.cwiseAbs();
+  const Eigen::VectorXd mag = abs_w * in.center.cwiseAbs() + layer.bias.cwiseAbs() + (abs_w * g.cwiseAbs()).rowwise().sum();
+  const int64_t ops = layer.inputs() + 2 + g.cols();
+  out.radius.resize(layer.outputs());
+  for (int64_t i = 0; i < layer.outputs(); ++i) out.radius(i) = pad(ops, mag(i));
+  return out;
+}
+
+/// Neuron i becomes lambda z_i + mu + t delta_new (a sound relaxation, eq. (27)), or a constant box.
+void relax(Zonotope& z, Eigen::Index i, double lambda, double mu, double half) {
+  z.center(i) = lambda * z.center(i) + mu;
+  z.generators.row(i) *= lambda;
+  z.radius(i) = lambda * z.radius(i) + half;
+  const double mag = std::fabs(z.center(i)) + z.generators.row(i).cwiseAbs().sum() + z.radius(i);
+  z.radius(i) += pad(4 + z.generators.cols(), mag);
+}
+
+void set_box(Zonotope& z, Eigen::Index i, double lo, double hi) {
+  z.generators.row(i).setZero();
+  z.center(i) = lo / 2 + hi / 2;
+  const double half = std::max(hi - z.center(i), z.center(i) - lo);
+  z.radius(i) = half * (1 + 4 * kUnitRoundoff) + kDenormMin;
+}
+
+/// DeepZ's ReLU transformer with pre-activation bounds [l, u] (eq. (27)); clipped ReLU falls back
+/// to a constant box where the clip is reachable.
+void activate_zonotope(const DenseLayer& layer, const std::vector<double>& l, const std::vector<double>& u, Zonotope& z) {
+  if (layer.activation == Activation::kLinear) return;
+  for (Eigen::Index i = 0; i < z.center.size(); ++i) {
+    const double lo = l[static_cast<size_t>(i)], hi = u[static_cast<size_t>(i)];
+    if (hi <= 0) {
+      set_box(z, i, 0.0, 0.0);
+      z.center(i) = 0.0;
+      z.radius(i) = 0.0;
+      continue;
+    }
+    const bool clipped = layer.activation == Activation::kClippedRelu;
+    if (clipped && lo >= layer.clip) {
+      z.generators.row(i).setZero();
+      z.center(i) = layer.clip;
+      z.radius(i) = 0.0;
+      continue;
+    }
+    if (clipped && hi > layer.clip) {
+      set_box(z, i, activate_bound(layer, lo), layer.clip);
+      continue;
+    }
+    if (lo >= 0) continue; // identity on [l, u]
+    // relu(z) in [lambda z, lambda z + t] for z in [l, u], any lambda in [0, 1], with
+    // t >= max(-lambda l, (1 - lambda) u); DeepZ's lambda = u / (u - l) minimizes the area.
+    const double lambda = std::clamp(hi / (hi - lo), 0.0, 1.0);
+    double t = std::max(-lambda * lo, (1.0 - lambda) * hi);
+    t = t * (1 + 4 * kUnitRoundoff) + kDenormMin;
+    relax(z, i, lambda, t / 2, t / 2);
+  }
+}
+
+void meet(std::vector<double>& lo, std::vector<double>& hi, const std::vector<double>& lo2, const std::vector<double>& hi2) {
+  for (size_t i = 0; i < lo.size(); ++i) {
+    lo[i] = std::max(lo[i], lo2[i]);
+    hi[i] = std::min(hi[i], hi2[i]);
+  }
+}
+
+} // namespace
+
+NetworkRanges analyze_ranges(const FloatNetwork& net, const InputBox& box, RangeMode mode) {
+  box.check_dimension(net.inputs(), net.source);
+  NetworkRanges ranges;
+  ranges.mode = mode;
+  for (const Interval& iv : box.dims) {
+    ranges.input_lo.push_back(iv.lo);
+    ranges.input_hi.push_back(iv.hi);
+  }
+  std::vector<double> lo = ranges.input_lo, hi = ranges.input_hi;
+  Zonotope zono;
+  if (mode == RangeMode::kSymbolic) zono = input_zonotope(lo, hi);
+  for (const DenseLayer& layer : net.layers) {
+    LayerRanges lr;
+    interval_layer(layer, lo, hi, lr.pre_lo, lr.pre_hi);
+    if (mode == RangeMode::kSymbolic) {
+      zono = affine(layer, zono);
+      std::vector<double> zlo, zhi;
+      zono.bounds(zlo, zhi);
+      meet(lr.pre_lo, lr.pre_hi, zlo, zhi);
+    }
+    lr.post_lo.resize(lr.pre_lo.size());
+    lr.post_hi.resize(lr.pre_lo.size());
+    for (size_t i = 0; i < lr.pre_lo.size(); ++i) {
+      lr.post_lo[i] = activate_bound(layer, lr.pre_lo[i]);
+      lr.post_hi[i] = activate_bound(layer, lr.pre_hi[i]);
+    }
+    if (mode == RangeMode::kSymbolic) {
+      activate_zonotope(layer, lr.pre_lo, lr.pre_hi, zono);
+      std::vector<double> zlo, zhi;
+      zono.bounds(zlo, zhi);
+      meet(lr.post_lo, lr.post_hi, zlo, zhi);
+    }
+    lo = lr.post_lo;
+    hi = lr.post_hi;
+    ranges.layers.push_back(std::move(lr));
+  }
+  return ranges;
+}
+
+std::vector<RangeWidths> range_widths(const NetworkRanges& ranges) {
+  std::vector<RangeWidths> out;
+  for (const LayerRanges& lr : ranges.layers) {
+    RangeWidths w;
+    for (size_t i = 0; i < lr.pre_lo.size(); ++i) {
+      const double width = lr.pre_hi[i] - lr.pre_lo[i];
+      w.mean_width += width / static_cast<double>(lr.pre_lo.size());
+      w.max_width = std::max(w.max_width, width);
+      w.max_magnitude = std::max({w.max_magnitude, std::fabs(lr.pre_lo[i]), std::fabs(lr.pre_hi[i])});
+    }
+    out.push_back(w);
+  }
+  return out;
+}
+
+} // namespace fxnn::synth
