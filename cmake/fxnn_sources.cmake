@@ -26,6 +26,7 @@ set(FXNN_TORCH_SOURCES
   src/nn/residual_block.cpp
   src/nn/network.cpp
   src/nn/model_zoo.cpp
+  src/nn/layer_geometry.cpp
   src/precision/precision_plan.cpp
   src/precision/probe_stats.cpp
   src/precision/gradient_probe.cpp
@@ -34,6 +35,8 @@ set(FXNN_TORCH_SOURCES
   src/precision/assignment.cpp
   src/precision/pipeline.cpp
   src/precision/report.cpp
+  src/precision/sweep.cpp
+  src/precision/cost_model.cpp
   src/optim/fixed_point_sgd.cpp
   src/config/experiment_config.cpp
   src/train/train_step.cpp

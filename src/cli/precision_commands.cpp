@@ -8,7 +8,9 @@
 #include "commands.h"
 #include "fxnn/io/text_table.h"
 #include "fxnn/precision/assignment.h"
+#include "fxnn/precision/cost_model.h"
 #include "fxnn/precision/pipeline.h"
+#include "fxnn/precision/sweep.h"
 #include "fxnn/precision/probe.h"
 #include "fxnn/train/trainer.h"
 
@@ -31,6 +33,20 @@ struct ProbeArgs {
 struct RunArgs {
   ProbeArgs probe;
   double target_pm = 0.01;
+};
+
+struct SweepArgs {
+  ProbeArgs run;
+  std::string plan;
+  std::string reference;
+  bool minus_one = false;
+};
+
+struct CostArgs {
+  std::string config;
+  std::string plan;
+  std::vector<std::string> overrides;
+  bool json = false;
 };
 
 struct AssignArgs {
@@ -83,6 +99,33 @@ void run_pipeline_command(const RunArgs& args) {
   run_pipeline(options);
 }
 
+void run_sweep_command(const SweepArgs& args) {
+  if (!args.minus_one) throw std::invalid_argument("fxnn sweep: say which sweep (--minus-one)");
+  SweepOptions options;
+  options.config = load_config_with(args.run);
+  options.plan = PrecisionPlan::load(args.plan);
+  options.out_dir = args.run.out;
+  options.reference_dir = args.reference;
+  options.quiet = args.run.quiet;
+  configure_threads(options.config.train.threads);
+  run_minus_one_sweep(options);
+}
+
+void run_cost_command(const CostArgs& args) {
+  const auto config = ExperimentConfig::load(args.config, args.overrides);
+  const auto plan = PrecisionPlan::load(args.plan);
+  const auto schemes = standard_schemes(plan);
+  const auto costs = training_costs(config, schemes);
+  if (args.json) {
+    std::printf("%s\n", cost_json(costs).dump(2).c_str());
+    return;
+  }
+  std::printf("Training costs per step of %lld samples (%s):\n\n%s\n", static_cast<long long>(config.train.batch_size),
+              config.name.c_str(), cost_table(costs).aligned().c_str());
+  for (const auto& s : schemes) std::printf("%s: %s\n", s.name.c_str(), s.description.c_str());
+  std::printf("\nJSON:\n%s\n", cost_json(costs).dump().c_str());
+}
+
 } // namespace
 
 void add_precision_commands(CLI::App& app) {
@@ -118,6 +161,27 @@ void add_precision_commands(CLI::App& app) {
     write_report(*report_dir);
     std::printf("wrote %s/report.md\n", report_dir->c_str());
   });
+
+  auto sweep = std::make_shared<SweepArgs>();
+  auto* sweep_cmd = app.add_subcommand("sweep", "Retrain with each tensor class one bit narrower (near-minimality)");
+  sweep_cmd->add_option("--config", sweep->run.config, "Experiment config (YAML)")->required()->check(CLI::ExistingFile);
+  sweep_cmd->add_option("--plan", sweep->plan, "The precision plan to test")->required()->check(CLI::ExistingFile);
+  sweep_cmd->add_flag("--minus-one", sweep->minus_one, "Each class one bit narrower, one at a time, then all");
+  sweep_cmd->add_option("--out", sweep->run.out, "Sweep directory")->required();
+  sweep_cmd->add_option("--reference", sweep->reference, "A `fxnn run` directory whose fl/ and fx/ runs to compare with")
+      ->check(CLI::ExistingDirectory);
+  sweep_cmd->add_option("--set", sweep->run.overrides, "Override a config key (repeatable)");
+  sweep_cmd->add_option("--threads", sweep->run.threads, "Threads (default: the config's; 0 = all hardware threads)");
+  sweep_cmd->add_flag("--quiet", sweep->run.quiet, "No progress line");
+  sweep_cmd->callback([sweep] { run_sweep_command(*sweep); });
+
+  auto cost = std::make_shared<CostArgs>();
+  auto* cost_cmd = app.add_subcommand("cost", "Computational, representational and communication costs of FL, FX, BN, SQ, TG");
+  cost_cmd->add_option("--config", cost->config, "Experiment config (YAML)")->required()->check(CLI::ExistingFile);
+  cost_cmd->add_option("--plan", cost->plan, "The precision plan (FX)")->required()->check(CLI::ExistingFile);
+  cost_cmd->add_option("--set", cost->overrides, "Override a config key (repeatable)");
+  cost_cmd->add_flag("--json", cost->json, "Only the JSON");
+  cost_cmd->callback([cost] { run_cost_command(*cost); });
 
   auto assign = std::make_shared<AssignArgs>();
   auto* assign_cmd = app.add_subcommand("assign", "Per-tensor precisions from probe statistics, as a precision plan");

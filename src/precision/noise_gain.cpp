@@ -4,34 +4,17 @@
 
 #include <algorithm>
 
-#include "fxnn/nn/layers.h"
+#include "fxnn/nn/layer_geometry.h"
 #include "fxnn/train/progress_line.h"
 
 namespace fxnn {
 
 namespace {
 
-/// How a weighted layer maps its input to its output, for per-sample weight gradients.
-struct LinearMap {
-  bool is_conv = false;
-  int64_t kernel = 1, stride = 1, padding = 0;
-};
-
-std::map<std::string, LinearMap> linear_maps(NetworkImpl& network) {
-  std::map<std::string, LinearMap> maps;
-  for (const auto& module : network.modules(/*include_self=*/false)) {
-    if (const auto* conv = dynamic_cast<const QConv2dImpl*>(module.get()))
-      maps[conv->options.name()] = {true, conv->options.kernel_size(), conv->options.stride(), conv->options.padding()};
-    else if (const auto* fc = dynamic_cast<const QLinearImpl*>(module.get()))
-      maps[fc->options.name()] = {};
-  }
-  return maps;
-}
-
 /// ||dL_n/dW||^2 per sample n, from the layer input x and the output gradient g (eq. (2)-(3) of
 /// docs/precision-assignment.md): a fully connected layer's per-sample gradient g_n x_n^T has norm
 /// ||g_n|| ||x_n||; a convolution's is G_n U_n^T with U_n the im2col patches of x_n.
-torch::Tensor per_sample_weight_gradient_norm2(const LinearMap& map, const torch::Tensor& x, const torch::Tensor& g) {
+torch::Tensor per_sample_weight_gradient_norm2(const LayerGeometry& map, const torch::Tensor& x, const torch::Tensor& g) {
   const int64_t batch = x.size(0);
   if (!map.is_conv) return x.reshape({batch, -1}).pow(2).sum(1) * g.reshape({batch, -1}).pow(2).sum(1);
   const auto patches = torch::nn::functional::unfold(
@@ -43,7 +26,9 @@ torch::Tensor per_sample_weight_gradient_norm2(const LinearMap& map, const torch
 /// Collects what the points see during one forward and the backward passes that follow.
 class NoiseGainObserver : public PointObserver {
  public:
-  explicit NoiseGainObserver(std::map<std::string, LinearMap> maps) : maps_(std::move(maps)) {}
+  explicit NoiseGainObserver(const std::vector<LayerGeometry>& layers) {
+    for (const auto& l : layers) maps_[l.name] = l;
+  }
 
   void on_forward(const QuantPoint& point, const torch::Tensor& value) override {
     if (point.tensor_class() == TensorClass::kWeight) inputs_[point.layer()] = value.detach();
@@ -70,7 +55,7 @@ class NoiseGainObserver : public PointObserver {
   const std::map<std::string, double>& sums() const { return sums_; }
 
  private:
-  std::map<std::string, LinearMap> maps_;
+  std::map<std::string, LayerGeometry> maps_;
   std::map<std::string, bool> has_activation_;
   std::map<std::string, torch::Tensor> inputs_;
   std::map<std::string, double> sums_;
@@ -95,7 +80,7 @@ class ObserverScope {
 
 std::map<std::string, double> compute_noise_gains(NetworkImpl& network, const data::ImageDataset& dataset,
                                                   const NoiseGainOptions& options) {
-  NoiseGainObserver observer(linear_maps(network));
+  NoiseGainObserver observer(layer_geometries(network));
   std::vector<QuantPointPtr> observed;
   for (const auto& p : network.quant_points()) {
     if (p->tensor_class() == TensorClass::kActivation) observer.add_activation_layer(p->layer());

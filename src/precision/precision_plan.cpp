@@ -2,6 +2,7 @@
 
 #include <fnmatch.h>
 
+#include <algorithm>
 #include <sstream>
 #include <stdexcept>
 
@@ -123,6 +124,22 @@ void PrecisionPlan::apply(NetworkImpl& network) const {
     }
   }
   for (auto& point : network.quant_points()) point->set_spec(resolve(point->layer(), point->tensor_class()));
+}
+
+PrecisionPlan PrecisionPlan::with_fewer_bits(const std::vector<TensorClass>& classes, int fewer) const {
+  auto narrow = [&](ClassSpecs& specs) {
+    for (auto& [tensor_class, spec] : specs) {
+      if (!spec || std::find(classes.begin(), classes.end(), tensor_class) == classes.end()) continue;
+      Format& f = spec->format;
+      const int bits = std::max(f.bits - fewer, f.is_signed ? 2 : 1);
+      const int removed = f.bits - bits;
+      f = f.auto_range ? Format::automatic(bits, f.is_signed) : Format(bits, f.frac - removed, f.is_signed);
+    }
+  };
+  PrecisionPlan result = *this;
+  narrow(result.defaults);
+  for (auto& entry : result.layers) narrow(entry.specs);
+  return result;
 }
 
 void clear_precision(NetworkImpl& network) {

@@ -41,6 +41,10 @@ struct PrecisionPlan {
   /// The spec of one point: the last matching layer override, else the class default, else float.
   std::optional<QuantizerSpec> resolve(const std::string& layer, TensorClass tensor_class) const;
 
+  /// This plan with every format of the given classes `fewer` bits narrower at the same range (a fixed
+  /// format loses its last fractional bit, an auto one a bit), never below one bit (two if signed).
+  PrecisionPlan with_fewer_bits(const std::vector<TensorClass>& classes, int fewer = 1) const;
+
   /// Sets every point of the network from this plan. Throws when a layer override matches no layer
   /// of the network (a typo would otherwise silently leave a layer in the default format).
   void apply(NetworkImpl& network) const;
