@@ -66,6 +66,10 @@ set(FXNN_TORCH_TEST_SOURCES
   autograd/test_quantize_functions.cpp
   nn/test_model_zoo.cpp
   precision/test_precision_plan.cpp
+  precision/test_assignment.cpp
+  precision/test_noise_gain.cpp
+  precision/test_cost_model.cpp
+  precision/test_pipeline.cpp
   optim/test_fixed_point_sgd.cpp
   config/test_experiment_config.cpp
   train/test_trainer.cpp

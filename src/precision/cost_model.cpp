@@ -30,6 +30,7 @@ struct LayerShape {
   int64_t output_elements = 0;        // |A_l| (and |G^(A)_l|) per sample
   std::string input_activation;       // the A point feeding the layer ("" = the network input)
   std::string gradient_layer;         // the layer whose G^(A) point quantizes this layer's output gradient
+  bool has_activation = false;        // an A point (the logits have none: they stay in float)
   bool first = false;                 // no back-propagation to the input is needed
 };
 
@@ -65,6 +66,9 @@ std::vector<LayerShape> measure_shapes(const ExperimentConfig& config) {
   network->forward(torch::zeros({1, shape.channels, shape.height, shape.width}));
   for (auto& p : network->quant_points()) p->set_observer(nullptr);
 
+  std::map<std::string, bool> has_activation;
+  for (const auto& p : network->quant_points())
+    if (p->tensor_class() == TensorClass::kActivation) has_activation[p->layer()] = true;
   std::vector<LayerShape> shapes;
   for (const auto& g : layer_geometries(*network)) {
     LayerShape s;
@@ -83,6 +87,7 @@ std::vector<LayerShape> measure_shapes(const ExperimentConfig& config) {
     s.gradient_layer = shortcut ? block + ".conv2" : g.name;
     s.input_activation = observer.feeding_.at(shortcut ? block + ".conv1" : g.name);
     s.output_elements = observer.outputs_.count(s.gradient_layer) ? observer.outputs_.at(s.gradient_layer) : 0;
+    s.has_activation = has_activation[s.gradient_layer];
     s.first = s.input_activation.empty();
     shapes.push_back(s);
   }
@@ -147,9 +152,10 @@ std::vector<TrainingCost> training_costs(const ExperimentConfig& config, const s
       // Weight gradient: one dot product of length batch x P per weight, activations x activation gradients.
       cost.weight_gradient += weights * dot_product_cost(batch * positions, input_bits, gradient_bits.activation_gradient);
       cost.update += weights * bits.accumulator; // one B_acc-bit addition per weight
-      cost.representational += weights * (bits.weight + bits.weight_gradient + bits.accumulator) +
-                               batch * static_cast<double>(s.output_elements) *
-                                   (bits.activation + gradient_bits.activation_gradient);
+      cost.representational += weights * (bits.weight + bits.weight_gradient + bits.accumulator);
+      if (s.gradient_layer == g.name) // a shortcut's output is its block's, counted once with <block>.conv2
+        cost.representational += batch * static_cast<double>(s.output_elements) *
+                                 ((s.has_activation ? bits.activation : kFloatBits) + bits.activation_gradient);
       cost.communication += weights * bits.weight_gradient;
     }
     cost.computational = cost.forward + cost.backward + cost.weight_gradient + cost.update;

@@ -1,0 +1,93 @@
+// The method end to end on a tiny run: probe, assign, fixed-point run, report; then the sweep.
+
+#include <gtest/gtest.h>
+
+#include <filesystem>
+
+#include "../support/run_command.h"
+#include "../support/temp_dir.h"
+#include "fxnn/precision/assignment.h"
+#include "fxnn/precision/pipeline.h"
+#include "fxnn/precision/probe_stats.h"
+#include "fxnn/precision/sweep.h"
+#include "fxnn/train/metrics.h"
+
+namespace fxnn {
+namespace {
+
+using testing_support::slurp;
+using testing_support::TempDir;
+namespace fs = std::filesystem;
+
+bool have_fashion_mnist() { return fs::exists("/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz"); }
+
+ExperimentConfig tiny_config() {
+  return ExperimentConfig::parse("name: tiny\nseed: 3\n", "tiny.yaml",
+                                 {"data.train_limit=500", "data.test_limit=200", "model.arch=mlp", "model.hidden=[24]",
+                                  "train.batch_size=50", "train.epochs=2", "optim.lr=0.1", "optim.lr_milestones=[2]"});
+}
+
+TEST(Pipeline, ProbeAssignTrainReport) {
+  if (!have_fashion_mnist()) GTEST_SKIP() << "dataset-fashion-mnist is not installed";
+  TempDir tmp;
+  PipelineOptions options;
+  options.config = tiny_config();
+  options.out_dir = tmp / "pipe";
+  options.j_epoch = 1;
+  options.noise_samples = 40;
+  options.quiet = true;
+  run_pipeline(options);
+
+  const auto stats = ProbeStats::load(tmp / "pipe/fl/stats.json");
+  ASSERT_EQ(stats.layers.size(), 2u);
+  EXPECT_EQ(stats.epochs, 2);
+  EXPECT_DOUBLE_EQ(stats.lr_min, 0.01); // the milestone at epoch 2 is reached
+  const auto& hidden = stats.layers[0];
+  EXPECT_EQ(hidden.weight_gradient.sigma.size(), 2u); // one value per epoch
+  EXPECT_EQ(hidden.weight_gradient.iterations, 20);   // 10 steps per epoch
+  EXPECT_EQ(hidden.j_lambda.size(), 2u);              // one measurement per epoch
+  EXPECT_EQ(*hidden.j_lambda_max, hidden.j_lambda[0]); // taken after epoch j_epoch = 1
+  EXPECT_GT(*hidden.noise_gain_weight, 0);
+  EXPECT_GT(*hidden.noise_gain_activation, 0);
+  EXPECT_FALSE(stats.layers[1].noise_gain_activation.has_value()); // the logits are not a feedforward tensor
+
+  EXPECT_EQ(read_metrics(tmp / "pipe/fl/metrics.jsonl").size(), 2u);
+  EXPECT_EQ(read_metrics(tmp / "pipe/fx/metrics.jsonl").size(), 2u);
+  const auto plan = PrecisionPlan::load(tmp / "pipe/plan.yaml");
+  EXPECT_TRUE(plan.resolve("fc1", TensorClass::kActivation).has_value());
+  EXPECT_FALSE(plan.resolve("fc2", TensorClass::kActivation).has_value());
+  const std::string report = slurp(tmp / "pipe/report.md");
+  for (const char* section : {"## Final gap", "## Curves", "## Precision plan", "## Saturation (FX)", "fc1.GA"})
+    EXPECT_NE(report.find(section), std::string::npos) << section;
+
+  // Running it again finds every stage done and changes nothing.
+  const auto before = fs::last_write_time(tmp / "pipe/fx/checkpoint.pt");
+  run_pipeline(options);
+  EXPECT_EQ(fs::last_write_time(tmp / "pipe/fx/checkpoint.pt"), before);
+}
+
+TEST(Sweep, MinusOneTrainsEveryClassNarrowerAndTabulates) {
+  if (!have_fashion_mnist()) GTEST_SKIP() << "dataset-fashion-mnist is not installed";
+  TempDir tmp;
+  SweepOptions options;
+  options.config = tiny_config();
+  options.config.train.epochs = 1;
+  options.plan = PrecisionPlan::parse("defaults: {W: s8.7, A: u8.7, GW: s12.auto, GA: s12.auto, acc: s20.19}\n", "p.yaml");
+  options.out_dir = tmp / "sweep";
+  options.quiet = true;
+  run_minus_one_sweep(options);
+  for (const char* run : {"fl", "fx", "minus1_W", "minus1_A", "minus1_GW", "minus1_GA", "minus1_acc", "minus1_all"})
+    EXPECT_EQ(read_metrics(tmp / ("sweep/" + std::string(run) + "/metrics.jsonl")).size(), 1u) << run;
+  // The narrowed plans are the ones trained.
+  const auto w = PrecisionPlan::load(tmp / "sweep/minus1_W/plan.yaml");
+  EXPECT_EQ(w.resolve("fc1", TensorClass::kWeight)->format.str(), "s7.6");
+  EXPECT_EQ(w.resolve("fc1", TensorClass::kAccumulator)->format.str(), "s20.19");
+  const auto all = PrecisionPlan::load(tmp / "sweep/minus1_all/plan.yaml");
+  EXPECT_EQ(all.resolve("fc1", TensorClass::kActivationGradient)->format.str(), "s11.auto");
+  EXPECT_EQ(all.resolve("fc1", TensorClass::kAccumulator)->format.str(), "s19.18");
+  const std::string table = slurp(tmp / "sweep/sweep.md");
+  for (const char* row : {"| fl |", "| minus1_GA |", "| minus1_all |"}) EXPECT_NE(table.find(row), std::string::npos) << row;
+}
+
+} // namespace
+} // namespace fxnn
