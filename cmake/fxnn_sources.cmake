@@ -16,6 +16,7 @@ set(FXNN_DATA_SOURCES
   src/data/svhn_reader.cpp
   src/data/jpeg_folder_reader.cpp
   src/data/batch_loader.cpp
+  src/data/writers.cpp
   src/data/files.cpp
 )
 set(FXNN_TORCH_SOURCES
@@ -51,6 +52,7 @@ set(FXNN_CLI_SOURCES
   src/cli/train_command.cpp
   src/cli/bench_command.cpp
   src/cli/precision_commands.cpp
+  src/cli/data_command.cpp
 )
 
 # Tests (paths relative to tests/).
@@ -61,6 +63,7 @@ set(FXNN_DATA_TEST_SOURCES
   data/test_jpeg_folder_reader.cpp
   data/test_batch_loader.cpp
   data/test_load_dataset.cpp
+  data/test_writers.cpp
 )
 set(FXNN_TORCH_TEST_SOURCES
   autograd/test_quantize_functions.cpp

@@ -7,6 +7,7 @@ namespace fxnn::cli {
 
 void add_train_command(CLI::App& app);
 void add_bench_command(CLI::App& app);
-void add_precision_commands(CLI::App& app); // probe, assign
+void add_precision_commands(CLI::App& app); // probe, assign, run, report, sweep, cost
+void add_data_command(CLI::App& app);       // make-data
 
 } // namespace fxnn::cli
