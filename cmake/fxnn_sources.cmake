@@ -53,6 +53,7 @@ set(FXNN_CLI_SOURCES
   src/cli/bench_command.cpp
   src/cli/precision_commands.cpp
   src/cli/data_command.cpp
+  src/cli/inspect_command.cpp
 )
 
 # Tests (paths relative to tests/).

@@ -19,3 +19,4 @@ $FXNN train "${COMMON[@]}" --out "$OUT/fl_nobn" --set model.batch_norm=false
 $FXNN train "${COMMON[@]}" --out "$OUT/fx_swamp_nobn" --set model.batch_norm=false --precision experiments/sanity/plans/swamp.yaml
 
 /usr/bin/python3 experiments/sanity/table.py "$OUT"
+for run in fx_uniform8 fx_swamp fx_swamp_nobn; do $FXNN inspect --run "$OUT/$run"; echo; done

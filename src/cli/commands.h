@@ -9,5 +9,6 @@ void add_train_command(CLI::App& app);
 void add_bench_command(CLI::App& app);
 void add_precision_commands(CLI::App& app); // probe, assign, run, report, sweep, cost
 void add_data_command(CLI::App& app);       // make-data
+void add_inspect_command(CLI::App& app);    // inspect
 
 } // namespace fxnn::cli
