@@ -43,8 +43,8 @@ nlohmann::ordered_json bench_train(const BenchTrainOptions& options) {
   for (size_t i = 0; i < indices.size(); ++i) indices[i] = static_cast<int64_t>(i);
   const auto batch = data::make_batch(data.train, indices, 1, loader);
 
-  auto fl = build_network(config, data.train, std::nullopt);
-  auto fx = build_network(config, data.train, options.plan);
+  auto fl = build_network(config, std::nullopt);
+  auto fx = build_network(config, options.plan);
   auto fl_optimizer = build_optimizer(config, *fl);
   auto fx_optimizer = build_optimizer(config, *fx);
   fl->train();

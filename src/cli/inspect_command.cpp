@@ -19,13 +19,9 @@ void inspect_run(const std::string& dir) {
   auto config = ExperimentConfig::load((fs::path(dir) / "config.yaml").string());
   std::optional<PrecisionPlan> plan;
   if (fs::exists(fs::path(dir) / "plan.yaml")) plan = PrecisionPlan::load((fs::path(dir) / "plan.yaml").string());
-  // Only the data set's shape is needed: a few samples suffice.
-  config.data.train_limit = 1;
-  config.data.test_limit = 1;
-  const auto data = data::load_dataset(config.data);
-  auto initial = build_network(config, data.train, plan);
+  auto initial = build_network(config, plan);
   build_optimizer(config, *initial); // the initial weights as training started from them (W = Q_W(Q_acc(W)))
-  auto trained = build_network(config, data.train, plan);
+  auto trained = build_network(config, plan);
   const int64_t epoch = load_network_weights((fs::path(dir) / "checkpoint.pt").string(), *trained);
   TextTable table({"layer", "W format", "weights", "changed since init", "min", "max"});
   const auto a = initial->weight_quantizations(), b = trained->weight_quantizations();

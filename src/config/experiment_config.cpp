@@ -129,6 +129,14 @@ void read_optim(const YamlMap& m, ExperimentConfig& c) {
 
 } // namespace
 
+InputShape ExperimentConfig::input_shape() const {
+  const auto& d = data.dataset;
+  if (d == "mnist" || d == "fashion-mnist") return {1, 28, 28, 10};
+  if (d == "cifar10" || d == "svhn") return {3, 32, 32, 10};
+  if (d == "cifar100") return {3, 32, 32, data.cifar100_labels == "coarse" ? 20 : 100};
+  throw std::invalid_argument("data.dataset: unknown data set '" + d + "'");
+}
+
 double OptimOptions::lr_at(int64_t epoch) const {
   double lr_now = lr;
   for (int64_t milestone : lr_milestones)

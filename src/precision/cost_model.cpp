@@ -13,15 +13,6 @@ namespace {
 
 constexpr int kFloatBits = 32;
 
-/// The input shape of each data set fxnn reads (without loading it).
-InputShape input_shape_of(const ExperimentConfig& config) {
-  const auto& d = config.data.dataset;
-  if (d == "mnist" || d == "fashion-mnist") return {1, 28, 28, 10};
-  if (d == "cifar10" || d == "svhn") return {3, 32, 32, 10};
-  if (d == "cifar100") return {3, 32, 32, config.data.cifar100_labels == "coarse" ? 20 : 100};
-  throw std::invalid_argument("data.dataset: unknown data set '" + d + "'");
-}
-
 /// What one forward pass of one sample shows about a weighted layer.
 struct LayerShape {
   LayerGeometry geometry;
@@ -57,12 +48,12 @@ class ShapeObserver : public PointObserver {
 
 std::vector<LayerShape> measure_shapes(const ExperimentConfig& config) {
   torch::manual_seed(config.seed);
-  auto network = make_network(config.model, input_shape_of(config));
+  auto network = make_network(config.model, config.input_shape());
   clear_precision(*network);
   ShapeObserver observer;
   for (auto& p : network->quant_points()) p->set_observer(&observer);
   network->eval();
-  const auto shape = input_shape_of(config);
+  const auto shape = config.input_shape();
   network->forward(torch::zeros({1, shape.channels, shape.height, shape.width}));
   for (auto& p : network->quant_points()) p->set_observer(nullptr);
 

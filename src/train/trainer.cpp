@@ -65,11 +65,9 @@ int configure_threads(int64_t threads) {
   return n;
 }
 
-Network build_network(const ExperimentConfig& config, const data::ImageDataset& data,
-                      const std::optional<PrecisionPlan>& plan) {
+Network build_network(const ExperimentConfig& config, const std::optional<PrecisionPlan>& plan) {
   torch::manual_seed(config.seed); // weight initialization
-  InputShape shape{data.channels(), data.height(), data.width(), data.num_classes};
-  Network network = make_network(config.model, shape);
+  Network network = make_network(config.model, config.input_shape());
   if (plan) plan->apply(*network);
   else clear_precision(*network);
   for (auto& point : network->quant_points()) point->set_seed(mix_seed(config.seed, std::hash<std::string>{}(point->name())));
@@ -104,7 +102,14 @@ Trainer::Trainer(TrainerOptions options) : options_(std::move(options)) {
     throw std::runtime_error(path(kPlanFile) + ": the run was made with a different precision plan; use another --out");
 
   data_ = data::load_dataset(c.data);
-  network_ = build_network(c, data_.train, options_.plan);
+  network_ = build_network(c, options_.plan);
+  const auto expected = c.input_shape();
+  if (data_.train.channels() != expected.channels || data_.train.height() != expected.height ||
+      data_.train.width() != expected.width || data_.train.num_classes != expected.num_classes)
+    throw std::runtime_error(data_.train.source + ": images of " + std::to_string(data_.train.channels()) + "x" +
+                             std::to_string(data_.train.height()) + "x" + std::to_string(data_.train.width()) + " in " +
+                             std::to_string(data_.train.num_classes) + " classes, not what data.dataset '" +
+                             c.data.dataset + "' has");
   optimizer_ = build_optimizer(c, *network_);
   train_loader_ = std::make_unique<data::BatchLoader>(data_.train, loader_options(c, true));
   test_loader_ = std::make_unique<data::BatchLoader>(data_.test, loader_options(c, false));

@@ -39,8 +39,7 @@ TrainerOptions options_for(const std::string& dir, int64_t epochs, bool fixed_po
 }
 
 std::vector<torch::Tensor> checkpoint_tensors(const std::string& dir, const ExperimentConfig& config) {
-  auto data = data::load_dataset(config.data);
-  auto net = build_network(config, data.train, std::nullopt);
+  auto net = build_network(config, std::nullopt);
   load_network_weights(dir + "/checkpoint.pt", *net);
   std::vector<torch::Tensor> tensors;
   for (const auto& p : net->parameters()) tensors.push_back(p.clone());

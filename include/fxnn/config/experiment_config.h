@@ -52,6 +52,8 @@ struct ExperimentConfig {
                                 const std::vector<std::string>& overrides = {});
   /// Every key with its value: what a run directory keeps as config.yaml.
   std::string to_yaml() const;
+  /// The input shape and class count of the configured data set, known without reading it.
+  InputShape input_shape() const;
 };
 
 } // namespace fxnn

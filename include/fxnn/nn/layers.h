@@ -29,6 +29,7 @@ class QLinearImpl : public torch::nn::Module, public QuantizedLayer {
   torch::Tensor forward(const torch::Tensor& x);
   std::vector<QuantPointPtr> quant_points() const override;
   std::vector<WeightQuantization> weight_quantizations() const override;
+  const QuantPointPtr& weight_point() const { return weight_point_; }
 
   QLinearOptions options;
   torch::Tensor weight; // [out, in]
@@ -57,6 +58,7 @@ class QConv2dImpl : public torch::nn::Module, public QuantizedLayer {
   torch::Tensor forward(const torch::Tensor& x);
   std::vector<QuantPointPtr> quant_points() const override;
   std::vector<WeightQuantization> weight_quantizations() const override;
+  const QuantPointPtr& weight_point() const { return weight_point_; }
 
   QConv2dOptions options;
   torch::Tensor weight; // [out, in, k, k]
@@ -81,6 +83,7 @@ class QActivationImpl : public torch::nn::Module, public QuantizedLayer {
   explicit QActivationImpl(QActivationOptions options);
   torch::Tensor forward(const torch::Tensor& x);
   std::vector<QuantPointPtr> quant_points() const override;
+  const QuantPointPtr& activation_point() const { return activation_point_; }
 
   QActivationOptions options;
 

@@ -29,6 +29,16 @@ class ResidualBlockImpl : public torch::nn::Module {
 
   ResidualBlockOptions options;
 
+  // The parts, for exporters (read-only use). shortcut() is empty for an identity shortcut.
+  const QConv2d& conv1() const { return conv1_; }
+  const QConv2d& conv2() const { return conv2_; }
+  const QConv2d& shortcut() const { return shortcut_; }
+  const torch::nn::BatchNorm2d& bn1() const { return bn1_; }
+  const torch::nn::BatchNorm2d& bn2() const { return bn2_; }
+  const torch::nn::BatchNorm2d& shortcut_bn() const { return shortcut_bn_; }
+  const QActivation& act1() const { return act1_; }
+  const QActivation& act2() const { return act2_; }
+
  private:
   QConv2d conv1_{nullptr}, conv2_{nullptr}, shortcut_{nullptr};
   torch::nn::BatchNorm2d bn1_{nullptr}, bn2_{nullptr}, shortcut_bn_{nullptr};

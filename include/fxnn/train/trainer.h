@@ -32,10 +32,9 @@ struct TrainerOptions {
   int64_t stop_after_epoch = 0;
 };
 
-/// Builds the network of a config for a data set's shape, seeded by config.seed, with the plan applied
-/// (float when none) and the per-point stochastic-rounding seeds set.
-Network build_network(const ExperimentConfig& config, const data::ImageDataset& data,
-                      const std::optional<PrecisionPlan>& plan);
+/// Builds the network of a config (for its data set's input shape), seeded by config.seed, with the
+/// plan applied (float when none) and the per-point stochastic-rounding seeds set.
+Network build_network(const ExperimentConfig& config, const std::optional<PrecisionPlan>& plan);
 
 /// The optimizer of a config for a network, accumulators initialized from its weights.
 std::unique_ptr<FixedPointSGD> build_optimizer(const ExperimentConfig& config, NetworkImpl& network);
