@@ -2,6 +2,7 @@
 // fxnn assign --stats DIR/stats.json [--target-pm 0.01] --out PLAN.yaml
 
 #include <cstdio>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -25,14 +26,14 @@ struct ProbeArgs {
   bool resume = false;
   bool quiet = false;
   int64_t threads = -1;
-  int64_t j_epoch = 5;
-  int64_t samples = 200;
+  std::optional<int64_t> j_epoch;
+  std::optional<int64_t> samples;
   int64_t stop_after_epoch = 0;
 };
 
 struct RunArgs {
   ProbeArgs probe;
-  double target_pm = 0.01;
+  std::optional<double> target_pm;
 };
 
 struct SweepArgs {
@@ -55,16 +56,14 @@ struct AssignArgs {
   double target_pm = 0.01;
 };
 
-ExperimentConfig load_config_with(const ProbeArgs& args);
+ExperimentConfig load_config_with(const ProbeArgs& args, std::optional<double> target_pm);
 
 void run_probe_command(const ProbeArgs& args) {
   ProbeOptions options;
-  options.config = load_config_with(args);
+  options.config = load_config_with(args, std::nullopt);
   options.out_dir = args.out;
   options.resume = args.resume;
   options.quiet = args.quiet;
-  options.j_epoch = args.j_epoch;
-  options.noise_samples = args.samples;
   options.stop_after_epoch = args.stop_after_epoch;
   configure_threads(options.config.train.threads);
   run_probe(options);
@@ -81,19 +80,21 @@ void run_assign_command(const AssignArgs& args) {
   std::printf("wrote %s\n", args.out.c_str());
 }
 
-ExperimentConfig load_config_with(const ProbeArgs& args) {
+/// The config with the command line's overrides; --j-epoch, --samples and --target-pm set keys of its
+/// `precision:` section.
+ExperimentConfig load_config_with(const ProbeArgs& args, std::optional<double> target_pm = std::nullopt) {
   std::vector<std::string> overrides = args.overrides;
   if (args.threads >= 0) overrides.push_back("train.threads=" + std::to_string(args.threads));
+  if (args.j_epoch) overrides.push_back("precision.j_epoch=" + std::to_string(*args.j_epoch));
+  if (args.samples) overrides.push_back("precision.noise_samples=" + std::to_string(*args.samples));
+  if (target_pm) overrides.push_back("precision.target_pm=" + format_general(*target_pm, 17));
   return ExperimentConfig::load(args.config, overrides);
 }
 
 void run_pipeline_command(const RunArgs& args) {
   PipelineOptions options;
-  options.config = load_config_with(args.probe);
+  options.config = load_config_with(args.probe, args.target_pm);
   options.out_dir = args.probe.out;
-  options.target_pm = args.target_pm;
-  options.j_epoch = args.probe.j_epoch;
-  options.noise_samples = args.probe.samples;
   options.quiet = args.probe.quiet;
   configure_threads(options.config.train.threads);
   run_pipeline(options);
@@ -102,7 +103,7 @@ void run_pipeline_command(const RunArgs& args) {
 void run_sweep_command(const SweepArgs& args) {
   if (!args.minus_one) throw std::invalid_argument("fxnn sweep: say which sweep (--minus-one)");
   SweepOptions options;
-  options.config = load_config_with(args.run);
+  options.config = load_config_with(args.run, std::nullopt);
   options.plan = PrecisionPlan::load(args.plan);
   options.out_dir = args.run.out;
   options.reference_dir = args.reference;
@@ -136,8 +137,8 @@ void add_precision_commands(CLI::App& app) {
   probe_cmd->add_option("--set", probe->overrides, "Override a config key (repeatable)");
   probe_cmd->add_flag("--resume", probe->resume, "Continue the probe in --out from its last checkpoint");
   probe_cmd->add_option("--threads", probe->threads, "Threads (default: the config's; 0 = all hardware threads)");
-  probe_cmd->add_option("--j-epoch", probe->j_epoch, "Take lambda_max(J) after this epoch")->capture_default_str();
-  probe_cmd->add_option("--samples", probe->samples, "Samples N of the noise gains E")->capture_default_str();
+  probe_cmd->add_option("--j-epoch", probe->j_epoch, "Take lambda_max(J) after this epoch (precision.j_epoch, 5)");
+  probe_cmd->add_option("--samples", probe->samples, "Samples N of the noise gains E (precision.noise_samples, 200)");
   probe_cmd->add_option("--stop-after-epoch", probe->stop_after_epoch, "Stop after this epoch; continue with --resume");
   probe_cmd->add_flag("--quiet", probe->quiet, "No progress line");
   probe_cmd->callback([probe] { run_probe_command(*probe); });
@@ -148,9 +149,9 @@ void add_precision_commands(CLI::App& app) {
   run_cmd->add_option("--out", run->probe.out, "Pipeline directory (fl/, plan.yaml, fx/, report.md)")->required();
   run_cmd->add_option("--set", run->probe.overrides, "Override a config key (repeatable)");
   run_cmd->add_option("--threads", run->probe.threads, "Threads (default: the config's; 0 = all hardware threads)");
-  run_cmd->add_option("--target-pm", run->target_pm, "Mismatch-probability budget p_m")->capture_default_str();
-  run_cmd->add_option("--j-epoch", run->probe.j_epoch, "Take lambda_max(J) after this epoch")->capture_default_str();
-  run_cmd->add_option("--samples", run->probe.samples, "Samples N of the noise gains E")->capture_default_str();
+  run_cmd->add_option("--target-pm", run->target_pm, "Mismatch-probability budget p_m (precision.target_pm, 0.01)");
+  run_cmd->add_option("--j-epoch", run->probe.j_epoch, "Take lambda_max(J) after this epoch (precision.j_epoch, 5)");
+  run_cmd->add_option("--samples", run->probe.samples, "Samples N of the noise gains E (precision.noise_samples, 200)");
   run_cmd->add_flag("--quiet", run->probe.quiet, "No progress line");
   run_cmd->callback([run] { run_pipeline_command(*run); });
 

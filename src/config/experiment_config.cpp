@@ -127,6 +127,17 @@ void read_optim(const YamlMap& m, ExperimentConfig& c) {
   m.reject_unknown_keys();
 }
 
+void read_precision(const YamlMap& m, ExperimentConfig& c) {
+  auto& p = c.precision;
+  p.target_pm = m.get<double>("target_pm", p.target_pm);
+  p.j_epoch = m.get<int64_t>("j_epoch", p.j_epoch);
+  p.noise_samples = m.get<int64_t>("noise_samples", p.noise_samples);
+  check(p.target_pm > 0 && p.target_pm < 1, m, "target_pm", p.target_pm, "must be in (0, 1)");
+  check(p.j_epoch >= 1, m, "j_epoch", p.j_epoch, "must be >= 1");
+  check(p.noise_samples >= 1, m, "noise_samples", p.noise_samples, "must be >= 1");
+  m.reject_unknown_keys();
+}
+
 } // namespace
 
 InputShape ExperimentConfig::input_shape() const {
@@ -164,6 +175,7 @@ ExperimentConfig ExperimentConfig::parse(const std::string& yaml_text, const std
   read_model(root.map("model"), c);
   read_train(root.map("train"), c);
   read_optim(root.map("optim"), c);
+  read_precision(root.map("precision"), c);
   root.reject_unknown_keys();
   return c;
 }
@@ -214,6 +226,11 @@ std::string ExperimentConfig::to_yaml() const {
   out << YAML::Key << "momentum" << YAML::Value << optim.momentum;
   out << YAML::Key << "weight_clip" << YAML::Value << optim.weight_clip;
   out << YAML::Key << "weight_decay" << YAML::Value << optim.weight_decay;
+  out << YAML::EndMap;
+  out << YAML::Key << "precision" << YAML::Value << YAML::BeginMap;
+  out << YAML::Key << "target_pm" << YAML::Value << precision.target_pm;
+  out << YAML::Key << "j_epoch" << YAML::Value << precision.j_epoch;
+  out << YAML::Key << "noise_samples" << YAML::Value << precision.noise_samples;
   out << YAML::EndMap;
   out << YAML::EndMap;
   return std::string(out.c_str()) + "\n";

@@ -21,12 +21,11 @@ void run_pipeline(const PipelineOptions& options) {
   probe.out_dir = (dir / "fl").string();
   probe.resume = true;
   probe.quiet = options.quiet;
-  probe.j_epoch = options.j_epoch;
-  probe.noise_samples = options.noise_samples;
   const auto stats = run_probe(probe);
 
-  spdlog::info("2/4 precision assignment (target p_m {})", options.target_pm);
-  const auto assignment = assign_precisions(stats, AssignOptions{options.target_pm});
+  const double target_pm = options.config.precision.target_pm;
+  spdlog::info("2/4 precision assignment (target p_m {})", target_pm);
+  const auto assignment = assign_precisions(stats, AssignOptions{target_pm});
   auto plan = assignment.plan;
   plan.source = (dir / "plan.yaml").string();
   plan.save(plan.source);

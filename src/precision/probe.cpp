@@ -27,7 +27,7 @@ ProbeStats run_probe(const ProbeOptions& options) {
     spdlog::info("{}: the probe is complete", options.out_dir);
     return ProbeStats::load(stats_path);
   }
-  GradientProbe probe(trainer.network(), options.j_epoch);
+  GradientProbe probe(trainer.network(), options.config.precision.j_epoch);
   trainer.set_observer(&probe);
   trainer.run();
   ProbeStats stats = probe.stats();
@@ -39,12 +39,12 @@ ProbeStats run_probe(const ProbeOptions& options) {
   stats.epochs = c.train.epochs;
   stats.lr_min = c.optim.lr_min(c.train.epochs);
   NoiseGainOptions gains;
-  gains.samples = options.noise_samples;
+  gains.samples = c.precision.noise_samples;
   gains.seed = c.seed;
   gains.transform = c.transform;
   gains.quiet = options.quiet;
   const auto e = compute_noise_gains(trainer.network(), trainer.data().train, gains);
-  stats.noise_samples = std::min<int64_t>(options.noise_samples, trainer.data().train.size());
+  stats.noise_samples = std::min<int64_t>(c.precision.noise_samples, trainer.data().train.size());
   for (auto& layer : stats.layers) {
     if (e.count(layer.name + ".W")) layer.noise_gain_weight = e.at(layer.name + ".W");
     if (e.count(layer.name + ".A")) layer.noise_gain_activation = e.at(layer.name + ".A");

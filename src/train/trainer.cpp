@@ -92,7 +92,10 @@ Trainer::Trainer(TrainerOptions options) : options_(std::move(options)) {
   const bool has_run = fs::exists(path(kConfigFile)) || fs::exists(path(kCheckpointFile));
   if (has_run && !options_.resume)
     throw std::runtime_error(options_.out_dir + ": already holds a run (use --resume to continue it, or another --out)");
-  if (has_run && fs::exists(path(kConfigFile)) && read_file(path(kConfigFile)) != comparable_config(c))
+  // Compared as parsed configs, so that a key added to fxnn later (with its default) does not stop a
+  // run from resuming.
+  if (has_run && fs::exists(path(kConfigFile)) &&
+      comparable_config(ExperimentConfig::load(path(kConfigFile))) != comparable_config(c))
     throw std::runtime_error(path(kConfigFile) + ": the run was made with a different config; use another --out");
   if (has_run && options_.plan.has_value() != fs::exists(path(kPlanFile)))
     throw std::runtime_error(options_.out_dir + ": the run was made " +

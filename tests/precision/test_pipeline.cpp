@@ -33,8 +33,8 @@ TEST(Pipeline, ProbeAssignTrainReport) {
   PipelineOptions options;
   options.config = tiny_config();
   options.out_dir = tmp / "pipe";
-  options.j_epoch = 1;
-  options.noise_samples = 40;
+  options.config.precision.j_epoch = 1;
+  options.config.precision.noise_samples = 40;
   options.quiet = true;
   run_pipeline(options);
 

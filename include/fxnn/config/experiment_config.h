@@ -35,6 +35,13 @@ struct OptimOptions {
   double lr_min(int64_t epochs) const;
 };
 
+/// Parameters of the precision-assignment method (docs/precision-assignment.md).
+struct PrecisionOptions {
+  double target_pm = 0.01;     // mismatch-probability budget of eq. (1)
+  int64_t j_epoch = 5;         // lambda_max(J) is taken after this epoch
+  int64_t noise_samples = 200; // N of the noise gains
+};
+
 struct ExperimentConfig {
   std::string name = "experiment";
   uint64_t seed = 1;
@@ -43,6 +50,7 @@ struct ExperimentConfig {
   ModelOptions model;
   TrainOptions train;
   OptimOptions optim;
+  PrecisionOptions precision;
 
   /// Reads a config file, applies `--set key.path=value` overrides (the value is parsed as YAML), and
   /// validates. Throws std::runtime_error naming the file and the key for an unknown key, a value of

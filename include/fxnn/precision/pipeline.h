@@ -15,11 +15,8 @@
 namespace fxnn {
 
 struct PipelineOptions {
-  ExperimentConfig config;
+  ExperimentConfig config; // its `precision:` section holds the method's parameters
   std::string out_dir;
-  double target_pm = 0.01;
-  int64_t j_epoch = 5;
-  int64_t noise_samples = 200;
   bool quiet = false;
 };
 

@@ -13,9 +13,8 @@ struct ProbeOptions {
   std::string out_dir;
   bool resume = false;
   bool quiet = false;
-  int64_t j_epoch = 5;         // lambda_max(J_l) is taken after this epoch (or the last, if fewer)
-  int64_t noise_samples = 200; // N of the noise gains E
   int64_t stop_after_epoch = 0;
+  // j_epoch and the noise-gain sample count come from config.precision.
 };
 
 /// Trains the float network of the config into out_dir (a normal run directory) while recording the
