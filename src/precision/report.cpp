@@ -95,7 +95,8 @@ void write_report(const std::string& dir_text) {
        << candidate_table(assignment, assignment.target_pm).markdown() << "\n";
   }
   md << "## Saturation (FX)\n\nFraction of the values of each quantization point clamped at its range during "
-        "training (for unsigned activations only the top end counts).\n\n"
+        "training. For activations only the top end counts, and it includes the clipped ReLU's own clip at 2: "
+        "values above 2 and values in (max, 2] both map to the largest code.\n\n"
      << saturation_table(fx).markdown();
   write_file_atomic((dir / "report.md").string(), md.str());
 }
