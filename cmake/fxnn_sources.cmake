@@ -45,7 +45,11 @@ set(FXNN_TORCH_SOURCES
   src/train/checkpoint.cpp
   src/train/progress_line.cpp
   src/train/trainer.cpp
+  src/train/communicator.cpp
+  src/train/data_parallel_step.cpp
   src/bench/benchmarks.cpp
+  src/deploy/export_network.cpp
+  src/deploy/torch_simulation.cpp
 )
 set(FXNN_CLI_SOURCES
   src/cli/main.cpp
@@ -54,6 +58,7 @@ set(FXNN_CLI_SOURCES
   src/cli/precision_commands.cpp
   src/cli/data_command.cpp
   src/cli/inspect_command.cpp
+  src/cli/launch_command.cpp
 )
 
 # Tests (paths relative to tests/).
@@ -77,5 +82,6 @@ set(FXNN_TORCH_TEST_SOURCES
   optim/test_fixed_point_sgd.cpp
   config/test_experiment_config.cpp
   train/test_trainer.cpp
+  train/test_distributed.cpp
   cli/test_cli.cpp
 )

@@ -8,6 +8,7 @@ cd "$(dirname "$0")/.."
 PACKAGES=(
   g++ cmake ninja-build pkg-config
   libtorch-dev libopenblas0-openmp          # LibTorch (CPU); OpenBLAS instead of the 30x slower reference BLAS
+  libgloo-dev                               # headers of LibTorch's Gloo process groups (data-parallel runs)
   libeigen3-dev libspdlog-dev libyaml-cpp-dev libcli11-dev nlohmann-json3-dev zlib1g-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   libmatio-dev libturbojpeg0-dev            # SVHN .mat files, JPEG folders

@@ -10,5 +10,7 @@ void add_bench_command(CLI::App& app);
 void add_precision_commands(CLI::App& app); // probe, assign, run, report, sweep, cost
 void add_data_command(CLI::App& app);       // make-data
 void add_inspect_command(CLI::App& app);    // inspect
+void add_launch_command(CLI::App& app);     // launch
+void add_synth_command(CLI::App& app);      // synth
 
 } // namespace fxnn::cli

@@ -14,11 +14,47 @@ namespace fxnn::cli {
 
 namespace {
 
+namespace fs = std::filesystem;
+
+std::optional<PrecisionPlan> plan_of(const std::string& dir) {
+  if (!fs::exists(fs::path(dir) / "plan.yaml")) return std::nullopt;
+  return PrecisionPlan::load((fs::path(dir) / "plan.yaml").string());
+}
+
+/// The trained network of a run directory.
+Network trained_network(const std::string& dir, int64_t& epoch) {
+  const auto config = ExperimentConfig::load((fs::path(dir) / "config.yaml").string());
+  auto network = build_network(config, plan_of(dir));
+  epoch = load_network_weights((fs::path(dir) / "checkpoint.pt").string(), *network);
+  return network;
+}
+
+/// Two runs of the same network: how many weights and buffers differ, and by how much.
+void compare_runs(const std::string& a_dir, const std::string& b_dir) {
+  int64_t epoch_a = 0, epoch_b = 0;
+  auto a = trained_network(a_dir, epoch_a);
+  auto b = trained_network(b_dir, epoch_b);
+  const auto pa = a->named_parameters(), pb = b->named_parameters();
+  const auto ba = a->named_buffers(), bb = b->named_buffers();
+  TextTable table({"tensor", "elements", "different", "max |difference|"});
+  int64_t different_total = 0;
+  auto add = [&](const std::string& name, const torch::Tensor& x, const torch::Tensor& y) {
+    if (x.sizes() != y.sizes()) throw std::runtime_error(name + ": the two runs have different shapes");
+    const int64_t different = x.ne(y).sum().item<int64_t>();
+    different_total += different;
+    const double max_diff = x.numel() ? (x.to(torch::kDouble) - y.to(torch::kDouble)).abs().max().item<double>() : 0.0;
+    table.add_row({name, std::to_string(x.numel()), std::to_string(different), format_general(max_diff, 3)});
+  };
+  for (const auto& item : pa) add(item.key(), item.value(), pb[item.key()]);
+  for (const auto& item : ba) add(item.key(), item.value(), bb[item.key()]);
+  std::printf("%s (epoch %lld) against %s (epoch %lld):\n\n%s\n%s\n", a_dir.c_str(), static_cast<long long>(epoch_a),
+              b_dir.c_str(), static_cast<long long>(epoch_b), table.aligned().c_str(),
+              different_total == 0 ? "bitwise identical" : "the runs differ");
+}
+
 void inspect_run(const std::string& dir) {
-  namespace fs = std::filesystem;
   auto config = ExperimentConfig::load((fs::path(dir) / "config.yaml").string());
-  std::optional<PrecisionPlan> plan;
-  if (fs::exists(fs::path(dir) / "plan.yaml")) plan = PrecisionPlan::load((fs::path(dir) / "plan.yaml").string());
+  const auto plan = plan_of(dir);
   auto initial = build_network(config, plan);
   build_optimizer(config, *initial); // the initial weights as training started from them (W = Q_W(Q_acc(W)))
   auto trained = build_network(config, plan);
@@ -41,9 +77,15 @@ void inspect_run(const std::string& dir) {
 
 void add_inspect_command(CLI::App& app) {
   auto dir = std::make_shared<std::string>();
-  auto* cmd = app.add_subcommand("inspect", "The weights of a run directory against their initialization, per layer");
+  auto against = std::make_shared<std::string>();
+  auto* cmd = app.add_subcommand("inspect", "The weights of a run against their initialization, or against another run");
   cmd->add_option("--run", *dir, "Run directory (config.yaml, checkpoint.pt)")->required()->check(CLI::ExistingDirectory);
-  cmd->callback([dir] { inspect_run(*dir); });
+  cmd->add_option("--against", *against, "Another run of the same network: compare their weights and buffers")
+      ->check(CLI::ExistingDirectory);
+  cmd->callback([dir, against] {
+    if (against->empty()) inspect_run(*dir);
+    else compare_runs(*dir, *against);
+  });
 }
 
 } // namespace fxnn::cli

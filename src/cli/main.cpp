@@ -21,6 +21,8 @@ int main(int argc, char** argv) {
   fxnn::cli::add_precision_commands(app);
   fxnn::cli::add_data_command(app);
   fxnn::cli::add_inspect_command(app);
+  fxnn::cli::add_launch_command(app);
+  fxnn::cli::add_synth_command(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

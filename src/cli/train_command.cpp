@@ -21,6 +21,8 @@ struct TrainArgs {
   int64_t threads = -1;
   int64_t stop_after_epoch = 0;
   std::optional<uint64_t> seed;
+  DistributedOptions distributed;
+  int64_t timeout_seconds = 60;
 };
 
 void run_train(const TrainArgs& args) {
@@ -34,6 +36,8 @@ void run_train(const TrainArgs& args) {
   options.resume = args.resume;
   options.quiet = args.quiet;
   options.stop_after_epoch = args.stop_after_epoch;
+  options.distributed = args.distributed;
+  options.distributed.timeout = std::chrono::seconds(args.timeout_seconds);
   configure_threads(options.config.train.threads);
   Trainer trainer(std::move(options));
   trainer.run();
@@ -55,6 +59,11 @@ void add_train_command(CLI::App& app) {
   cmd->add_flag("--quiet", args->quiet, "No progress line");
   cmd->add_option("--stop-after-epoch", args->stop_after_epoch,
                   "Stop after this epoch (checkpointed); continue later with --resume");
+  cmd->add_option("--world-size", args->distributed.world_size, "Processes of a data-parallel run (docs/distributed.md)")
+      ->capture_default_str();
+  cmd->add_option("--rank", args->distributed.rank, "This process's rank in [0, world size)")->capture_default_str();
+  cmd->add_option("--master", args->distributed.master, "HOST:PORT of rank 0")->capture_default_str();
+  cmd->add_option("--timeout", args->timeout_seconds, "Seconds before a stuck collective fails")->capture_default_str();
   cmd->callback([args] { run_train(*args); });
 }
 

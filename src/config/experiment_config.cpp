@@ -103,6 +103,9 @@ void read_train(const YamlMap& m, ExperimentConfig& c) {
   t.eval_batch_size = m.get<int64_t>("eval_batch_size", t.eval_batch_size);
   t.threads = m.get<int64_t>("threads", t.threads);
   t.prefetch = m.get<bool>("prefetch", t.prefetch);
+  t.micro_batches = m.get<int64_t>("micro_batches", t.micro_batches);
+  check(t.micro_batches >= 1, m, "micro_batches", t.micro_batches, "must be >= 1");
+  check(t.micro_batches <= t.batch_size, m, "micro_batches", t.micro_batches, "must not exceed train.batch_size");
   check(t.epochs >= 1, m, "epochs", t.epochs, "must be >= 1");
   check(t.batch_size >= 1, m, "batch_size", t.batch_size, "must be >= 1");
   check(t.eval_batch_size >= 1, m, "eval_batch_size", t.eval_batch_size, "must be >= 1");
@@ -218,6 +221,7 @@ std::string ExperimentConfig::to_yaml() const {
   out << YAML::Key << "eval_batch_size" << YAML::Value << train.eval_batch_size;
   out << YAML::Key << "threads" << YAML::Value << train.threads;
   out << YAML::Key << "prefetch" << YAML::Value << train.prefetch;
+  out << YAML::Key << "micro_batches" << YAML::Value << train.micro_batches;
   out << YAML::EndMap;
   out << YAML::Key << "optim" << YAML::Value << YAML::BeginMap;
   out << YAML::Key << "lr" << YAML::Value << optim.lr;

@@ -2,6 +2,8 @@
 
 #include <stdexcept>
 
+#include "fxnn/core/seed.h"
+
 namespace fxnn {
 
 std::string to_string(TensorClass tensor_class) {
@@ -26,8 +28,7 @@ QuantPoint::QuantPoint(std::string layer, TensorClass tensor_class)
 
 uint64_t QuantPoint::next_seed() {
   TORCH_CHECK(spec_.has_value(), "quantization point ", name(), " has no format");
-  // A distinct, reproducible stream per call: golden-ratio increments of the base seed.
-  return seed_ + static_cast<uint64_t>(calls_++) * 0x9E3779B97F4A7C15ULL;
+  return mix_seed(mix_seed(seed_, stream_), calls_in_stream_++);
 }
 
 void QuantPoint::record(const TensorQuantization& result, int64_t numel) {
@@ -38,6 +39,12 @@ void QuantPoint::record(const TensorQuantization& result, int64_t numel) {
 
 TensorQuantization QuantPoint::quantize(const torch::Tensor& x) {
   auto result = quantize_tensor(x, *spec_, next_seed());
+  record(result, x.numel());
+  return result;
+}
+
+TensorQuantization QuantPoint::quantize(const torch::Tensor& x, const Format& resolved) {
+  auto result = quantize_tensor(x, QuantizerSpec{resolved, spec_->rounding}, next_seed());
   record(result, x.numel());
   return result;
 }

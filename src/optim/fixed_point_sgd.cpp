@@ -40,6 +40,22 @@ void FixedPointSGD::initialize_accumulators() {
     state.accumulator = accumulator;
     write_weight(state.weight, state.accumulator);
   }
+  // Velocities exist from the start (zeros), so that every process of a run holds the same state tensors.
+  if (options_.momentum() > 0) {
+    for (auto& state : weights_) state.velocity = torch::zeros_like(state.weight.weight);
+    for (size_t i = 0; i < float_parameters_.size(); ++i) float_velocities_[i] = torch::zeros_like(float_parameters_[i]);
+  }
+}
+
+std::vector<torch::Tensor> FixedPointSGD::state_tensors() const {
+  std::vector<torch::Tensor> tensors;
+  for (const auto& state : weights_) {
+    if (state.accumulator.defined()) tensors.push_back(state.accumulator);
+    if (state.velocity.defined()) tensors.push_back(state.velocity);
+  }
+  for (const auto& v : float_velocities_)
+    if (v.defined()) tensors.push_back(v);
+  return tensors;
 }
 
 void FixedPointSGD::zero_grad() {
@@ -51,17 +67,33 @@ void FixedPointSGD::zero_grad() {
 
 void FixedPointSGD::step() {
   torch::NoGradGuard no_grad;
-  for (auto& state : weights_) step_weight(state);
+  for (auto& state : weights_) {
+    const WeightQuantization& w = state.weight;
+    if (!w.weight.grad().defined()) continue;
+    auto gradient = regularized_gradient(w, w.weight.grad(), 1.0);
+    if (w.gradient_point->is_quantized()) gradient = w.gradient_point->quantize(gradient.contiguous()).values;
+    update_weight(state, gradient);
+  }
   for (size_t i = 0; i < float_parameters_.size(); ++i) step_float(float_parameters_[i], float_velocities_[i]);
   ++steps_;
 }
 
-void FixedPointSGD::step_weight(WeightState& state) {
+void FixedPointSGD::apply_gradients() {
+  torch::NoGradGuard no_grad;
+  for (auto& state : weights_)
+    if (state.weight.weight.grad().defined()) update_weight(state, state.weight.weight.grad());
+  for (size_t i = 0; i < float_parameters_.size(); ++i) step_float(float_parameters_[i], float_velocities_[i]);
+  ++steps_;
+}
+
+torch::Tensor FixedPointSGD::regularized_gradient(const WeightQuantization& weight, const torch::Tensor& gradient,
+                                                  double share) const {
+  if (options_.weight_decay() <= 0) return gradient;
+  return gradient + (share * options_.weight_decay()) * weight.weight.detach();
+}
+
+void FixedPointSGD::update_weight(WeightState& state, torch::Tensor gradient) {
   const WeightQuantization& w = state.weight;
-  if (!w.weight.grad().defined()) return;
-  auto gradient = w.weight.grad();
-  if (options_.weight_decay() > 0) gradient = gradient + options_.weight_decay() * w.weight;
-  if (w.gradient_point->is_quantized()) gradient = w.gradient_point->quantize(gradient.contiguous()).values;
   if (options_.momentum() > 0) {
     if (!state.velocity.defined()) state.velocity = torch::zeros_like(gradient);
     state.velocity.mul_(options_.momentum()).add_(gradient);

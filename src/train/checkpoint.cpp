@@ -9,25 +9,12 @@ namespace fxnn {
 
 namespace {
 
-torch::Tensor point_calls(const NetworkImpl& network) {
-  std::vector<int64_t> calls;
-  for (const auto& p : network.quant_points()) calls.push_back(p->calls());
-  return torch::tensor(calls, torch::kLong);
-}
-
 int64_t read_network(torch::serialize::InputArchive& archive, NetworkImpl& network) {
   torch::Tensor epoch;
   archive.read("epoch", epoch);
   torch::serialize::InputArchive model;
   archive.read("model", model);
   network.load(model);
-  torch::Tensor calls;
-  archive.read("point_calls", calls);
-  auto points = network.quant_points();
-  if (calls.numel() != static_cast<int64_t>(points.size()))
-    throw std::runtime_error("the checkpoint has " + std::to_string(calls.numel()) + " quantization points, the network " +
-                             std::to_string(points.size()));
-  for (size_t i = 0; i < points.size(); ++i) points[i]->set_calls(calls[static_cast<int64_t>(i)].item<int64_t>());
   return epoch.item<int64_t>();
 }
 
@@ -51,7 +38,6 @@ void save_checkpoint(const std::string& path, int64_t epoch, const NetworkImpl& 
   torch::serialize::OutputArchive optim;
   optimizer.save(optim);
   archive.write("optimizer", optim);
-  archive.write("point_calls", point_calls(network));
   write_file_atomic(path, [&](std::ostream& out) { archive.save_to(out); });
 }
 

@@ -17,6 +17,7 @@ nlohmann::ordered_json EpochMetrics::to_json() const {
   j["test_loss"] = test_loss;
   j["test_acc"] = test_acc;
   j["seconds"] = seconds;
+  j["gradient_bytes_per_step"] = gradient_bytes_per_step;
   nlohmann::ordered_json sat = nlohmann::ordered_json::object();
   for (const auto& [name, rate] : saturation) sat[name] = rate;
   j["saturation"] = sat;
@@ -34,6 +35,7 @@ EpochMetrics EpochMetrics::from_json(const nlohmann::json& j) {
   m.test_loss = number("test_loss");
   m.test_acc = number("test_acc");
   m.seconds = j.at("seconds").get<double>();
+  m.gradient_bytes_per_step = j.value("gradient_bytes_per_step", int64_t{0});
   if (j.contains("saturation"))
     for (const auto& [name, rate] : j.at("saturation").items()) m.saturation.emplace_back(name, rate.get<double>());
   return m;

@@ -9,6 +9,7 @@
 #include <stdexcept>
 #include <thread>
 
+#include "fxnn/core/seed.h"
 #include "fxnn/io/atomic_file.h"
 #include "fxnn/train/checkpoint.h"
 #include "fxnn/train/progress_line.h"
@@ -51,13 +52,6 @@ std::string percent(double fraction) {
 
 } // namespace
 
-uint64_t mix_seed(uint64_t seed, uint64_t stream) {
-  uint64_t z = seed + (stream + 1) * 0x9E3779B97F4A7C15ULL;
-  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
-  z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
-  return z ^ (z >> 31);
-}
-
 int configure_threads(int64_t threads) {
   const int n = threads > 0 ? static_cast<int>(threads)
                             : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
@@ -70,7 +64,7 @@ Network build_network(const ExperimentConfig& config, const std::optional<Precis
   Network network = make_network(config.model, config.input_shape());
   if (plan) plan->apply(*network);
   else clear_precision(*network);
-  for (auto& point : network->quant_points()) point->set_seed(mix_seed(config.seed, std::hash<std::string>{}(point->name())));
+  for (auto& point : network->quant_points()) point->set_seed(mix_seed(config.seed, hash_name(point->name())));
   return network;
 }
 
@@ -88,21 +82,8 @@ std::unique_ptr<FixedPointSGD> build_optimizer(const ExperimentConfig& config, N
 Trainer::Trainer(TrainerOptions options) : options_(std::move(options)) {
   const auto& c = options_.config;
   if (options_.out_dir.empty()) throw std::invalid_argument("--out: an output directory is required");
-  // Refuse to mix two runs in one directory before doing any expensive work.
-  const bool has_run = fs::exists(path(kConfigFile)) || fs::exists(path(kCheckpointFile));
-  if (has_run && !options_.resume)
-    throw std::runtime_error(options_.out_dir + ": already holds a run (use --resume to continue it, or another --out)");
-  // Compared as parsed configs, so that a key added to fxnn later (with its default) does not stop a
-  // run from resuming.
-  if (has_run && fs::exists(path(kConfigFile)) &&
-      comparable_config(ExperimentConfig::load(path(kConfigFile))) != comparable_config(c))
-    throw std::runtime_error(path(kConfigFile) + ": the run was made with a different config; use another --out");
-  if (has_run && options_.plan.has_value() != fs::exists(path(kPlanFile)))
-    throw std::runtime_error(options_.out_dir + ": the run was made " +
-                             (options_.plan ? std::string("in float") : std::string("with a precision plan")) +
-                             "; use another --out");
-  if (has_run && options_.plan && read_file(path(kPlanFile)) != options_.plan->to_yaml())
-    throw std::runtime_error(path(kPlanFile) + ": the run was made with a different precision plan; use another --out");
+  const bool root = options_.distributed.rank == 0;
+  if (root) check_run_directory(); // before any expensive work
 
   data_ = data::load_dataset(c.data);
   network_ = build_network(c, options_.plan);
@@ -117,12 +98,74 @@ Trainer::Trainer(TrainerOptions options) : options_(std::move(options)) {
   train_loader_ = std::make_unique<data::BatchLoader>(data_.train, loader_options(c, true));
   test_loader_ = std::make_unique<data::BatchLoader>(data_.test, loader_options(c, false));
 
-  if (options_.resume && fs::exists(path(kCheckpointFile))) {
+  if (root && options_.resume && fs::exists(path(kCheckpointFile))) {
     const int64_t done = load_checkpoint(path(kCheckpointFile), *network_, *optimizer_);
     first_epoch_ = done + 1;
     for (auto& m : read_metrics(path(kMetricsFile)))
       if (m.epoch <= done) history_.push_back(m); // drop lines of an epoch that did not finish
   }
+  // Joining the other processes comes last: a rank with bad input fails alone and fast.
+  communicator_ = std::make_unique<Communicator>(options_.distributed);
+  if (communicator_->size() > 1) share_state_from_root();
+  step_ = std::make_unique<DataParallelStep>(*network_, *optimizer_, *communicator_, c.train.micro_batches, c.seed);
+}
+
+void Trainer::check_run_directory() const {
+  const auto& c = options_.config;
+  // Refuse to mix two runs in one directory.
+  const bool has_run = fs::exists(path(kConfigFile)) || fs::exists(path(kCheckpointFile));
+  if (has_run && !options_.resume)
+    throw std::runtime_error(options_.out_dir + ": already holds a run (use --resume to continue it, or another --out)");
+  // Compared as parsed configs, so that a key added to fxnn later (with its default) does not stop a
+  // run from resuming.
+  if (has_run && fs::exists(path(kConfigFile)) &&
+      comparable_config(ExperimentConfig::load(path(kConfigFile))) != comparable_config(c))
+    throw std::runtime_error(path(kConfigFile) + ": the run was made with a different config; use another --out");
+  if (has_run && options_.plan.has_value() != fs::exists(path(kPlanFile)))
+    throw std::runtime_error(options_.out_dir + ": the run was made " +
+                             (options_.plan ? std::string("in float") : std::string("with a precision plan")) +
+                             "; use another --out");
+  if (has_run && options_.plan && read_file(path(kPlanFile)) != options_.plan->to_yaml())
+    throw std::runtime_error(path(kPlanFile) + ": the run was made with a different precision plan; use another --out");
+}
+
+/// Every process starts from rank 0's state: the epoch to start from, the metrics so far (their
+/// count), the parameters, buffers and optimizer state. The other ranks need no run directory.
+void Trainer::share_state_from_root() {
+  torch::NoGradGuard no_grad;
+  auto first = torch::tensor(first_epoch_, torch::kLong);
+  communicator_->broadcast(first);
+  first_epoch_ = first.item<int64_t>();
+  for (auto p : network_->parameters()) communicator_->broadcast(p);
+  for (auto b : network_->buffers()) communicator_->broadcast(b);
+  for (auto t : optimizer_->state_tensors()) communicator_->broadcast(t);
+}
+
+/// Each process evaluates every N-th test batch; the sums are combined (one process: all of them).
+Evaluation Trainer::evaluate_test_set() {
+  torch::NoGradGuard no_grad;
+  network_->eval();
+  double loss_sum = 0, correct = 0, samples = 0;
+  test_loader_->start_epoch(0);
+  int64_t index = 0;
+  while (auto batch = test_loader_->next()) {
+    if (index++ % communicator_->size() != communicator_->rank()) continue;
+    const auto logits = network_->forward(batch->inputs);
+    loss_sum += torch::nn::functional::cross_entropy(
+                    logits, batch->labels, torch::nn::functional::CrossEntropyFuncOptions().reduction(torch::kSum))
+                    .item<double>();
+    correct += static_cast<double>(logits.argmax(1).eq(batch->labels).sum().item<int64_t>());
+    samples += static_cast<double>(batch->labels.size(0));
+  }
+  network_->train();
+  auto totals = torch::tensor({loss_sum, correct, samples}, torch::kDouble);
+  communicator_->all_reduce_sum(totals);
+  Evaluation result;
+  if (totals[2].item<double>() > 0) {
+    result.loss = totals[0].item<double>() / totals[2].item<double>();
+    result.accuracy = totals[1].item<double>() / totals[2].item<double>();
+  }
+  return result;
 }
 
 void Trainer::set_observer(TrainingObserver* observer) {
@@ -133,6 +176,7 @@ void Trainer::set_observer(TrainingObserver* observer) {
 std::string Trainer::path(const std::string& file) const { return (fs::path(options_.out_dir) / file).string(); }
 
 void Trainer::prepare_run_directory() {
+  if (!communicator_->is_root()) return;
   fs::create_directories(options_.out_dir);
   write_file_atomic(path(kConfigFile), comparable_config(options_.config));
   if (options_.plan) write_file_atomic(path(kPlanFile), options_.plan->to_yaml());
@@ -145,19 +189,27 @@ std::vector<EpochMetrics> Trainer::run() {
     spdlog::info("{}: all {} epochs are done", options_.out_dir, c.train.epochs);
     return history_;
   }
+  if (observer_ && communicator_->size() > 1)
+    throw std::invalid_argument("measurements (the probe) run in one process only");
   prepare_run_directory();
-  spdlog::info("{}: {} in {} ({} train / {} test samples, {} threads), epochs {}..{} into {}", c.name,
-               c.model.arch, options_.plan ? "fixed point (" + options_.plan->source + ")" : std::string("float"),
-               data_.train.size(), data_.test.size(), torch::get_num_threads(), first_epoch_, c.train.epochs,
-               options_.out_dir);
+  if (communicator_->is_root())
+    spdlog::info("{}: {} in {} ({} train / {} test samples, {} process{} x {} threads, {} micro-batch{}), "
+                 "epochs {}..{} into {}",
+                 c.name, c.model.arch,
+                 options_.plan ? "fixed point (" + options_.plan->source + ")" : std::string("float"),
+                 data_.train.size(), data_.test.size(), communicator_->size(), communicator_->size() > 1 ? "es" : "",
+                 torch::get_num_threads(), c.train.micro_batches, c.train.micro_batches > 1 ? "es" : "", first_epoch_,
+                 c.train.epochs, options_.out_dir);
   const int64_t last_epoch =
       options_.stop_after_epoch > 0 ? std::min(options_.stop_after_epoch, c.train.epochs) : c.train.epochs;
   for (int64_t epoch = first_epoch_; epoch <= last_epoch; ++epoch) {
     history_.push_back(train_epoch(epoch));
-    write_metrics(path(kMetricsFile), history_);
-    // Observer state first: a checkpoint never names an epoch whose measurements are missing.
-    if (observer_) observer_->save_state(options_.out_dir);
-    save_checkpoint(path(kCheckpointFile), epoch, *network_, *optimizer_);
+    if (communicator_->is_root()) {
+      write_metrics(path(kMetricsFile), history_);
+      // Observer state first: a checkpoint never names an epoch whose measurements are missing.
+      if (observer_) observer_->save_state(options_.out_dir);
+      save_checkpoint(path(kCheckpointFile), epoch, *network_, *optimizer_);
+    }
     first_epoch_ = epoch + 1;
   }
   return history_;
@@ -170,10 +222,8 @@ EpochMetrics Trainer::train_epoch(int64_t epoch) {
   m.epoch = epoch;
   m.lr = c.optim.lr_at(epoch);
   optimizer_->options().lr(m.lr);
-  // Dropout draws from LibTorch's generator: reseeding per epoch makes an epoch's result independent
-  // of whether the run was resumed before it.
-  torch::manual_seed(mix_seed(c.seed, static_cast<uint64_t>(epoch)));
   for (auto& point : network_->quant_points()) point->reset_stats();
+  const bool show = !options_.quiet && communicator_->is_root();
 
   network_->train();
   train_loader_->start_epoch(epoch);
@@ -183,26 +233,45 @@ EpochMetrics Trainer::train_epoch(int64_t epoch) {
   int64_t correct = 0, samples = 0, batches = 0;
   while (auto batch = train_loader_->next()) {
     if (batches == 0 && observer_) observer_->on_epoch_start(epoch, *network_, *batch);
-    const auto step = train_step(*network_, *optimizer_, *batch, observer_);
+    // Dropout and stochastic rounding draw from streams of (seed, epoch, step, micro-batch): an epoch's
+    // result does not depend on whether the run was resumed before it, nor on the process count.
+    const auto step = step_->run(*batch, epoch, batches, observer_);
     loss_sum += step.loss_sum;
     correct += step.correct;
     samples += step.samples;
     ++batches;
-    if (!options_.quiet)
+    if (show)
       progress.update(batches, "loss " + std::to_string(loss_sum / static_cast<double>(samples)).substr(0, 6) +
                                      " acc " + percent(static_cast<double>(correct) / static_cast<double>(samples)));
   }
   if (observer_) observer_->on_epoch_end(epoch, *network_);
+  // Sums over the processes: the loss, the counts, and every point's saturation counters.
+  auto totals = torch::tensor({loss_sum, static_cast<double>(correct), static_cast<double>(samples)}, torch::kDouble);
+  communicator_->all_reduce_sum(totals);
+  loss_sum = totals[0].item<double>();
+  correct = static_cast<int64_t>(totals[1].item<double>());
+  samples = static_cast<int64_t>(totals[2].item<double>());
+  const auto points = network_->quant_points();
+  std::vector<int64_t> counters;
+  for (const auto& p : points) {
+    counters.push_back(p->values_seen());
+    counters.push_back(p->values_saturated());
+  }
+  auto counts = torch::tensor(counters, torch::kLong);
+  communicator_->all_reduce_sum(counts);
+  for (size_t i = 0; i < points.size(); ++i)
+    points[i]->set_stats(counts[static_cast<int64_t>(2 * i)].item<int64_t>(), counts[static_cast<int64_t>(2 * i + 1)].item<int64_t>());
   m.train_loss = loss_sum / static_cast<double>(std::max<int64_t>(samples, 1));
   m.train_acc = static_cast<double>(correct) / static_cast<double>(std::max<int64_t>(samples, 1));
-  for (const auto& point : network_->quant_points())
+  for (const auto& point : points)
     if (point->is_quantized()) m.saturation.emplace_back(point->name(), point->saturation_rate());
+  m.gradient_bytes_per_step = step_->gradient_bytes();
 
-  const auto test = evaluate(*network_, *test_loader_);
+  const auto test = evaluate_test_set();
   m.test_loss = test.loss;
   m.test_acc = test.accuracy;
   m.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  if (!options_.quiet)
+  if (show)
     progress.finish("train loss " + std::to_string(m.train_loss).substr(0, 6) + " acc " + percent(m.train_acc) +
                     " | test loss " + std::to_string(m.test_loss).substr(0, 6) + " acc " + percent(m.test_acc));
   return m;

@@ -18,6 +18,9 @@ struct TrainOptions {
   int64_t threads = 0;
   /// Prepare the next batch on a background thread while the current one trains.
   bool prefetch = true;
+  /// K: each step's batch is split into K micro-batches whose quantized weight gradients are summed
+  /// (docs/distributed.md); a multiple of the number of processes. 1 = the plain step.
+  int64_t micro_batches = 1;
 };
 
 struct OptimOptions {

@@ -55,11 +55,19 @@ class QuantPoint : public torch::CustomClassHolder {
   }
   bool is_quantized() const { return spec_.has_value(); }
 
-  /// Base seed of stochastic rounding at this point; each call draws a fresh stream.
+  /// Base seed of stochastic rounding at this point.
   void set_seed(uint64_t seed) { seed_ = seed; }
+  /// The random stream of the calls that follow (the trainer sets one per step and micro-batch, so a
+  /// result does not depend on which process or in which order the micro-batches ran).
+  void set_stream(uint64_t stream) {
+    stream_ = stream;
+    calls_in_stream_ = 0;
+  }
 
   /// Quantizes x with this point's spec and records the saturation. Requires is_quantized().
   TensorQuantization quantize(const torch::Tensor& x);
+  /// The same with the format given (an auto range resolved by the caller, e.g. over several tensors).
+  TensorQuantization quantize(const torch::Tensor& x, const Format& resolved);
   /// Quantizes g and zeroes it where x is outside [lo, hi] (quantize_tensor_masked); records as quantize().
   TensorQuantization quantize_masked(const torch::Tensor& g, const torch::Tensor& x, double lo, double hi);
 
@@ -67,6 +75,12 @@ class QuantPoint : public torch::CustomClassHolder {
   /// end counts: values below 0 are the clipped ReLU's zeros, not saturation.
   double saturation_rate() const;
   int64_t values_seen() const { return seen_; }
+  int64_t values_saturated() const { return saturated_; }
+  /// Replaces the counters (the trainer sums them over the processes of a run).
+  void set_stats(int64_t seen, int64_t saturated) {
+    seen_ = seen;
+    saturated_ = saturated;
+  }
   /// The format of the last quantization (auto ranges resolved); spec's format before any.
   Format last_format() const { return last_format_; }
   void reset_stats();
@@ -74,10 +88,6 @@ class QuantPoint : public torch::CustomClassHolder {
   /// The observer (not owned; nullptr for none). It must outlive every graph built while it is set.
   void set_observer(PointObserver* observer) { observer_ = observer; }
   PointObserver* observer() const { return observer_; }
-
-  /// Calls so far; part of the checkpoint so that stochastic rounding resumes on the same stream.
-  int64_t calls() const { return calls_; }
-  void set_calls(int64_t calls) { calls_ = calls; }
 
  private:
   uint64_t next_seed();
@@ -88,7 +98,8 @@ class QuantPoint : public torch::CustomClassHolder {
   std::optional<QuantizerSpec> spec_;
   PointObserver* observer_ = nullptr;
   uint64_t seed_ = 0;
-  int64_t calls_ = 0;
+  uint64_t stream_ = 0;
+  uint64_t calls_in_stream_ = 0;
   int64_t seen_ = 0;
   int64_t saturated_ = 0;
   Format last_format_;

@@ -38,10 +38,21 @@ class FixedPointSGD {
   /// the points got their formats and before the first forward pass.
   void initialize_accumulators();
   void zero_grad();
+  /// Quantizes every weight's .grad() with its GW point (eq. (5)), then updates.
   void step();
+  /// Updates with the weights' .grad() taken as G^(W) already (quantized and summed over micro-batches
+  /// by the caller, docs/distributed.md); no quantization, no weight decay.
+  void apply_gradients();
+  /// dL/dW of a micro-batch that holds `share` of the step's samples, with its share of the weight decay.
+  torch::Tensor regularized_gradient(const WeightQuantization& weight, const torch::Tensor& gradient,
+                                     double share) const;
 
   FixedPointSGDOptions& options() { return options_; }
   int64_t steps() const { return steps_; }
+
+  /// The tensors of the optimizer state (accumulators, velocities), all defined, in a fixed order: what
+  /// the processes of a run share at the start.
+  std::vector<torch::Tensor> state_tensors() const;
 
   /// Accumulators, velocities and the step count, for checkpoints.
   void save(torch::serialize::OutputArchive& archive) const;
@@ -53,7 +64,7 @@ class FixedPointSGD {
     torch::Tensor accumulator; // float64, same shape as the weight; undefined for a float weight
     torch::Tensor velocity;
   };
-  void step_weight(WeightState& state);
+  void update_weight(WeightState& state, torch::Tensor gradient);
   void step_float(torch::Tensor& parameter, torch::Tensor& velocity);
 
   std::vector<WeightState> weights_;

@@ -8,8 +8,8 @@
 
 namespace fxnn {
 
-/// Writes the network (parameters and buffers), the optimizer state (accumulators, velocities), the
-/// stochastic-rounding call counters of every point, and the epoch, atomically to `path`.
+/// Writes the network (parameters and buffers), the optimizer state (accumulators, velocities) and the
+/// epoch, atomically to `path`. (Random streams are functions of the seed, epoch and step: nothing to save.)
 void save_checkpoint(const std::string& path, int64_t epoch, const NetworkImpl& network,
                      const FixedPointSGD& optimizer);
 

@@ -15,6 +15,9 @@ struct EpochMetrics {
   double train_loss = 0, train_acc = 0;
   double test_loss = 0, test_acc = 0;
   double seconds = 0; // wall time of the epoch (training and evaluation)
+  /// Payload bytes of the weight-gradient all-reduce of one step, per process (integer codes in FX,
+  /// float32 in FL): the communication cost of the plan, measured.
+  int64_t gradient_bytes_per_step = 0;
   /// Per quantization point: the fraction of values that saturated during the epoch's training.
   std::vector<std::pair<std::string, double>> saturation;
 

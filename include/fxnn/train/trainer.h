@@ -16,6 +16,8 @@
 #include "fxnn/nn/network.h"
 #include "fxnn/optim/fixed_point_sgd.h"
 #include "fxnn/precision/precision_plan.h"
+#include "fxnn/train/communicator.h"
+#include "fxnn/train/data_parallel_step.h"
 #include "fxnn/train/metrics.h"
 #include "fxnn/train/training_observer.h"
 
@@ -30,6 +32,9 @@ struct TrainerOptions {
   /// Stop (with a checkpoint) after finishing this epoch; 0 = run all epochs. For time-boxed sessions:
   /// a later --resume continues exactly where this one stopped.
   int64_t stop_after_epoch = 0;
+  /// The processes of a data-parallel run (docs/distributed.md); one process by default. Only rank 0
+  /// reads or writes the run directory.
+  DistributedOptions distributed;
 };
 
 /// Builds the network of a config (for its data set's input shape), seeded by config.seed, with the
@@ -57,13 +62,18 @@ class Trainer {
 
  private:
   EpochMetrics train_epoch(int64_t epoch);
+  Evaluation evaluate_test_set();
   void prepare_run_directory();
+  void check_run_directory() const;
+  void share_state_from_root();
   std::string path(const std::string& file) const;
 
   TrainerOptions options_;
   data::DatasetSplits data_;
   Network network_{nullptr};
   std::unique_ptr<FixedPointSGD> optimizer_;
+  std::unique_ptr<Communicator> communicator_;
+  std::unique_ptr<DataParallelStep> step_;
   std::unique_ptr<data::BatchLoader> train_loader_, test_loader_;
   TrainingObserver* observer_ = nullptr;
   int64_t first_epoch_ = 1;
@@ -73,7 +83,5 @@ class Trainer {
 /// Sets LibTorch's (and OpenMP's) thread count: `threads`, or one per hardware thread when 0.
 int configure_threads(int64_t threads);
 
-/// A 64-bit mix of a seed and a stream index (splitmix64): independent seeds for epochs and points.
-uint64_t mix_seed(uint64_t seed, uint64_t stream);
 
 } // namespace fxnn
