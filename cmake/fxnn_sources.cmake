@@ -9,6 +9,26 @@ set(FXNN_BASE_SOURCES
   src/io/plot.cpp
   src/config/yaml_map.cpp
 )
+set(FXNN_SYNTH_SOURCES
+  src/io/float_network.cpp
+  src/io/nnet_import.cpp
+  src/io/onnx_import.cpp
+  src/io/network_file.cpp
+  src/synth/input_box.cpp
+  src/synth/ranges.cpp
+  src/synth/error_model.cpp
+  src/synth/quantized_network.cpp
+  src/synth/certificate.cpp
+  src/synth/linear_program.cpp
+  src/synth/lp_method.cpp
+  src/synth/milp_method.cpp
+  src/synth/aster_method.cpp
+  src/synth/synthesize.cpp
+  src/synth/validation.cpp
+  src/synth/synth_run.cpp
+  src/codegen/c_codegen.cpp
+  src/codegen/hls_codegen.cpp
+)
 set(FXNN_DATA_SOURCES
   src/data/dataset.cpp
   src/data/idx_reader.cpp
@@ -48,6 +68,7 @@ set(FXNN_TORCH_SOURCES
   src/train/communicator.cpp
   src/train/data_parallel_step.cpp
   src/bench/benchmarks.cpp
+  src/io/checkpoint_mlp_import.cpp
   src/deploy/export_network.cpp
   src/deploy/torch_simulation.cpp
 )
@@ -59,9 +80,19 @@ set(FXNN_CLI_SOURCES
   src/cli/data_command.cpp
   src/cli/inspect_command.cpp
   src/cli/launch_command.cpp
+  src/cli/synth_command.cpp
 )
 
 # Tests (paths relative to tests/).
+set(FXNN_SYNTH_TEST_SOURCES
+  io/test_nnet_import.cpp
+  io/test_onnx_import.cpp
+  synth/test_ranges.cpp
+  synth/test_certificate.cpp
+  synth/test_optimizers.cpp
+  synth/test_end_to_end.cpp
+  codegen/test_codegen.cpp
+)
 set(FXNN_DATA_TEST_SOURCES
   data/test_idx_reader.cpp
   data/test_cifar_reader.cpp

@@ -13,6 +13,8 @@ PACKAGES=(
   libgtest-dev libgmock-dev libbenchmark-dev
   libmatio-dev libturbojpeg0-dev            # SVHN .mat files, JPEG folders
   dataset-fashion-mnist                     # the embedded default data set
+  coinor-libcbc-dev coinor-libclp-dev       # synthesis: LP/MILP solvers (CBC, CLP)
+  libonnx-dev libprotobuf-dev libboost-dev  # synthesis: ONNX import, exact rationals (cpp_rational)
   python3-matplotlib python3-numpy          # plots and the numpy reader
 )
 

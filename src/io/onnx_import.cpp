@@ -79,7 +79,7 @@ class OnnxImporter {
     fail(node.op_type() + " node '" + node.name() + "': " + message);
   }
 
-  void check_opset() const {
+  void check_opset() {
     bool found = false;
     for (const auto& op : model_.opset_import()) {
       if (!op.domain().empty() && op.domain() != "ai.onnx") continue;

@@ -1,5 +1,7 @@
 #include "fxnn/synth/ranges.h"
 
+#include "zonotope.h"
+
 #include <algorithm>
 #include <cmath>
 #include <limits>
@@ -21,20 +23,14 @@ std::string to_string(RangeMode mode) { return mode == RangeMode::kInterval ? "i
 
 namespace {
 
-constexpr double kUnitRoundoff = 0x1p-53;                               // u of binary64
-constexpr double kDenormMin = std::numeric_limits<double>::denorm_min(); // absolute error of an underflow
-
-/// gamma_k = k u / (1 - k u): a sum of k rounded operations has relative error at most gamma_k (eq. (25)).
-double gamma(int64_t k) {
-  const double ku = static_cast<double>(k) * kUnitRoundoff;
-  return ku / (1.0 - ku);
-}
-
-/// The widening of a bound computed by `ops` rounded operations whose terms sum to `magnitude` in
-/// absolute value: twice the a priori bound, the factor 2 covering the rounding of this computation.
-double pad(int64_t ops, double magnitude) {
-  return 2.0 * gamma(ops) * magnitude + static_cast<double>(ops) * kDenormMin;
-}
+using detail::Zonotope;
+using detail::kUnitRoundoff;
+using detail::kDenormMin;
+using detail::pad;
+using detail::affine;
+using detail::input_zonotope;
+using detail::relax;
+using detail::set_box;
 
 double activate_bound(const DenseLayer& layer, double z) {
   switch (layer.activation) {
@@ -45,7 +41,7 @@ double activate_bound(const DenseLayer& layer, double z) {
   return z;
 }
 
-/// Interval arithmetic of eq. (23), widened by eq. (25).
+/// Interval arithmetic of eq. (24), widened by eq. (25).
 void interval_layer(const DenseLayer& layer, const std::vector<double>& in_lo, const std::vector<double>& in_hi,
                     std::vector<double>& lo, std::vector<double>& hi) {
   const Eigen::Map<const Eigen::VectorXd> a(in_lo.data(), static_cast<Eigen::Index>(in_lo.size()));
@@ -64,76 +60,6 @@ void interval_layer(const DenseLayer& layer, const std::vector<double>& in_lo, c
   }
 }
 
-/// A zonotope c + G eps + diag(r) delta, eps and delta in [-1, 1]: G's columns are symbols shared
-/// between neurons, r the radii of symbols private to one neuron (eq. (26)).
-struct Zonotope {
-  Eigen::VectorXd center;
-  Eigen::MatrixXd generators;
-  Eigen::VectorXd radius;
-
-  /// Sound bounds of every neuron.
-  void bounds(std::vector<double>& lo, std::vector<double>& hi) const {
-    const Eigen::VectorXd rad = generators.cwiseAbs().rowwise().sum() + radius;
-    const int64_t ops = generators.cols() + 2;
-    lo.resize(static_cast<size_t>(center.size()));
-    hi.resize(lo.size());
-    for (Eigen::Index i = 0; i < center.size(); ++i) {
-      const double p = pad(ops, std::fabs(center(i)) + rad(i));
-      lo[static_cast<size_t>(i)] = center(i) - rad(i) - p;
-      hi[static_cast<size_t>(i)] = center(i) + rad(i) + p;
-    }
-  }
-};
-
-Zonotope input_zonotope(const std::vector<double>& lo, const std::vector<double>& hi) {
-  const Eigen::Index n = static_cast<Eigen::Index>(lo.size());
-  Zonotope z{Eigen::VectorXd(n), Eigen::MatrixXd::Zero(n, n), Eigen::VectorXd::Zero(n)};
-  for (Eigen::Index j = 0; j < n; ++j) {
-    const double mid = lo[static_cast<size_t>(j)] / 2 + hi[static_cast<size_t>(j)] / 2;
-    const double half = std::max(hi[static_cast<size_t>(j)] - mid, mid - lo[static_cast<size_t>(j)]);
-    z.center(j) = mid;
-    z.generators(j, j) = half > 0 ? half * (1 + 4 * kUnitRoundoff) + kDenormMin : 0.0; // covers [lo, hi]
-  }
-  return z;
-}
-
-/// The affine map of a layer: private radii become shared symbols first (the map mixes neurons).
-Zonotope affine(const DenseLayer& layer, const Zonotope& in) {
-  Eigen::Index extra = 0;
-  for (Eigen::Index i = 0; i < in.radius.size(); ++i) extra += in.radius(i) > 0;
-  Eigen::MatrixXd g(in.generators.rows(), in.generators.cols() + extra);
-  g.leftCols(in.generators.cols()) = in.generators;
-  g.rightCols(extra).setZero();
-  for (Eigen::Index i = 0, k = in.generators.cols(); i < in.radius.size(); ++i)
-    if (in.radius(i) > 0) g(i, k++) = in.radius(i);
-
-  Zonotope out;
-  out.center = layer.weight * in.center + layer.bias;
-  out.generators = layer.weight * g;
-  const Eigen::MatrixXd abs_w = layer.weight.cwiseAbs();
-  const Eigen::VectorXd mag = abs_w * in.center.cwiseAbs() + layer.bias.cwiseAbs() + (abs_w * g.cwiseAbs()).rowwise().sum();
-  const int64_t ops = layer.inputs() + 2 + g.cols();
-  out.radius.resize(layer.outputs());
-  for (int64_t i = 0; i < layer.outputs(); ++i) out.radius(i) = pad(ops, mag(i));
-  return out;
-}
-
-/// Neuron i becomes lambda z_i + mu + t delta_new (a sound relaxation, eq. (27)), or a constant box.
-void relax(Zonotope& z, Eigen::Index i, double lambda, double mu, double half) {
-  z.center(i) = lambda * z.center(i) + mu;
-  z.generators.row(i) *= lambda;
-  z.radius(i) = lambda * z.radius(i) + half;
-  const double mag = std::fabs(z.center(i)) + z.generators.row(i).cwiseAbs().sum() + z.radius(i);
-  z.radius(i) += pad(4 + z.generators.cols(), mag);
-}
-
-void set_box(Zonotope& z, Eigen::Index i, double lo, double hi) {
-  z.generators.row(i).setZero();
-  z.center(i) = lo / 2 + hi / 2;
-  const double half = std::max(hi - z.center(i), z.center(i) - lo);
-  z.radius(i) = half * (1 + 4 * kUnitRoundoff) + kDenormMin;
-}
-
 /// DeepZ's ReLU transformer with pre-activation bounds [l, u] (eq. (27)); clipped ReLU falls back
 /// to a constant box where the clip is reachable.
 void activate_zonotope(const DenseLayer& layer, const std::vector<double>& l, const std::vector<double>& u, Zonotope& z) {
@@ -142,8 +68,6 @@ void activate_zonotope(const DenseLayer& layer, const std::vector<double>& l, co
     const double lo = l[static_cast<size_t>(i)], hi = u[static_cast<size_t>(i)];
     if (hi <= 0) {
       set_box(z, i, 0.0, 0.0);
-      z.center(i) = 0.0;
-      z.radius(i) = 0.0;
       continue;
     }
     const bool clipped = layer.activation == Activation::kClippedRelu;
@@ -191,7 +115,7 @@ NetworkRanges analyze_ranges(const FloatNetwork& net, const InputBox& box, Range
     LayerRanges lr;
     interval_layer(layer, lo, hi, lr.pre_lo, lr.pre_hi);
     if (mode == RangeMode::kSymbolic) {
-      zono = affine(layer, zono);
+      zono = affine(layer.weight, layer.bias, zono);
       std::vector<double> zlo, zhi;
       zono.bounds(zlo, zhi);
       meet(lr.pre_lo, lr.pre_hi, zlo, zhi);

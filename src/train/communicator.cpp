@@ -126,22 +126,13 @@ void Communicator::wait(const std::string& operation, const std::function<void()
   }
 }
 
-void Communicator::all_reduce_sum(torch::Tensor& tensor) {
+void Communicator::all_reduce(torch::Tensor& tensor, bool maximum) {
   if (!group_) return;
   bytes_sent_ += static_cast<int64_t>(tensor.nbytes());
   std::vector<torch::Tensor> tensors{tensor};
   c10d::AllreduceOptions options;
-  options.reduceOp = c10d::ReduceOp::SUM;
-  wait("all-reduce", [&] { group_->process_group->allreduce(tensors, options)->wait(timeout_); });
-}
-
-void Communicator::all_reduce_max(torch::Tensor& tensor) {
-  if (!group_) return;
-  bytes_sent_ += static_cast<int64_t>(tensor.nbytes());
-  std::vector<torch::Tensor> tensors{tensor};
-  c10d::AllreduceOptions options;
-  options.reduceOp = c10d::ReduceOp::MAX;
-  wait("all-reduce (max)", [&] { group_->process_group->allreduce(tensors, options)->wait(timeout_); });
+  options.reduceOp = maximum ? c10d::ReduceOp::MAX : c10d::ReduceOp::SUM;
+  wait(maximum ? "all-reduce (max)" : "all-reduce", [&] { group_->process_group->allreduce(tensors, options)->wait(timeout_); });
 }
 
 std::vector<torch::Tensor> Communicator::all_gather(const torch::Tensor& tensor) {

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "../support/data_files.h"
+#include "../support/fixtures.h"
 #include "../support/run_command.h"
 #include "../support/temp_dir.h"
 
@@ -20,8 +21,8 @@ using testing_support::run_command;
 using testing_support::TempDir;
 namespace fs = std::filesystem;
 
-const std::string kFxnn = FXNN_BINARY;
-const std::string kSource = FXNN_SOURCE_DIR;
+const std::string& kFxnn = testing_support::kFxnnBinary;
+const std::string& kSource = testing_support::kSourceDir;
 
 std::string train_command(const std::string& out, const std::string& extra) {
   return kFxnn + " train --config " + kSource + "/configs/fashion_mnist_mlp.yaml --out " + out + " --quiet " + extra;
@@ -78,7 +79,7 @@ TEST(Cli, MalformedPlan) {
 }
 
 TEST(Cli, TinyFixedPointRunSucceeds) {
-  if (!fs::exists("/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz")) GTEST_SKIP();
+  if (!testing_support::have_fashion_mnist()) GTEST_SKIP();
   TempDir tmp;
   const auto r = run_command(train_command(tmp / "run", "--precision " + kSource +
                                                             "/configs/plans/uniform8.yaml --threads 1 "

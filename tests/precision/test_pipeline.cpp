@@ -4,6 +4,7 @@
 
 #include <filesystem>
 
+#include "../support/fixtures.h"
 #include "../support/run_command.h"
 #include "../support/temp_dir.h"
 #include "fxnn/precision/assignment.h"
@@ -19,7 +20,7 @@ using testing_support::slurp;
 using testing_support::TempDir;
 namespace fs = std::filesystem;
 
-bool have_fashion_mnist() { return fs::exists("/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz"); }
+using testing_support::have_fashion_mnist;
 
 ExperimentConfig tiny_config() {
   return ExperimentConfig::parse("name: tiny\nseed: 3\n", "tiny.yaml",

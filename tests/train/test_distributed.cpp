@@ -9,6 +9,7 @@
 #include <filesystem>
 #include <thread>
 
+#include "../support/fixtures.h"
 #include "../support/run_command.h"
 #include "../support/temp_dir.h"
 #include "fxnn/train/checkpoint.h"
@@ -23,10 +24,9 @@ using testing_support::slurp;
 using testing_support::TempDir;
 namespace fs = std::filesystem;
 
-const std::string kFxnn = FXNN_BINARY;
-const std::string kSource = FXNN_SOURCE_DIR;
-
-bool have_fashion_mnist() { return fs::exists("/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz"); }
+using testing_support::have_fashion_mnist;
+const std::string& kFxnn = testing_support::kFxnnBinary;
+const std::string& kSource = testing_support::kSourceDir;
 
 /// A small FX run: MLP 784-32-10, 600 images, batches of 100 in K = 2 micro-batches, one thread.
 std::string train_args(const std::string& out, bool fixed_point, int epochs = 1, int images = 600) {

@@ -4,6 +4,7 @@
 
 #include <filesystem>
 
+#include "../support/fixtures.h"
 #include "../support/temp_dir.h"
 #include "fxnn/train/checkpoint.h"
 
@@ -13,7 +14,7 @@ namespace {
 using testing_support::TempDir;
 namespace fs = std::filesystem;
 
-bool have_fashion_mnist() { return fs::exists("/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz"); }
+using testing_support::have_fashion_mnist;
 
 /// A run small enough for a unit test: 600 training and 200 test images, MLP 784-32-10.
 ExperimentConfig tiny_config(int64_t epochs) {

@@ -13,7 +13,7 @@
 namespace fxnn::synth {
 
 enum class RangeMode {
-  kInterval, // interval arithmetic per neuron, eq. (23)
+  kInterval, // interval arithmetic per neuron, eq. (24)
   kSymbolic, // zonotopes (affine forms in the inputs, DeepZ ReLU relaxation) met with intervals, eq. (26)-(28)
 };
 

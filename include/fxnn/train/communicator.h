@@ -38,8 +38,8 @@ class Communicator {
   bool is_root() const { return rank_ == 0; }
 
   /// In place: the element-wise sum (or max) over ranks. Integer sums are exact and independent of order.
-  void all_reduce_sum(torch::Tensor& tensor);
-  void all_reduce_max(torch::Tensor& tensor);
+  void all_reduce_sum(torch::Tensor& tensor) { all_reduce(tensor, false); }
+  void all_reduce_max(torch::Tensor& tensor) { all_reduce(tensor, true); }
   /// Every rank's tensor (same shape and dtype everywhere), in rank order.
   std::vector<torch::Tensor> all_gather(const torch::Tensor& tensor);
   /// In place: rank 0's tensor on every rank.
@@ -51,6 +51,7 @@ class Communicator {
 
  private:
   struct Group;
+  void all_reduce(torch::Tensor& tensor, bool maximum);
   [[noreturn]] void fail(const std::string& operation, const std::exception& error);
   void wait(const std::string& operation, const std::function<void()>& run);
 

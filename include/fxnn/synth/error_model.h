@@ -1,0 +1,97 @@
+#pragma once
+// The constants the optimizers need about a network and its ranges (docs/synthesis.md section 4):
+// magnitudes, error caps and the integer bits that make a format overflow-free.
+
+#include <Eigen/Dense>
+
+#include <vector>
+
+#include "fxnn/core/rounding.h"
+#include "fxnn/io/float_network.h"
+#include "fxnn/synth/ranges.h"
+
+namespace fxnn::synth {
+
+/// Exponent of the rounding error: a value rounded to F fractional bits is off by at most
+/// 2^(-F - r), r = 0 for floor and 1 for nearest (eq. (9)-(10)).
+int rounding_exponent(Rounding rounding);
+
+/// The smallest integer U with m < 2^U (m >= 0; kMinExponent for m = 0).
+int ulog2(double m);
+
+/// Weights keep at least this many significant bits (Fw >= kMinWeightBits - Uw0), which bounds
+/// |w^| <= |w| + 2^(Uw0 - kMinWeightBits) independently of the format (eq. (31)).
+constexpr int kMinWeightBits = 4;
+/// Exponent used for quantities that are identically zero.
+constexpr int kMinExponent = -40;
+
+/// One quantity that is stored (an input or a neuron's output).
+///
+/// With M < 2^P its real magnitude, the computed value stays below 2^P in magnitude, and so fits a
+/// signed word of P + 1 integer bits, as long as its error stays below the slack 2^P - M. When the
+/// slack is at least 2^(P - kSlackBits), errors are kept below half of it (storage_int = P + 1);
+/// otherwise below 2^P, and the word gets one more bit (storage_int = P + 2) (eq. (30)-(32)).
+struct ValueBounds {
+  double magnitude = 0.0; // M: max |y| of the real value (post-activation)
+  double cap = 0.0;       // errors are kept <= cap
+  int cap_exponent = 0;   // floor(log2 cap)
+  int storage_int = 0;    // word constraint F + storage_int <= W
+};
+
+/// Slack below which a value gets the extra integer bit.
+constexpr int kSlackBits = 6;
+
+/// The bounds of a value of real magnitude `magnitude`; `fallback` (> 0) sets P for a value that is
+/// identically 0 (a dead neuron: its pre-activation magnitude).
+ValueBounds value_bounds(double magnitude, double fallback);
+
+struct NeuronBounds {
+  ValueBounds value;
+  double row_l1 = 0.0;     // sum_j |w_ij|: the sound amplification of input errors (eq. (20))
+  double weight_sum = 0.0; // S_i = sum_j (M_j + cap_j): multiplies the weight rounding error
+  int weight_int0 = 0;     // Uw0 = ulog2(max_j |w_ij|)
+  int weight_int = 0;      // weight word constraint Fw + weight_int + 1 <= W
+  int acc_int = 0;         // accumulator word constraint Fa + acc_int + 1 <= A (eq. (33))
+  int min_frac_weight = 0; // kMinWeightBits - Uw0
+};
+
+struct SynthesisBounds {
+  std::vector<ValueBounds> inputs;
+  std::vector<std::vector<NeuronBounds>> layers;
+};
+
+SynthesisBounds synthesis_bounds(const io::FloatNetwork& net, const NetworkRanges& ranges);
+
+struct FormatPlan;
+/// The finest formats the word sizes W and A allow, every constraint of check_plan kept: the
+/// reference of the LP's error budget shares and of infeasibility diagnoses.
+FormatPlan finest_plan(const io::FloatNetwork& net, const SynthesisBounds& bounds, int word, int acc);
+
+/// The gains of the affine error analysis (docs/synthesis.md section 4.2, eq. (20a)-(20d)).
+///
+/// Every rounding error is an independent symbol: the quantization of input j, and the error
+/// committed at the pre-activation of neuron m (its bias, weight and shift roundings). gain[l](i, k)
+/// bounds how much a symbol of radius 1 at source k moves neuron i of layer l after its activation:
+/// errors propagate through stably active neurons exactly (signed, one symbol at a time), vanish
+/// at stably dead ones, and are split as s D = D/2 + (s - 1/2) D, |s - 1/2| <= 1/2, at the others.
+/// A neuron is stably active (dead) when its pre-activation range stays at least `margin` above
+/// (below) 0: the optimizers assume errors below the margin, the certificate checks it.
+struct ErrorGains {
+  int64_t inputs = 0;
+  std::vector<int64_t> offset;                      // source index of neuron (l, i): inputs + offset[l] + i
+  std::vector<Eigen::MatrixXd> gain;                // per layer: [n_l, sources()]
+  /// The same before the activation: bounds |z^_i - z_i| (for the stability conditions below).
+  std::vector<Eigen::MatrixXd> pre_gain;
+  /// Per neuron: the largest pre-activation error that keeps it stable as assumed (its distance
+  /// from 0, halved as a safety margin), or infinity when it is not assumed stable (eq. (20d)).
+  std::vector<std::vector<double>> stable_slack;
+  /// Per neuron: assumed stably dead (its gain row is 0, its pre_gain row is not).
+  std::vector<std::vector<bool>> dead;
+  std::vector<std::vector<double>> input_magnitude; // per neuron: sum_j max |y_j| over its inputs (S'_i)
+  int64_t sources() const;
+  int64_t source(size_t layer, int64_t neuron) const { return inputs + offset[layer] + neuron; }
+};
+
+ErrorGains error_gains(const io::FloatNetwork& net, const NetworkRanges& ranges, double margin);
+
+} // namespace fxnn::synth

@@ -1,0 +1,61 @@
+#pragma once
+// A small builder for (mixed-integer) linear programs, solved by COIN-OR CBC (with CLP for the
+// relaxations). Infeasibility is a result, not an exception.
+
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace fxnn::synth {
+
+class LinearProgram {
+ public:
+  struct Term {
+    int variable;
+    double coefficient;
+  };
+  enum class Sense { kLessEqual, kGreaterEqual, kEqual };
+
+  /// A new variable with bounds and objective coefficient (minimized); returns its index.
+  int add_variable(double lo, double hi, double objective, bool integer, const std::string& name = "");
+  /// sum(terms) sense rhs; returns its index. Names appear in solver messages and debugging dumps.
+  int add_constraint(const std::vector<Term>& terms, Sense sense, double rhs, const std::string& name = "");
+
+  int variables() const { return static_cast<int>(lo_.size()); }
+  int constraints() const { return static_cast<int>(rows_.size()); }
+  int integers() const;
+
+  enum class Status { kOptimal, kFeasible /* time limit, a solution known */, kInfeasible, kNoSolution };
+  struct Solution {
+    Status status = Status::kNoSolution;
+    std::vector<double> values;
+    double objective = 0.0;
+    double seconds = 0.0; // wall time of the solver
+  };
+
+  /// Solves with CBC; `time_limit` in seconds bounds the branch and bound, which also stops once
+  /// the best solution is within `relative_gap` of the best bound.
+  Solution solve(double time_limit, double relative_gap = 0.0) const;
+
+  /// The LP file of the problem (for debugging), written by CBC.
+  void write_lp(const std::string& path) const;
+
+ private:
+  /// A new CBC model of this problem (a Cbc_Model*, owned by the caller).
+  void* new_solver_model() const;
+
+  struct Row {
+    std::vector<Term> terms;
+    Sense sense;
+    double rhs;
+    std::string name;
+  };
+  std::vector<double> lo_, hi_, objective_;
+  std::vector<char> integer_;
+  std::vector<std::string> names_;
+  std::vector<Row> rows_;
+};
+
+std::string to_string(LinearProgram::Status status);
+
+} // namespace fxnn::synth

@@ -1,0 +1,47 @@
+#pragma once
+// What `fxnn synth` does, as a library call: resolve the problem (box, eps), synthesize, certify,
+// emit C/HLS, validate, write the JSON report. The command line only fills SynthRunOptions.
+
+#include <cstdint>
+#include <optional>
+#include <ostream>
+#include <string>
+
+#include "fxnn/io/float_network.h"
+#include "fxnn/synth/synthesize.h"
+#include "fxnn/synth/validation.h"
+
+namespace fxnn::synth {
+
+struct SynthRunOptions {
+  std::string model;       // --model (may be empty with --benchmark: the suite's model)
+  std::string input_box;   // --input-box "lo:hi,..."
+  std::string benchmarks;  // --benchmarks YAML
+  std::string benchmark;   // --benchmark NAME
+  std::optional<double> eps; // --error (default: the benchmark's error bound)
+  SynthesisOptions synthesis; // method, rounding, ranges, word, acc
+  std::string emit_c_dir;  // --emit-c DIR
+  std::string emit_hls_dir; // --emit-hls DIR
+  std::string name = "net"; // --name: the C identifier of the generated functions
+  int64_t validate = -1;   // --validate N (random inputs); < 0: no validation
+  uint64_t seed = 1;
+  std::string json;        // --json REPORT
+};
+
+/// The model path, box and eps of a run. Throws std::invalid_argument / std::runtime_error naming
+/// the option for a missing or contradictory box, an unknown benchmark, eps <= 0, a bad --name.
+struct ResolvedProblem {
+  std::string model;
+  InputBox box;
+  double eps = 0.0;
+};
+ResolvedProblem resolve_problem(const SynthRunOptions& options);
+
+/// Runs synthesis on an already loaded network (the box must fit it) and prints a summary to `out`.
+/// Writes the report and the code only when everything they depend on succeeded. Throws
+/// std::runtime_error with one line when no certified formats exist (lp, milp), when code was asked
+/// for but cannot be emitted, or when validation fails (sanitizer report, error above the bound).
+void run_synthesis(const io::FloatNetwork& net, const ResolvedProblem& problem, const SynthRunOptions& options,
+                   std::ostream& out);
+
+} // namespace fxnn::synth

@@ -1,0 +1,87 @@
+#pragma once
+// Sound fixed-point synthesis end to end: ranges, an optimizer, quantization and the certificate
+// (docs/synthesis.md). Infeasibility and a failed certificate are results, not exceptions.
+
+#include <nlohmann/json.hpp>
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "fxnn/io/float_network.h"
+#include "fxnn/synth/certificate.h"
+#include "fxnn/synth/input_box.h"
+#include "fxnn/synth/methods.h"
+#include "fxnn/synth/quantized_network.h"
+#include "fxnn/synth/ranges.h"
+
+namespace fxnn::synth {
+
+enum class Method { kLp, kMilp, kAster };
+Method parse_method(const std::string& text); // "lp" | "milp" | "aster"
+std::string to_string(Method method);
+
+struct SynthesisOptions {
+  double eps = 1e-3;
+  Method method = Method::kLp;
+  /// kNearest (round half up) or kFloor (truncation); empty: nearest for lp/milp, floor for aster.
+  std::optional<Rounding> rounding;
+  RangeMode ranges = RangeMode::kInterval;
+  int word = 32; // W, at most 32 (the generated interface is int32_t)
+  int acc = 64;  // A, at most 64 (int64_t accumulators)
+  double time_limit = 60.0;  // seconds per solver call
+  int retries = 3;           // re-solves with a tighter target when the certificate misses eps by rounding
+  AsterSettings aster;
+
+  /// Throws std::invalid_argument naming the option for eps <= 0 (or not finite), W outside [4, 32],
+  /// A outside [W, 64], a time limit <= 0, or the stochastic rounding mode.
+  void validate() const;
+  Rounding effective_rounding() const;
+};
+
+enum class SynthesisStatus {
+  kCertified,    // formats found and the certificate holds: code may be emitted
+  kNotCertified, // formats found but the certificate fails (aster's formats, or a solver problem)
+  kInfeasible,   // no formats within the word sizes (or the method's model finds none)
+};
+std::string to_string(SynthesisStatus status);
+
+/// Storage and arithmetic size of a quantized network.
+struct SizeMetrics {
+  int64_t total_bits = 0; // word lengths of every input, weight, bias and stored neuron output
+  int64_t frac_bits = 0;  // fractional bits of inputs, neuron outputs, weights (one per weight) and accumulators
+  double cost = 0.0;      // sum over multiplications of weight width x input width (Aster's cost model)
+};
+
+struct SynthesisReport {
+  std::string model;
+  InputBox box;
+  SynthesisOptions options;
+  Rounding rounding = Rounding::kNearest;
+  SynthesisStatus status = SynthesisStatus::kInfeasible;
+  std::string message; // one line: what happened
+  NetworkRanges ranges;
+  MethodResult method;
+  std::optional<QuantizedNetwork> quantized;
+  std::optional<Certificate> certificate;
+  SizeMetrics size;
+  double range_seconds = 0.0, certify_seconds = 0.0, total_seconds = 0.0;
+  int attempts = 0;
+
+  bool sound_method() const { return options.method != Method::kAster; }
+};
+
+SynthesisReport synthesize(const io::FloatNetwork& net, const InputBox& box, const SynthesisOptions& options);
+
+/// Why no formats exist: certifies the finest formats the word sizes allow and names the layer whose
+/// rounding dominates the bound and the word size that limits it (or says that formats exist and the
+/// method's model is too conservative to find them).
+std::string diagnose_infeasibility(const io::FloatNetwork& net, const InputBox& box, const NetworkRanges& ranges,
+                                   const SynthesisOptions& options);
+
+SizeMetrics size_metrics(const QuantizedNetwork& q, const Certificate& cert);
+
+/// The JSON report (docs/synthesis.md section 11).
+nlohmann::ordered_json to_json(const SynthesisReport& report);
+
+} // namespace fxnn::synth

@@ -1,0 +1,52 @@
+#pragma once
+// Small networks and files shared by the synthesis, code generation and importer tests.
+
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "fxnn/io/float_network.h"
+#include "fxnn/synth/input_box.h"
+
+namespace fxnn::synth_testing {
+
+/// A random dense ReLU network (linear last layer) with the given layer sizes, fixed seed.
+inline io::FloatNetwork random_network(const std::vector<int64_t>& sizes, uint64_t seed, double scale = 1.0,
+                                       io::Activation hidden = io::Activation::kRelu) {
+  std::mt19937_64 rng(seed);
+  std::uniform_real_distribution<double> u(-1.0, 1.0);
+  io::FloatNetwork net;
+  net.source = "random";
+  for (size_t l = 0; l + 1 < sizes.size(); ++l) {
+    io::DenseLayer layer;
+    layer.weight.resize(sizes[l + 1], sizes[l]);
+    layer.bias.resize(sizes[l + 1]);
+    for (int64_t i = 0; i < sizes[l + 1]; ++i) {
+      for (int64_t j = 0; j < sizes[l]; ++j) layer.weight(i, j) = scale * u(rng);
+      layer.bias(i) = 0.5 * scale * u(rng);
+    }
+    layer.activation = l + 2 < sizes.size() ? hidden : io::Activation::kLinear;
+    layer.clip = hidden == io::Activation::kClippedRelu ? 1.5 : 0.0;
+    net.layers.push_back(layer);
+  }
+  return net;
+}
+
+inline synth::InputBox uniform_box(int64_t n, double lo, double hi) {
+  synth::InputBox box;
+  for (int64_t j = 0; j < n; ++j) box.dims.push_back({lo + 0.1 * static_cast<double>(j % 3), hi});
+  return box;
+}
+
+/// The real controllers of the benchmark suite, or "" when this checkout has no shared data.
+inline std::string controllers_dir() {
+#ifdef FXNN_CONTROLLERS_DIR
+  if (std::filesystem::exists(FXNN_CONTROLLERS_DIR "/benchmarks.yaml")) return FXNN_CONTROLLERS_DIR;
+#endif
+  return "";
+}
+
+} // namespace fxnn::synth_testing
