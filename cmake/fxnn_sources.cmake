@@ -8,6 +8,16 @@ set(FXNN_BASE_SOURCES
   src/io/text_table.cpp
   src/io/plot.cpp
   src/config/yaml_map.cpp
+  src/io/npy.cpp
+  src/ir/fixed_point_network.cpp
+  src/ir/worst_case.cpp
+  src/ir/model_header.cpp
+  src/ir/network_files.cpp
+)
+set(FXNN_RUNTIME_SOURCES
+  src/runtime/codes.cpp
+  src/runtime/channel_requant.cpp
+  src/runtime/reference_kernels.cpp
 )
 set(FXNN_SYNTH_SOURCES
   src/io/float_network.cpp

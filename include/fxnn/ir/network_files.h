@@ -1,0 +1,28 @@
+#pragma once
+// The fixed-point network on disk: a folder with model.json, one .npy per tensor and model.h
+// (docs/fixed-point-network.md, section 3).
+
+#include <string>
+
+#include "fxnn/ir/fixed_point_network.h"
+
+namespace fxnn::ir {
+
+inline constexpr const char* kManifestFormat = "fxnn-fixed-point-network";
+inline constexpr const char* kManifestFile = "model.json";
+inline constexpr const char* kHeaderFile = "model.h";
+
+/// Validates the network, then writes dir/<node>.<tensor>.npy (the narrowest signed integer type of
+/// each tensor), dir/model.h and dir/model.json, creating dir. Each file is written atomically and
+/// model.json last, so a reader sees either the old or the new manifest, never half of one.
+void save_network(const Network& network, const std::string& dir);
+
+/// Reads dir/model.json and its .npy files with strict checks (format, version, every key, every
+/// file's header, dtype, size and shape, values within their formats), then validates the network.
+/// Errors are std::runtime_error naming the file and the key at fault.
+Network load_network(const std::string& dir);
+
+/// The manifest text of a network (the content of model.json).
+std::string manifest_json(const Network& network);
+
+} // namespace fxnn::ir

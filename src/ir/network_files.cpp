@@ -1,0 +1,321 @@
+#include "fxnn/ir/network_files.h"
+
+#include <cstdint>
+#include <filesystem>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <set>
+#include <stdexcept>
+
+#include "fxnn/io/atomic_file.h"
+#include "fxnn/io/npy.h"
+#include "fxnn/ir/model_header.h"
+#include "node_tensors.h"
+
+namespace fxnn::ir {
+
+namespace {
+
+using Json = nlohmann::json;
+using OrderedJson = nlohmann::ordered_json;
+
+bool has_window(OpKind op) { return op == OpKind::kConv2d || op == OpKind::kMaxPool || op == OpKind::kAvgPool; }
+
+OrderedJson node_json(const Node& node) {
+  OrderedJson j;
+  j["name"] = node.name;
+  j["op"] = to_string(node.op);
+  j["inputs"] = node.inputs;
+  j["output_format"] = node.output_format.str();
+  j["output_shape"] = node.output_shape;
+  const auto tensors = node_tensors(node);
+  const auto file_of = [&](const std::string& key) {
+    for (const auto& t : tensors)
+      if (t.key == key) return t.file_name(node);
+    throw std::logic_error("no tensor " + key);
+  };
+  if (node.weight)
+    j["weight"] = {{"file", file_of("weight")}, {"format", node.weight->format.str()}, {"shape", node.weight->shape}};
+  if (has_window(node.op)) {
+    j["kernel"] = node.kernel;
+    j["stride"] = node.stride;
+    if (node.op == OpKind::kConv2d) j["padding"] = node.padding;
+  }
+  if (node.requantize) {
+    const Requantize& r = *node.requantize;
+    j["accumulator_bits"] = node.accumulator_bits;
+    OrderedJson rq;
+    rq["multiplier"] = {{"file", file_of("multiplier")}};
+    rq["multiplier_frac"] = r.multiplier_frac;
+    rq["offset"] = {{"file", file_of("offset")}};
+    rq["shift"] = r.shift;
+    rq["rounding"] = to_string(r.rounding);
+    rq["clamp"] = {r.clamp_min, r.clamp_max};
+    j["requantize"] = rq;
+  }
+  return j;
+}
+
+/// Reads model.json: every access checks presence and type, and every error names the file and the
+/// key ("OUT/model.json: nodes[2] (conv1).requantize.shift: expected an integer").
+class ManifestReader {
+ public:
+  ManifestReader(std::string dir) : dir_(std::move(dir)), file_((std::filesystem::path(dir_) / kManifestFile).string()) {}
+
+  Network read() {
+    std::string text = read_file(file_);
+    Json root;
+    try {
+      root = Json::parse(text);
+    } catch (const Json::parse_error& e) {
+      throw std::runtime_error(file_ + ": not valid JSON (" + e.what() + ")");
+    }
+    if (!root.is_object()) fail("(top level)", "expected a JSON object");
+    keys(root, "(top level)", {"format", "version", "name", "input", "nodes", "output"}, {"source"});
+    if (string(root, "format", "format") != kManifestFormat)
+      fail("format", "expected \"" + std::string(kManifestFormat) + "\", got \"" + root["format"].get<std::string>() + "\"");
+    Network net;
+    net.version = static_cast<int>(integer(root, "version", "version"));
+    if (net.version != kFormatVersion)
+      fail("version", std::to_string(net.version) + " is not a version this fxnn reads (" +
+                          std::to_string(kFormatVersion) + ")");
+    net.name = string(root, "name", "name");
+    if (root.contains("source")) net.source = string(root, "source", "source");
+    const Json& input = object(root, "input", "input");
+    keys(input, "input", {"name", "shape", "format"}, {});
+    net.input_name = string(input, "name", "input.name");
+    net.input_shape = integers(input, "shape", "input.shape");
+    net.input_format = format(input, "format", "input.format");
+    const Json& nodes = member(root, "nodes", "nodes");
+    if (!nodes.is_array()) fail("nodes", "expected an array");
+    for (size_t i = 0; i < nodes.size(); ++i) net.nodes.push_back(read_node(nodes[i], "nodes[" + std::to_string(i) + "]"));
+    net.output = string(root, "output", "output");
+    try {
+      net.validate();
+    } catch (const std::runtime_error& e) {
+      throw std::runtime_error(file_ + ": invalid network: " + e.what());
+    }
+    return net;
+  }
+
+ private:
+  [[noreturn]] void fail(const std::string& key, const std::string& why) const {
+    throw std::runtime_error(file_ + ": " + key + ": " + why);
+  }
+
+  void keys(const Json& obj, const std::string& where, std::initializer_list<const char*> required,
+            std::initializer_list<const char*> optional) const {
+    std::set<std::string> known;
+    for (const char* k : required) {
+      known.insert(k);
+      if (!obj.contains(k)) fail(where, std::string("missing key \"") + k + "\"");
+    }
+    for (const char* k : optional) known.insert(k);
+    for (const auto& item : obj.items())
+      if (!known.count(item.key())) fail(where, "unknown key \"" + item.key() + "\"");
+  }
+
+  const Json& member(const Json& obj, const char* key, const std::string& where) const {
+    if (!obj.is_object() || !obj.contains(key)) fail(where, "missing");
+    return obj.at(key);
+  }
+  const Json& object(const Json& obj, const char* key, const std::string& where) const {
+    const Json& v = member(obj, key, where);
+    if (!v.is_object()) fail(where, "expected an object");
+    return v;
+  }
+  int64_t integer(const Json& obj, const char* key, const std::string& where) const {
+    const Json& v = member(obj, key, where);
+    if (!v.is_number_integer()) fail(where, "expected an integer, got " + v.dump());
+    if (v.is_number_unsigned() && v.get<uint64_t>() > static_cast<uint64_t>(INT64_MAX)) fail(where, "out of range");
+    return v.get<int64_t>();
+  }
+  int small_integer(const Json& obj, const char* key, const std::string& where) const {
+    const int64_t v = integer(obj, key, where);
+    if (v < -(int64_t{1} << 30) || v > (int64_t{1} << 30)) fail(where, "out of range: " + std::to_string(v));
+    return static_cast<int>(v);
+  }
+  std::string string(const Json& obj, const char* key, const std::string& where) const {
+    const Json& v = member(obj, key, where);
+    if (!v.is_string()) fail(where, "expected a string, got " + v.dump());
+    return v.get<std::string>();
+  }
+  std::vector<int64_t> integers(const Json& obj, const char* key, const std::string& where) const {
+    const Json& v = member(obj, key, where);
+    if (!v.is_array()) fail(where, "expected an array of integers, got " + v.dump());
+    std::vector<int64_t> out;
+    for (const auto& e : v) {
+      if (!e.is_number_integer() || (e.is_number_unsigned() && e.get<uint64_t>() > static_cast<uint64_t>(INT64_MAX)))
+        fail(where, "expected an array of integers, got " + v.dump());
+      out.push_back(e.get<int64_t>());
+    }
+    return out;
+  }
+  Format format(const Json& obj, const char* key, const std::string& where) const {
+    const std::string text = string(obj, key, where);
+    try {
+      const Format f = Format::parse(text);
+      if (f.auto_range) fail(where, "format " + text + " must be fixed, not auto");
+      return f;
+    } catch (const std::invalid_argument& e) {
+      fail(where, e.what());
+    }
+  }
+
+  /// The .npy file named by obj["file"] (a plain name inside the folder).
+  io::NpyArray tensor_file(const Json& obj, const std::string& where) const {
+    const std::string name = string(obj, "file", where + ".file");
+    if (name.empty() || name[0] == '.' || name.find('/') != std::string::npos || name.find('\\') != std::string::npos)
+      fail(where + ".file", "\"" + name + "\" must be a file name inside the folder");
+    const std::string path = (std::filesystem::path(dir_) / name).string();
+    try {
+      return io::load_npy(path);
+    } catch (const std::runtime_error& e) {
+      throw std::runtime_error(std::string(e.what()) + " (" + file_ + ": " + where + ".file)");
+    }
+  }
+
+  std::string path_of(const Json& obj) const { return (std::filesystem::path(dir_) / obj.at("file").get<std::string>()).string(); }
+
+  std::string shape_str(const std::vector<int64_t>& shape) const { return Json(shape).dump(); }
+
+  IntTensor read_weight(const Json& node, const std::string& where) {
+    const Json& w = object(node, "weight", where);
+    keys(w, where, {"file", "format", "shape"}, {});
+    IntTensor t;
+    t.format = format(w, "format", where + ".format");
+    t.shape = integers(w, "shape", where + ".shape");
+    auto array = tensor_file(w, where);
+    if (array.shape != t.shape)
+      throw std::runtime_error(path_of(w) + ": shape " + shape_str(array.shape) + " disagrees with " + file_ + ": " +
+                               where + ".shape " + shape_str(t.shape));
+    for (size_t i = 0; i < array.data.size(); ++i)
+      if (array.data[i] < t.format.code_min() || array.data[i] > t.format.code_max())
+        throw std::runtime_error(path_of(w) + ": value " + std::to_string(array.data[i]) + " at index " +
+                                 std::to_string(i) + " is outside the format " + t.format.str() + " (" + file_ + ": " +
+                                 where + ".format)");
+    t.data = std::move(array.data);
+    return t;
+  }
+
+  /// multiplier and offset: 1-D with one entry per channel, or one entry.
+  std::vector<int64_t> read_channel_values(const Json& rq, const char* key, const std::string& where, int64_t channels) {
+    const Json& obj = object(rq, key, where);
+    keys(obj, where, {"file"}, {});
+    auto array = tensor_file(obj, where);
+    if (array.shape.size() != 1 || (array.shape[0] != 1 && array.shape[0] != channels))
+      throw std::runtime_error(path_of(obj) + ": shape " + shape_str(array.shape) + "; " + file_ + ": " + where +
+                               " needs [" + std::to_string(channels) + "] (the channels) or [1]");
+    return std::move(array.data);
+  }
+
+  Requantize read_requantize(const Json& node, const std::string& where, int64_t channels) {
+    const Json& rq = object(node, "requantize", where);
+    keys(rq, where, {"multiplier", "multiplier_frac", "offset", "shift", "rounding", "clamp"}, {});
+    Requantize r;
+    r.multiplier = read_channel_values(rq, "multiplier", where + ".multiplier", channels);
+    r.multiplier_frac = small_integer(rq, "multiplier_frac", where + ".multiplier_frac");
+    r.offset = read_channel_values(rq, "offset", where + ".offset", channels);
+    r.shift = small_integer(rq, "shift", where + ".shift");
+    const std::string rounding = string(rq, "rounding", where + ".rounding");
+    try {
+      r.rounding = parse_rounding(rounding);
+    } catch (const std::invalid_argument& e) {
+      fail(where + ".rounding", e.what());
+    }
+    const auto clamp = integers(rq, "clamp", where + ".clamp");
+    if (clamp.size() != 2) fail(where + ".clamp", "expected [min, max]");
+    r.clamp_min = clamp[0];
+    r.clamp_max = clamp[1];
+    return r;
+  }
+
+  Node read_node(const Json& j, const std::string& at) {
+    if (!j.is_object()) fail(at, "expected an object");
+    const std::string name = string(j, "name", at + ".name");
+    const std::string where = at + " (" + name + ")";
+    Node node;
+    node.name = name;
+    try {
+      node.op = parse_op_kind(string(j, "op", where + ".op"));
+    } catch (const std::invalid_argument& e) {
+      fail(where + ".op", e.what());
+    }
+    switch (node.op) {
+      case OpKind::kConv2d:
+        keys(j, where, {"name", "op", "inputs", "output_format", "output_shape", "weight", "kernel", "stride", "padding",
+                        "accumulator_bits", "requantize"}, {});
+        break;
+      case OpKind::kDense:
+        keys(j, where, {"name", "op", "inputs", "output_format", "output_shape", "weight", "accumulator_bits",
+                        "requantize"}, {});
+        break;
+      case OpKind::kMaxPool:
+        keys(j, where, {"name", "op", "inputs", "output_format", "output_shape", "kernel", "stride"}, {"padding"});
+        break;
+      case OpKind::kAvgPool:
+        keys(j, where, {"name", "op", "inputs", "output_format", "output_shape", "kernel", "stride", "requantize"},
+             {"padding", "accumulator_bits"});
+        break;
+      case OpKind::kRescale:
+      case OpKind::kAdd:
+        keys(j, where, {"name", "op", "inputs", "output_format", "output_shape", "requantize"}, {"accumulator_bits"});
+        break;
+      case OpKind::kFlatten: keys(j, where, {"name", "op", "inputs", "output_format", "output_shape"}, {}); break;
+    }
+    const Json& inputs = member(j, "inputs", where + ".inputs");
+    if (!inputs.is_array()) fail(where + ".inputs", "expected an array of names");
+    for (const auto& in : inputs) {
+      if (!in.is_string()) fail(where + ".inputs", "expected an array of names");
+      node.inputs.push_back(in.get<std::string>());
+    }
+    node.output_format = format(j, "output_format", where + ".output_format");
+    node.output_shape = integers(j, "output_shape", where + ".output_shape");
+    if (j.contains("kernel")) node.kernel = integer(j, "kernel", where + ".kernel");
+    if (j.contains("stride")) node.stride = integer(j, "stride", where + ".stride");
+    if (j.contains("padding")) node.padding = integer(j, "padding", where + ".padding");
+    if (j.contains("accumulator_bits")) node.accumulator_bits = small_integer(j, "accumulator_bits", where + ".accumulator_bits");
+    if (j.contains("weight")) node.weight = read_weight(j, where + ".weight");
+    if (j.contains("requantize")) {
+      if (node.output_shape.empty()) fail(where + ".output_shape", "must not be empty");
+      node.requantize = read_requantize(j, where + ".requantize", node.output_shape[0]);
+    }
+    return node;
+  }
+
+  std::string dir_;
+  std::string file_;
+};
+
+} // namespace
+
+std::string manifest_json(const Network& network) {
+  OrderedJson root;
+  root["format"] = kManifestFormat;
+  root["version"] = network.version;
+  root["name"] = network.name;
+  root["source"] = network.source;
+  root["input"] = {{"name", network.input_name}, {"shape", network.input_shape}, {"format", network.input_format.str()}};
+  root["nodes"] = OrderedJson::array();
+  for (const auto& node : network.nodes) root["nodes"].push_back(node_json(node));
+  root["output"] = network.output;
+  return root.dump(2) + "\n";
+}
+
+void save_network(const Network& network, const std::string& dir) {
+  network.validate();
+  std::error_code ec;
+  std::filesystem::create_directories(dir, ec);
+  if (ec) throw std::runtime_error(dir + ": cannot create the folder (" + ec.message() + ")");
+  const std::filesystem::path root(dir);
+  for (const auto& node : network.nodes)
+    for (const auto& t : node_tensors(node))
+      io::save_npy((root / t.file_name(node)).string(), io::NpyArray{t.shape, t.dtype, *t.data});
+  write_file_atomic((root / kHeaderFile).string(), model_header(network));
+  // Last: the manifest is what makes the folder a network.
+  write_file_atomic((root / kManifestFile).string(), manifest_json(network));
+}
+
+Network load_network(const std::string& dir) { return ManifestReader(dir).read(); }
+
+} // namespace fxnn::ir
