@@ -18,6 +18,12 @@ set(FXNN_RUNTIME_SOURCES
   src/runtime/codes.cpp
   src/runtime/channel_requant.cpp
   src/runtime/reference_kernels.cpp
+  src/runtime/isa.cpp
+  src/runtime/gemm.cpp
+  src/runtime/gemm_portable.cpp
+  src/runtime/gemm_vnni.cpp
+  src/runtime/optimized_kernels.cpp
+  src/runtime/engine.cpp
 )
 set(FXNN_SYNTH_SOURCES
   src/io/float_network.cpp
@@ -94,6 +100,10 @@ set(FXNN_CLI_SOURCES
 )
 
 # Tests (paths relative to tests/).
+set(FXNN_RUNTIME_TEST_SOURCES
+  runtime/test_engine.cpp
+  ir/test_network_files.cpp
+)
 set(FXNN_SYNTH_TEST_SOURCES
   io/test_nnet_import.cpp
   io/test_onnx_import.cpp

@@ -1,0 +1,48 @@
+#include "fxnn/runtime/isa.h"
+
+#include <stdexcept>
+
+namespace fxnn::runtime {
+
+bool isa_supported(Isa isa) {
+  switch (isa) {
+    case Isa::kPortable:
+    case Isa::kAuto: return true;
+    case Isa::kAvx512Vnni:
+#if defined(__x86_64__) && defined(__GNUC__)
+      // __builtin_cpu_supports also checks that the OS saves the 512-bit registers (XCR0).
+      return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+             __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512vl") &&
+             __builtin_cpu_supports("avx512vnni");
+#else
+      return false;
+#endif
+  }
+  return false;
+}
+
+Isa detect_isa() { return isa_supported(Isa::kAvx512Vnni) ? Isa::kAvx512Vnni : Isa::kPortable; }
+
+Isa resolve_isa(Isa isa) {
+  if (isa == Isa::kAuto) return detect_isa();
+  if (!isa_supported(isa)) throw std::runtime_error("instruction set " + to_string(isa) + " is not supported by this CPU");
+  return isa;
+}
+
+std::string to_string(Isa isa) {
+  switch (isa) {
+    case Isa::kPortable: return "portable";
+    case Isa::kAvx512Vnni: return "avx512vnni";
+    case Isa::kAuto: return "auto";
+  }
+  return "?";
+}
+
+Isa parse_isa(const std::string& text) {
+  if (text == "portable") return Isa::kPortable;
+  if (text == "avx512vnni") return Isa::kAvx512Vnni;
+  if (text == "auto") return Isa::kAuto;
+  throw std::invalid_argument("unknown instruction set '" + text + "' (portable | avx512vnni | auto)");
+}
+
+} // namespace fxnn::runtime
