@@ -42,6 +42,7 @@ set(FXNN_SYNTH_SOURCES
   src/synth/synthesize.cpp
   src/synth/validation.cpp
   src/synth/synth_run.cpp
+  src/synth/network_artifact.cpp
   src/codegen/c_codegen.cpp
   src/codegen/hls_codegen.cpp
 )
@@ -87,6 +88,8 @@ set(FXNN_TORCH_SOURCES
   src/io/checkpoint_mlp_import.cpp
   src/deploy/export_network.cpp
   src/deploy/torch_simulation.cpp
+  src/deploy/inference.cpp
+  src/train/trained_run.cpp
 )
 set(FXNN_CLI_SOURCES
   src/cli/main.cpp
@@ -97,6 +100,7 @@ set(FXNN_CLI_SOURCES
   src/cli/inspect_command.cpp
   src/cli/launch_command.cpp
   src/cli/synth_command.cpp
+  src/cli/deploy_commands.cpp
 )
 
 # Tests (paths relative to tests/).
@@ -111,7 +115,12 @@ set(FXNN_SYNTH_TEST_SOURCES
   synth/test_certificate.cpp
   synth/test_optimizers.cpp
   synth/test_end_to_end.cpp
+  synth/test_network_artifact.cpp
   codegen/test_codegen.cpp
+)
+# `fxnn synth` run as a command: built with the fxnn binary (LibTorch half).
+set(FXNN_SYNTH_CLI_TEST_SOURCES
+  synth/test_synth_cli.cpp
 )
 set(FXNN_DATA_TEST_SOURCES
   data/test_idx_reader.cpp
@@ -135,4 +144,5 @@ set(FXNN_TORCH_TEST_SOURCES
   train/test_trainer.cpp
   train/test_distributed.cpp
   cli/test_cli.cpp
+  deploy/test_export.cpp
 )

@@ -12,5 +12,6 @@ void add_data_command(CLI::App& app);       // make-data
 void add_inspect_command(CLI::App& app);    // inspect
 void add_launch_command(CLI::App& app);     // launch
 void add_synth_command(CLI::App& app);      // synth
+void add_deploy_commands(CLI::App& app);    // export, infer
 
 } // namespace fxnn::cli

@@ -8,6 +8,7 @@
 #include "commands.h"
 #include "fxnn/io/text_table.h"
 #include "fxnn/train/checkpoint.h"
+#include "fxnn/train/trained_run.h"
 #include "fxnn/train/trainer.h"
 
 namespace fxnn::cli {
@@ -16,24 +17,12 @@ namespace {
 
 namespace fs = std::filesystem;
 
-std::optional<PrecisionPlan> plan_of(const std::string& dir) {
-  if (!fs::exists(fs::path(dir) / "plan.yaml")) return std::nullopt;
-  return PrecisionPlan::load((fs::path(dir) / "plan.yaml").string());
-}
-
-/// The trained network of a run directory.
-Network trained_network(const std::string& dir, int64_t& epoch) {
-  const auto config = ExperimentConfig::load((fs::path(dir) / "config.yaml").string());
-  auto network = build_network(config, plan_of(dir));
-  epoch = load_network_weights((fs::path(dir) / "checkpoint.pt").string(), *network);
-  return network;
-}
-
 /// Two runs of the same network: how many weights and buffers differ, and by how much.
 void compare_runs(const std::string& a_dir, const std::string& b_dir) {
-  int64_t epoch_a = 0, epoch_b = 0;
-  auto a = trained_network(a_dir, epoch_a);
-  auto b = trained_network(b_dir, epoch_b);
+  const TrainedRun run_a = load_trained_run(a_dir), run_b = load_trained_run(b_dir);
+  const auto& a = run_a.network;
+  const auto& b = run_b.network;
+  const int64_t epoch_a = run_a.epoch, epoch_b = run_b.epoch;
   const auto pa = a->named_parameters(), pb = b->named_parameters();
   const auto ba = a->named_buffers(), bb = b->named_buffers();
   TextTable table({"tensor", "elements", "different", "max |difference|"});
@@ -53,12 +42,11 @@ void compare_runs(const std::string& a_dir, const std::string& b_dir) {
 }
 
 void inspect_run(const std::string& dir) {
-  auto config = ExperimentConfig::load((fs::path(dir) / "config.yaml").string());
-  const auto plan = plan_of(dir);
-  auto initial = build_network(config, plan);
-  build_optimizer(config, *initial); // the initial weights as training started from them (W = Q_W(Q_acc(W)))
-  auto trained = build_network(config, plan);
-  const int64_t epoch = load_network_weights((fs::path(dir) / "checkpoint.pt").string(), *trained);
+  const TrainedRun run = load_trained_run(dir);
+  const auto& trained = run.network;
+  const int64_t epoch = run.epoch;
+  auto initial = build_network(run.config, run.plan);
+  build_optimizer(run.config, *initial); // the initial weights as training started from them (W = Q_W(Q_acc(W)))
   TextTable table({"layer", "W format", "weights", "changed since init", "min", "max"});
   const auto a = initial->weight_quantizations(), b = trained->weight_quantizations();
   for (size_t i = 0; i < a.size(); ++i) {

@@ -23,6 +23,7 @@ int main(int argc, char** argv) {
   fxnn::cli::add_inspect_command(app);
   fxnn::cli::add_launch_command(app);
   fxnn::cli::add_synth_command(app);
+  fxnn::cli::add_deploy_commands(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -6,6 +6,7 @@
 #include <stdexcept>
 
 #include "fxnn/autograd/tensor_quantizer.h"
+#include "fxnn/ir/worst_case.h"
 #include "fxnn/nn/layers.h"
 #include "fxnn/nn/residual_block.h"
 
@@ -333,6 +334,8 @@ class Exporter {
     r.clamp_max = std::min<int64_t>(act2->format.code_max(),
                                     static_cast<int64_t>(std::floor(std::ldexp(block.options.clip(), act2->format.frac))));
     add.requantize = r;
+    // Two wide branches can sum past 32 bits: the width is what the worst case needs.
+    add.accumulator_bits = ir::worst_case_accumulator(add, {main.format, skip.format}).fits(32) ? 32 : 64;
     current_ = main; // push() takes the output from the node
     push(std::move(add));
   }

@@ -7,6 +7,8 @@
 #include <set>
 #include <stdexcept>
 
+#include <unistd.h>
+
 #include "fxnn/io/atomic_file.h"
 #include "fxnn/io/npy.h"
 #include "fxnn/ir/model_header.h"
@@ -303,17 +305,33 @@ std::string manifest_json(const Network& network) {
 }
 
 void save_network(const Network& network, const std::string& dir) {
+  namespace fs = std::filesystem;
   network.validate();
+  // The folder is assembled next to its destination and renamed into place, so that a crash never
+  // leaves a mix of old and new files under `dir`.
+  const fs::path root = fs::path(dir).lexically_normal();
+  const fs::path staging = root.string() + ".partial." + std::to_string(::getpid());
   std::error_code ec;
-  std::filesystem::create_directories(dir, ec);
-  if (ec) throw std::runtime_error(dir + ": cannot create the folder (" + ec.message() + ")");
-  const std::filesystem::path root(dir);
-  for (const auto& node : network.nodes)
-    for (const auto& t : node_tensors(node))
-      io::save_npy((root / t.file_name(node)).string(), io::NpyArray{t.shape, t.dtype, *t.data});
-  write_file_atomic((root / kHeaderFile).string(), model_header(network));
-  // Last: the manifest is what makes the folder a network.
-  write_file_atomic((root / kManifestFile).string(), manifest_json(network));
+  fs::remove_all(staging, ec);
+  fs::create_directories(staging, ec);
+  if (ec) throw std::runtime_error(staging.string() + ": cannot create the folder (" + ec.message() + ")");
+  try {
+    for (const auto& node : network.nodes)
+      for (const auto& t : node_tensors(node))
+        io::save_npy((staging / t.file_name(node)).string(), io::NpyArray{t.shape, t.dtype, *t.data});
+    write_file_atomic((staging / kHeaderFile).string(), model_header(network));
+    write_file_atomic((staging / kManifestFile).string(), manifest_json(network));
+    const fs::path previous = root.string() + ".previous." + std::to_string(::getpid());
+    if (fs::exists(root)) fs::rename(root, previous);
+    fs::rename(staging, root);
+    fs::remove_all(previous, ec);
+  } catch (const fs::filesystem_error& e) {
+    fs::remove_all(staging, ec);
+    throw std::runtime_error(dir + ": cannot write the network folder (" + e.what() + ")");
+  } catch (...) {
+    fs::remove_all(staging, ec);
+    throw;
+  }
 }
 
 Network load_network(const std::string& dir) { return ManifestReader(dir).read(); }

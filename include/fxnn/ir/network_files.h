@@ -13,8 +13,8 @@ inline constexpr const char* kManifestFile = "model.json";
 inline constexpr const char* kHeaderFile = "model.h";
 
 /// Validates the network, then writes dir/<node>.<tensor>.npy (the narrowest signed integer type of
-/// each tensor), dir/model.h and dir/model.json, creating dir. Each file is written atomically and
-/// model.json last, so a reader sees either the old or the new manifest, never half of one.
+/// each tensor), dir/model.h and dir/model.json. The files are written into a staging folder beside
+/// dir that then replaces dir, so a crash leaves either the old folder or the new one, never a mix.
 void save_network(const Network& network, const std::string& dir);
 
 /// Reads dir/model.json and its .npy files with strict checks (format, version, every key, every
