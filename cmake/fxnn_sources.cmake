@@ -43,6 +43,7 @@ set(FXNN_SYNTH_SOURCES
   src/synth/validation.cpp
   src/synth/synth_run.cpp
   src/synth/network_artifact.cpp
+  src/synth/reference_plan.cpp
   src/codegen/c_codegen.cpp
   src/codegen/hls_codegen.cpp
 )

@@ -1,6 +1,7 @@
 // fxnn synth --model FILE (--input-box "lo:hi,..." | --benchmarks YAML --benchmark NAME) --error EPS
 //            --method lp|milp|aster [--rounding floor|nearest] [--ranges interval|symbolic] [--word W]
-//            [--acc A] [--emit-c DIR --name NAME] [--emit-hls DIR] [--validate N] [--json REPORT]
+//            [--acc A] [--emit-c DIR --name NAME] [--emit-hls DIR] [--out DIR]
+//            [--validate N] [--json REPORT]
 
 #include <iostream>
 #include <memory>
@@ -19,6 +20,7 @@ struct SynthArgs {
   std::string method = "lp";
   std::string rounding;
   std::string ranges = "interval";
+  std::string input_box;
 };
 
 } // namespace
@@ -28,7 +30,7 @@ void add_synth_command(CLI::App& app) {
   auto* cmd = app.add_subcommand("synth", "Sound fixed-point synthesis of a trained network (docs/synthesis.md)");
   auto& o = args->options;
   cmd->add_option("--model", o.model, ".nnet, .onnx, or an fxnn MLP run directory / checkpoint.pt");
-  cmd->add_option("--input-box", o.input_box, "Input box \"lo:hi,lo:hi,...\"");
+  auto* box = cmd->add_option("--input-box", args->input_box, "Input box \"lo:hi,lo:hi,...\"");
   cmd->add_option("--benchmarks", o.benchmarks, "Benchmark suite (YAML), with --benchmark");
   cmd->add_option("--benchmark", o.benchmark, "Benchmark name in the suite (box, eps and model)");
   auto* error = cmd->add_option("--error", args->eps, "Absolute error bound eps of every output");
@@ -41,16 +43,21 @@ void add_synth_command(CLI::App& app) {
   cmd->add_option("--time-limit", o.synthesis.time_limit, "Seconds per solver call")->capture_default_str();
   cmd->add_option("--emit-c", o.emit_c_dir, "Write DIR/NAME.c and DIR/NAME.h");
   cmd->add_option("--emit-hls", o.emit_hls_dir, "Write DIR/NAME_hls.cpp and DIR/NAME_hls.h (ap_fixed)");
-  cmd->add_option("--name", o.name, "C name of the generated functions")->capture_default_str();
+  cmd->add_option("--out", o.out_dir,
+                  "Write the fixed-point network (model.json, .npy, model.h) to DIR; lp then stores each tensor "
+                  "at one format");
+  cmd->add_option("--name", o.name, "Name of the generated functions and of the network")->capture_default_str();
   cmd->add_option("--validate", o.validate, "Compile and run the C on N random inputs plus corners and centre");
   cmd->add_option("--seed", o.seed, "Seed of the validation inputs")->capture_default_str();
   cmd->add_option("--json", o.json, "Write the JSON report here");
-  cmd->callback([args, error] {
+  cmd->callback([args, error, box] {
     auto& o = args->options;
     if (*error) o.eps = args->eps;
+    if (*box) o.input_box = args->input_box; // an empty box that was given is an error, not an absent box
     o.synthesis.method = synth::parse_method(args->method);
     if (!args->rounding.empty()) o.synthesis.rounding = parse_rounding(args->rounding);
     o.synthesis.ranges = synth::parse_range_mode(args->ranges);
+    o.synthesis.artifact = !o.out_dir.empty();
     const synth::ResolvedProblem problem = synth::resolve_problem(o);
     const io::FloatNetwork net = io::load_float_network(problem.model);
     problem.box.check_dimension(net.inputs(), problem.model);

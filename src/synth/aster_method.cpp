@@ -1,8 +1,8 @@
 // --method aster: the formulation of the Aster artifact (NNQuantizationPhase / CplexSolver /
 // NNRangeAnalysisPhase), reproduced as a baseline with its pitfalls (docs/synthesis.md section 9):
 //   1. the propagation factor of a layer is max_r |sum_c W[r,c]| (signed row sums),
-//   2. the error of layer l is amplified by the weights of layer l (not l+1): the input error is
-//      never amplified and the last layer's weights never count,
+//   2. the error of layer l is amplified by the weights of layer l (not l+1): the input error enters
+//      layer 1 without W_1's amplification and the last layer's weights never count,
 //   3. one rounding error 2^-piDot + 2^-piBias per layer, whatever the dot product's length,
 //   4. one interval per layer over the hull of all neurons and all inputs.
 // Its bound is UNSOUND; fxnn reports it as "claimed" beside the sound certificate of the same formats.

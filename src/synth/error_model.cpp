@@ -87,15 +87,51 @@ SynthesisBounds synthesis_bounds(const io::FloatNetwork& net, const NetworkRange
   return b;
 }
 
+void bound_artifact_accumulators(const io::FloatNetwork& net, int acc, SynthesisBounds& b) {
+  int storage = kMinExponent; // the largest storage_int of the layer's inputs
+  for (const ValueBounds& v : b.inputs) storage = std::max(storage, v.storage_int);
+  for (size_t l = 0; l < net.layers.size(); ++l) {
+    const io::DenseLayer& layer = net.layers[l];
+    int need = kMinExponent;
+    for (int64_t k = 0; k < layer.outputs(); ++k) {
+      const NeuronBounds& n = b.layers[l][static_cast<size_t>(k)];
+      const double slack = std::ldexp(1.0, n.weight_int0 - kMinWeightBits);
+      const double row = layer.weight.row(k).cwiseAbs().sum() + slack * static_cast<double>(layer.inputs());
+      const double sum = row * std::ldexp(1.0, storage - 1) + std::fabs(layer.bias(k)) + 1;
+      // +1: the value stays below 2^62, leaving room for the rounding constant 2^(shift - 1) <= 2^61.
+      need = std::max(need, ulog2(sum * kSumMargin) + 1 - (64 - acc));
+    }
+    storage = kMinExponent;
+    for (NeuronBounds& n : b.layers[l]) {
+      n.acc_int = std::max(n.acc_int, need);
+      storage = std::max(storage, n.value.storage_int);
+    }
+  }
+}
+
+namespace {
+
+/// The stored formats of one layer (or of the inputs) brought to the finest common one (eq. (53)).
+void make_uniform(std::vector<int>& fracs) {
+  const int common = *std::min_element(fracs.begin(), fracs.end());
+  std::fill(fracs.begin(), fracs.end(), common);
+}
+
+} // namespace
+
 /// The finest formats the word sizes allow (eq. (32)-(33)), all constraints of check_plan kept.
-FormatPlan finest_plan(const io::FloatNetwork& net, const SynthesisBounds& b, int word, int acc) {
-  // Inputs of layer l + 1 are kept no finer than its accumulator can take with full-width weights.
+FormatPlan finest_plan(const io::FloatNetwork& net, const SynthesisBounds& b, int word, int acc,
+                       const FinestPlanOptions& options) {
+  // Inputs of layer l + 1 are kept no finer than its accumulator can take with weights
+  // `traded_weight_bits` below their full width.
   std::vector<int> input_limit(net.layers.size() + 1, 1000);
   for (size_t l = 0; l < net.layers.size(); ++l)
     for (const NeuronBounds& n : b.layers[l])
-      input_limit[l] = std::min(input_limit[l], (acc - 1 - n.acc_int) - (word - 1 - n.weight_int));
+      input_limit[l] = std::min(input_limit[l],
+                                (acc - 1 - n.acc_int) - (word - 1 - n.weight_int - options.traded_weight_bits));
   FormatPlan plan;
   for (const auto& v : b.inputs) plan.input_frac.push_back(std::min(word - v.storage_int, input_limit[0]));
+  if (options.uniform_storage) make_uniform(plan.input_frac);
   std::vector<int> previous = plan.input_frac;
   for (size_t l = 0; l < net.layers.size(); ++l) {
     const int max_in = *std::max_element(previous.begin(), previous.end());
@@ -107,6 +143,12 @@ FormatPlan finest_plan(const io::FloatNetwork& net, const SynthesisBounds& b, in
       f.frac_acc = std::min(f.frac_acc, f.frac_weight + max_in + 62 - 1);
       f.frac_out = std::min({word - n.value.storage_int, f.frac_acc, input_limit[l + 1]});
       formats.push_back(f);
+    }
+    if (options.uniform_storage) {
+      std::vector<int> out;
+      for (const auto& f : formats) out.push_back(f.frac_out);
+      make_uniform(out);
+      for (size_t i = 0; i < formats.size(); ++i) formats[i].frac_out = out[i]; // coarser: F <= Fa still holds
     }
     previous.clear();
     for (const auto& f : formats) previous.push_back(f.frac_out);

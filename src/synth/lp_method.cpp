@@ -29,6 +29,13 @@ struct NodeVars {
   int error = -1; // E: e <= 2^E
 };
 
+/// One output format for a group of stored values (the inputs, or the neurons of
+/// one layer), as the fixed-point network artifact needs (docs/synthesis.md eq. (53)).
+void same_frac(LinearProgram& lp, const std::vector<NodeVars>& group, const std::string& what) {
+  for (size_t k = 1; k < group.size(); ++k)
+    lp.add_constraint({{group[k].frac, 1}, {group[0].frac, -1}}, Sense::kEqual, 0, "uniform_" + what + "_" + std::to_string(k));
+}
+
 } // namespace
 
 LinearProgram::Solution solve_recorded(const LinearProgram& lp, double time_limit, double relative_gap,
@@ -55,7 +62,7 @@ MethodResult solve_lp(const SynthesisProblem& p) {
   MethodResult result;
 
   // The finest formats the word sizes allow: the reference of the error budget shares below.
-  const FormatPlan finest = finest_plan(net, b, p.word, p.acc);
+  const FormatPlan finest = p.reference ? *p.reference : finest_plan(net, b, p.word, p.acc, {0, p.uniform_storage});
   std::map<int, double> reference;
   // Inputs: F_j with F_j + P_j + 2 <= W (eq. (32)).
   std::vector<NodeVars> inputs;
@@ -68,6 +75,7 @@ MethodResult solve_lp(const SynthesisProblem& p) {
     reference[n.frac] = finest.input_frac[j];
     inputs.push_back(n);
   }
+  if (p.uniform_storage) same_frac(lp, inputs, "input");
   // Per neuron: F (output), Fw (weights), Fa (accumulator and bias), E (error exponent, e <= 2^E).
   std::vector<std::vector<NodeVars>> nodes(net.layers.size());
   std::vector<std::vector<int>> frac_weight(net.layers.size()), frac_acc(net.layers.size());
@@ -106,6 +114,7 @@ MethodResult solve_lp(const SynthesisProblem& p) {
       frac_weight[l].push_back(fw);
       frac_acc[l].push_back(fa);
     }
+    if (p.uniform_storage) same_frac(lp, nodes[l], "layer" + std::to_string(l + 1));
   }
 
   // Error constraints (eq. (35)-(36)): e_i <= sum over the rounding sources t upstream of i of

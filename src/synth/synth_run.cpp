@@ -9,6 +9,8 @@
 #include "fxnn/codegen/c_codegen.h"
 #include "fxnn/codegen/hls_codegen.h"
 #include "fxnn/io/atomic_file.h"
+#include "fxnn/ir/network_files.h"
+#include "fxnn/synth/network_artifact.h"
 
 namespace fxnn::synth {
 
@@ -28,6 +30,11 @@ codegen::Provenance provenance(const SynthesisReport& r) {
           "input box: " + r.box.str(),
           "certified: |output error| <= " + num(r.certificate->bound, 6) + " (eps = " + num(r.options.eps, 6) +
               ") for every input in the box"};
+}
+
+std::string artifact_source(const SynthesisReport& r) {
+  return "fxnn synth --method " + to_string(r.options.method) + " of " + r.model + " on the box " + r.box.str() +
+         ": certified |output error| <= " + num(r.certificate->bound, 6) + " (eps = " + num(r.options.eps, 6) + ")";
 }
 
 void print_summary(const SynthesisReport& r, std::ostream& out) {
@@ -107,13 +114,13 @@ void print_validation(const ValidationResult& v, const SynthesisReport& r, std::
 
 ResolvedProblem resolve_problem(const SynthRunOptions& o) {
   ResolvedProblem p;
-  const bool have_box = !o.input_box.empty(), have_bench = !o.benchmark.empty() || !o.benchmarks.empty();
+  const bool have_box = o.input_box.has_value(), have_bench = !o.benchmark.empty() || !o.benchmarks.empty();
   if (have_box == have_bench)
     throw std::invalid_argument("give either --input-box or --benchmarks YAML --benchmark NAME");
   if (have_bench && (o.benchmark.empty() || o.benchmarks.empty()))
     throw std::invalid_argument("--benchmarks and --benchmark go together");
   if (have_box) {
-    p.box = parse_input_box(o.input_box);
+    p.box = parse_input_box(*o.input_box);
     if (!o.eps) throw std::invalid_argument("--error EPS is required with --input-box");
     p.model = o.model;
   } else {
@@ -146,10 +153,21 @@ void run_synthesis(const io::FloatNetwork& net, const ResolvedProblem& problem, 
     throw std::runtime_error(report.message);
   }
   const Certificate& cert = *report.certificate;
-  const bool want_code = !options.emit_c_dir.empty() || !options.emit_hls_dir.empty();
+  const bool want_code = !options.emit_c_dir.empty() || !options.emit_hls_dir.empty() || !options.out_dir.empty();
   if (!cert.certified && (report.sound_method() || want_code)) {
     write_json();
     throw std::runtime_error(report.message + (want_code ? " (no code emitted)" : ""));
+  }
+  // Built before anything is written, so that formats without an exact encoding write nothing.
+  std::optional<ir::Network> artifact;
+  if (!options.out_dir.empty()) {
+    try {
+      artifact = to_fixed_point_network(*report.quantized, cert, options.name, artifact_source(report));
+    } catch (const std::invalid_argument& e) {
+      json["fixed_point_network_error"] = e.what(); // the report says why, then the run fails
+      write_json();
+      throw;
+    }
   }
 
   if (options.validate >= 0) {
@@ -185,6 +203,11 @@ void run_synthesis(const io::FloatNetwork& net, const ResolvedProblem& problem, 
                                           codegen::generate_hls(*report.quantized, cert, options.name, provenance(report)));
     out << "  wrote " << files[0] << ", " << files[1] << "\n";
     json["emitted_hls"] = files;
+  }
+  if (artifact) {
+    ir::save_network(*artifact, options.out_dir);
+    out << "  wrote the fixed-point network " << options.out_dir << " (" << ir::kManifestFile << ")\n";
+    json["fixed_point_network"] = options.out_dir;
   }
   write_json();
   if (!options.json.empty()) out << "  report " << options.json << "\n";

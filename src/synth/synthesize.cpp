@@ -9,6 +9,7 @@
 #include <stdexcept>
 
 #include "fxnn/synth/error_model.h"
+#include "fxnn/synth/reference_plan.h"
 
 namespace fxnn::synth {
 
@@ -27,6 +28,17 @@ std::string number(double v) {
   out << v;
   return out.str();
 }
+
+/// The constants of the optimizers and of the diagnosis; with the limit of the fixed-point network's
+/// accumulator check when the result is also written as one (eq. (52)).
+SynthesisBounds problem_bounds(const io::FloatNetwork& net, const NetworkRanges& ranges, const SynthesisOptions& o) {
+  SynthesisBounds b = synthesis_bounds(net, ranges);
+  if (o.artifact) bound_artifact_accumulators(net, o.acc, b);
+  return b;
+}
+
+/// Whether the method's formats store each tensor at one format (eq. (53)): then so does its reference.
+bool stores_uniformly(const SynthesisOptions& o) { return o.method != Method::kLp || o.artifact; }
 
 } // namespace
 
@@ -104,23 +116,19 @@ SizeMetrics size_metrics(const QuantizedNetwork& q, const Certificate& cert) {
   return m;
 }
 
-namespace {
-
-} // namespace
-
 std::string diagnose_infeasibility(const io::FloatNetwork& net, const InputBox& box, const NetworkRanges& ranges,
                                    const SynthesisOptions& o) {
-  const SynthesisBounds b = synthesis_bounds(net, ranges);
-  const FormatPlan plan = finest_plan(net, b, o.word, o.acc);
+  const SynthesisBounds b = problem_bounds(net, ranges, o);
   const std::string words = "W = " + std::to_string(o.word) + ", A = " + std::to_string(o.acc);
-  QuantizedNetwork q;
+  CertifyOptions co{o.eps, o.word, o.acc, {}};
+  ReferencePlan reference;
   try {
-    q = quantize_network(net, box, plan, o.effective_rounding());
-  } catch (const std::exception& e) {
+    reference = reference_plan(net, box, ranges, b, o.effective_rounding(), co, stores_uniformly(o));
+  } catch (const std::overflow_error& e) {
     return "no formats within " + words + ": " + e.what();
   }
-  CertifyOptions co{o.eps, o.word, o.acc, {}};
-  const Certificate all = certify(net, ranges, q, co);
+  const QuantizedNetwork& q = reference.quantized;
+  const Certificate& all = reference.certificate;
   if (all.certified)
     return "the " + to_string(o.method) + " model finds no formats, but formats within " + words +
            " exist (the finest give a certified bound of " + number(all.bound) + " <= eps = " + number(o.eps) +
@@ -172,7 +180,7 @@ SynthesisReport synthesize(const io::FloatNetwork& net, const InputBox& box, con
 
   auto t = std::chrono::steady_clock::now();
   report.ranges = analyze_ranges(net, box, options.ranges);
-  const SynthesisBounds bounds = synthesis_bounds(net, report.ranges);
+  const SynthesisBounds bounds = problem_bounds(net, report.ranges, options);
   // Neurons whose range keeps eps / 16 away from 0 are taken as stable: hidden errors stay far
   // below eps whenever the output meets it, and the certificate checks every neuron with its
   // actual errors.
@@ -191,9 +199,24 @@ SynthesisReport synthesize(const io::FloatNetwork& net, const InputBox& box, con
   problem.word = options.word;
   problem.acc = options.acc;
   problem.time_limit = options.time_limit;
+  problem.uniform_storage = options.artifact;
+  // lp's error budget refers to the finest formats of the smallest bound; without quantizable
+  // finest formats it falls back to finest_plan (and the diagnosis says why, if it fails).
+  std::optional<ReferencePlan> reference;
+  if (options.method == Method::kLp) {
+    try {
+      reference = reference_plan(net, box, report.ranges, bounds, report.rounding,
+                                 CertifyOptions{options.eps, options.word, options.acc, {}}, options.artifact);
+      problem.reference = &reference->plan;
+    } catch (const std::overflow_error& e) {
+      spdlog::info("synth: the finest formats cannot be quantized ({}); lp refers to them unquantized", e.what());
+    }
+  }
 
   const int attempts = options.method == Method::kAster ? 1 : 1 + options.retries;
   double solve_seconds = 0.0;
+  bool tightened = false; // a certificate missed eps: the target only goes down from then on
+  std::vector<std::string> retry_notes;
   for (int attempt = 1; attempt <= attempts; ++attempt) {
     report.attempts = attempt;
     switch (options.method) {
@@ -203,6 +226,16 @@ SynthesisReport synthesize(const io::FloatNetwork& net, const InputBox& box, con
     }
     solve_seconds += report.method.solve_seconds;
     report.method.solve_seconds = solve_seconds;
+    // eq. (29b): lp's linearization (the rounding up of every term, the shares) can be infeasible
+    // where its reference formats certify within eps; the certificate is the judge, so aim higher.
+    if (!report.method.solved && reference && reference->certificate.certified && !tightened && attempt < attempts) {
+      problem.target *= 2;
+      retry_notes.push_back("the LP at target " + number(problem.target / 2) +
+                            " is infeasible while its reference formats certify " +
+                            number(reference->certificate.bound) + ": re-solved at " + number(problem.target));
+      spdlog::info("synth: {}", retry_notes.back());
+      continue;
+    }
     if (!report.method.solved) {
       report.status = SynthesisStatus::kInfeasible;
       report.message = "infeasible: " + (options.method == Method::kAster
@@ -232,9 +265,16 @@ SynthesisReport synthesize(const io::FloatNetwork& net, const InputBox& box, con
     }
     // The optimizer's floating-point solution can miss eps by its tolerances: aim lower and re-solve.
     if (!cert.overflow_free || cert.bound <= options.eps) break;
+    tightened = true;
     problem.target = std::min(problem.target / 2, problem.target * options.eps / cert.bound * 0.9);
     spdlog::info("synth: certified bound {} > eps {}: re-solving with target {}", cert.bound, options.eps, problem.target);
   }
+  report.method.notes.insert(report.method.notes.end(), retry_notes.begin(), retry_notes.end());
+  if (options.artifact)
+    report.method.notes.push_back("formats also for the fixed-point network (--out): accumulators bounded over the full "
+                                  "input formats" + std::string(options.method == Method::kLp
+                                                                    ? ", one format for all inputs and one per layer's outputs"
+                                                                    : ""));
   report.total_seconds = seconds_since(start);
   return report;
 }
@@ -286,6 +326,7 @@ nlohmann::ordered_json to_json(const SynthesisReport& r) {
                    "per dot product, per-layer hull ranges); its claimed bound is not a guarantee";
   j["rounding"] = to_string(r.rounding);
   j["range_mode"] = to_string(o.ranges);
+  j["artifact_formats"] = o.artifact;
   j["eps"] = o.eps;
   j["word"] = o.word;
   j["acc"] = o.acc;

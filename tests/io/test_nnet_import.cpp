@@ -13,25 +13,7 @@
 namespace fxnn::io {
 namespace {
 
-// 2 inputs, 3 hidden ReLU, 1 output; normalization means (0.5, 0.25 | 3), ranges (2, 4 | 10).
-const char* kNormalized = R"(// a comment line
-// another
-2,2,1,3,
-2,3,1,
-0,
--1.0,-1.0,
-1.0,1.0,
-0.5,0.25,3.0,
-2.0,4.0,10.0,
-1.0,-2.0,
-0.5,0.5,
--1.0,3.0,
-0.1,
--0.2,
-0.3,
-1.0,-1.0,2.0,
-0.25,
-)";
+using synth_testing::kNormalizedNNet;
 
 long double manual(double x0, double x1) {
   const long double a = (x0 - 0.5L) / 2.0L, b = (x1 - 0.25L) / 4.0L;
@@ -43,7 +25,7 @@ long double manual(double x0, double x1) {
 
 TEST(NNetImport, FoldsInputAndOutputNormalization) {
   NNetHeader header;
-  const FloatNetwork net = parse_nnet(kNormalized, "mem.nnet", &header);
+  const FloatNetwork net = parse_nnet(kNormalizedNNet, "mem.nnet", &header);
   ASSERT_EQ(net.layers.size(), 2u);
   EXPECT_EQ(net.inputs(), 2);
   EXPECT_EQ(net.outputs(), 1);
@@ -79,7 +61,7 @@ void expect_error(const std::string& text, const std::string& fragment) {
 }
 
 TEST(NNetImport, MalformedFilesNameTheFileAndLine) {
-  std::string text = kNormalized;
+  std::string text = kNormalizedNNet;
   expect_error(std::string(text).replace(text.find("0.5,0.5,"), 8, "0.5,"), "bad.nnet:11: layer 1 weight row 2: expected 2 values, found 1");
   expect_error(std::string(text).replace(text.find("-0.2,"), 5, "abc,"), "bad.nnet:14: 'abc' is not a finite number");
   expect_error(text.substr(0, text.find("0.25,\n")), "the file ends where layer 2 bias 1 was expected");

@@ -1,100 +1,28 @@
 #include "fxnn/io/onnx_import.h"
 
 #include <gtest/gtest.h>
-#include <onnx/onnx_pb.h>
 
 #include <cmath>
-#include <cstring>
+#include <map>
+#include <random>
+#include <set>
 #include <stdexcept>
+
+#include "../synth/synth_test_util.h"
+#include "fxnn/io/atomic_file.h"
+#include "fxnn/io/network_file.h"
+#include "fxnn/synth/input_box.h"
+#include "onnx_builder.h"
 
 namespace fxnn::io {
 namespace {
 
-/// Builds small ONNX models through the protobuf API.
-class Builder {
- public:
-  Builder(int opset, std::vector<int64_t> input_dims) {
-    model_.set_ir_version(7);
-    auto* op = model_.add_opset_import();
-    op->set_domain("");
-    op->set_version(opset);
-    auto* in = model_.mutable_graph()->add_input();
-    in->set_name("x");
-    auto* tensor = in->mutable_type()->mutable_tensor_type();
-    tensor->set_elem_type(onnx::TensorProto::FLOAT);
-    for (int64_t d : input_dims) {
-      if (d < 0) tensor->mutable_shape()->add_dim()->set_dim_param("N");
-      else tensor->mutable_shape()->add_dim()->set_dim_value(d);
-    }
-  }
-
-  /// A float initializer, stored as raw_data or float_data.
-  void constant(const std::string& name, std::vector<int64_t> dims, const std::vector<float>& values, bool raw) {
-    auto* t = model_.mutable_graph()->add_initializer();
-    fill(t, name, dims, values, raw);
-  }
-  void int64_constant(const std::string& name, const std::vector<int64_t>& values) {
-    auto* t = model_.mutable_graph()->add_initializer();
-    t->set_name(name);
-    t->set_data_type(onnx::TensorProto::INT64);
-    t->add_dims(static_cast<int64_t>(values.size()));
-    for (int64_t v : values) t->add_int64_data(v);
-  }
-  onnx::NodeProto* node(const std::string& op, const std::vector<std::string>& inputs, const std::string& output,
-                        const std::string& name) {
-    auto* n = model_.mutable_graph()->add_node();
-    n->set_op_type(op);
-    n->set_name(name);
-    for (const auto& in : inputs) n->add_input(in);
-    n->add_output(output);
-    return n;
-  }
-  static void attr(onnx::NodeProto* n, const std::string& name, int64_t v) {
-    auto* a = n->add_attribute();
-    a->set_name(name);
-    a->set_type(onnx::AttributeProto::INT);
-    a->set_i(v);
-  }
-  static void attr(onnx::NodeProto* n, const std::string& name, float v) {
-    auto* a = n->add_attribute();
-    a->set_name(name);
-    a->set_type(onnx::AttributeProto::FLOAT);
-    a->set_f(v);
-  }
-  static void ints(onnx::NodeProto* n, const std::string& name, const std::vector<int64_t>& v) {
-    auto* a = n->add_attribute();
-    a->set_name(name);
-    a->set_type(onnx::AttributeProto::INTS);
-    for (int64_t x : v) a->add_ints(x);
-  }
-  static void fill(onnx::TensorProto* t, const std::string& name, const std::vector<int64_t>& dims,
-                   const std::vector<float>& values, bool raw) {
-    t->set_name(name);
-    t->set_data_type(onnx::TensorProto::FLOAT);
-    for (int64_t d : dims) t->add_dims(d);
-    if (raw) {
-      std::string bytes(values.size() * sizeof(float), '\0');
-      std::memcpy(bytes.data(), values.data(), bytes.size());
-      t->set_raw_data(bytes);
-    } else {
-      for (float v : values) t->add_float_data(v);
-    }
-  }
-  std::string bytes(const std::string& output) {
-    model_.mutable_graph()->add_output()->set_name(output);
-    std::string out;
-    model_.SerializeToString(&out);
-    return out;
-  }
-
- private:
-  onnx::ModelProto model_;
-};
+using testing_support::OnnxBuilder;
 
 double relu(double v) { return v > 0 ? v : 0; }
 
 TEST(OnnxImport, KerasStyleMatMulAddRelu) {
-  Builder b(9, {-1, 2});
+  OnnxBuilder b(9, {-1, 2});
   b.constant("W1", {2, 3}, {1, 2, 3, -1, 0.5f, 0.25f}, false); // [in, out]
   b.constant("b1", {3}, {0.5f, -1, 0}, true);
   b.constant("W2", {3, 1}, {1, -2, 0.5f}, true);
@@ -116,15 +44,15 @@ TEST(OnnxImport, KerasStyleMatMulAddRelu) {
 }
 
 TEST(OnnxImport, MatlabStyleSubGemmOnAFourDimensionalInput) {
-  Builder b(6, {1, 1, 1, 3});
+  OnnxBuilder b(6, {1, 1, 1, 3});
   b.constant("avg", {1, 1, 1, 3}, {1, 1, 1}, true);
   b.constant("W", {2, 3}, {1, 0, -1, 0.5f, 0.5f, 0.5f}, true); // [out, in], transB = 1
   b.constant("B", {2}, {1, -1}, true);
   b.node("Sub", {"x", "avg"}, "s", "input_Sub");
   auto* g = b.node("Gemm", {"s", "W", "B"}, "y", "fc");
-  Builder::attr(g, "transB", int64_t{1});
-  Builder::attr(g, "alpha", 2.0f);
-  Builder::attr(g, "beta", 0.5f);
+  OnnxBuilder::attr(g, "transB", int64_t{1});
+  OnnxBuilder::attr(g, "alpha", 2.0f);
+  OnnxBuilder::attr(g, "beta", 0.5f);
   const FloatNetwork net = parse_onnx(b.bytes("y"), "matlab.onnx");
   ASSERT_EQ(net.layers.size(), 1u);
   const std::vector<double> x{3, 5, -2};
@@ -134,13 +62,13 @@ TEST(OnnxImport, MatlabStyleSubGemmOnAFourDimensionalInput) {
 }
 
 TEST(OnnxImport, ConvolutionsCoveringTheInputAreDenseLayers) {
-  Builder b(8, {1, 1, 1, 2});
+  OnnxBuilder b(8, {1, 1, 1, 2});
   b.constant("W1", {3, 1, 1, 2}, {1, 2, -1, 1, 0.5f, -0.5f}, true);
   b.constant("B1", {3}, {0, 1, -1}, true);
   b.constant("W2", {1, 3, 1, 1}, {1, 1, 1}, true);
   auto* c1 = b.node("Conv", {"x", "W1", "B1"}, "c1", "Operation_1");
-  Builder::ints(c1, "kernel_shape", {1, 2});
-  Builder::ints(c1, "pads", {0, 0, 0, 0});
+  OnnxBuilder::ints(c1, "kernel_shape", {1, 2});
+  OnnxBuilder::ints(c1, "pads", {0, 0, 0, 0});
   b.node("Relu", {"c1"}, "r1", "relu_1");
   b.node("Conv", {"r1", "W2"}, "c2", "Operation_2");
   b.node("Flatten", {"c2"}, "y", "flat");
@@ -151,7 +79,7 @@ TEST(OnnxImport, ConvolutionsCoveringTheInputAreDenseLayers) {
 }
 
 TEST(OnnxImport, ReshapeAndClipBecomeAClippedRelu) {
-  Builder b(11, {1, 2, 1});
+  OnnxBuilder b(11, {1, 2, 1});
   b.int64_constant("shape", {0, -1});
   b.constant("W", {2, 2}, {1, 1, 1, -1}, false);
   b.constant("lo", {}, {0}, false);
@@ -180,31 +108,75 @@ void expect_error(const std::string& bytes, const std::string& fragment) {
 
 TEST(OnnxImport, UnsupportedOperatorsAndFilesAreErrorsNamingThem) {
   {
-    Builder b(9, {-1, 2});
+    OnnxBuilder b(9, {-1, 2});
     b.constant("W", {2, 2}, {1, 0, 0, 1}, true);
     b.node("MatMul", {"x", "W"}, "m", "dense");
     b.node("Softmax", {"m"}, "y", "probabilities");
     expect_error(b.bytes("y"), "bad.onnx: unsupported ONNX operator 'Softmax' (node 'probabilities')");
   }
   {
-    Builder b(14, {-1, 2});
+    OnnxBuilder b(14, {-1, 2});
     b.node("Relu", {"x"}, "y", "r");
     expect_error(b.bytes("y"), "opset 14 is not supported");
   }
   {
-    Builder b(8, {1, 1, 3, 3});
+    OnnxBuilder b(8, {1, 1, 3, 3});
     b.constant("W", {1, 1, 2, 2}, {1, 1, 1, 1}, true);
     b.node("Conv", {"x", "W"}, "y", "small_kernel");
     expect_error(b.bytes("y"), "Conv node 'small_kernel': kernel [1,1,2,2] does not cover the whole input");
   }
   {
-    Builder b(9, {-1, 2});
+    OnnxBuilder b(9, {-1, 2});
     b.constant("W", {2, 2}, {1, 0, 0, 1}, true);
     b.node("MatMul", {"x", "W"}, "m", "dense");
     b.node("Add", {"m", "x"}, "y", "residual");
     expect_error(b.bytes("y"), "branching graphs are not supported");
   }
   expect_error("this is not a protobuf", "bad.onnx: not an ONNX model");
+}
+
+// The ONNX files of the benchmark suite: their opsets and operators are the ones this importer is
+// for (Keras-style MatMul + Add + Relu at opset 9, MATLAB-style Sub + Gemm at opset 6, Sub + Conv
+// whose kernel covers the input + Flatten at opset 8), and each imports to the layer sizes the suite
+// lists and computes its NNet twin's function.
+TEST(OnnxImport, RealControllerFilesOfTheSuite) {
+  const std::string dir = synth_testing::controllers_dir();
+  if (dir.empty()) GTEST_SKIP() << "no shared controllers in this checkout";
+  const std::map<std::string, std::pair<int, std::set<std::string>>> expected = {
+      {"acc_controller_5_20", {6, {"Sub", "Gemm", "Relu"}}},
+      {"controller_double_pendulum_less_robust", {9, {"MatMul", "Add", "Relu"}}},
+      {"controller_single_pendulum", {9, {"MatMul", "Add", "Relu"}}},
+      {"unicycle_controllerB", {8, {"Sub", "Conv", "Relu", "Flatten"}}},
+  };
+  std::map<std::string, synth::Benchmark> suite;
+  for (const synth::Benchmark& b : synth::load_benchmarks(dir + "/benchmarks.yaml")) suite[b.name] = b;
+  for (const auto& [name, ops] : expected) {
+    SCOPED_TRACE(name);
+    ASSERT_TRUE(suite.count(name));
+    const synth::Benchmark& b = suite.at(name);
+    onnx::ModelProto model;
+    ASSERT_TRUE(model.ParseFromString(read_file(b.model)));
+    ASSERT_EQ(model.opset_import_size(), 1);
+    EXPECT_EQ(model.opset_import(0).version(), ops.first);
+    std::set<std::string> seen;
+    for (const auto& node : model.graph().node()) seen.insert(node.op_type());
+    EXPECT_EQ(seen, ops.second);
+
+    const FloatNetwork net = read_network_file(b.model);
+    std::vector<int64_t> sizes{net.inputs()};
+    for (const DenseLayer& layer : net.layers) sizes.push_back(layer.outputs());
+    EXPECT_EQ(sizes, b.layers);
+    for (size_t l = 0; l + 1 < net.layers.size(); ++l) EXPECT_EQ(net.layers[l].activation, Activation::kRelu);
+  }
+  // The double pendulum's two files (the other pairs are compared in test_nnet_import.cpp).
+  const FloatNetwork onnx = read_network_file(suite.at("controller_double_pendulum_less_robust").model);
+  const FloatNetwork nnet = read_network_file(dir + "/DoublePendulumNonRobustNN.nnet");
+  std::mt19937_64 rng(5);
+  std::uniform_real_distribution<double> u(1.0, 1.3);
+  for (int k = 0; k < 200; ++k) {
+    const std::vector<double> x{u(rng), u(rng), u(rng), u(rng)};
+    for (size_t o = 0; o < 2; ++o) EXPECT_NEAR(onnx.evaluate(x)[o], nnet.evaluate(x)[o], 1e-6);
+  }
 }
 
 } // namespace

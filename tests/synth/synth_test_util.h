@@ -41,6 +41,26 @@ inline synth::InputBox uniform_box(int64_t n, double lo, double hi) {
   return box;
 }
 
+// 2 inputs, 3 hidden ReLU, 1 output; normalization means (0.5, 0.25 | 3), ranges (2, 4 | 10).
+inline const char* kNormalizedNNet = R"(// a comment line
+// another
+2,2,1,3,
+2,3,1,
+0,
+-1.0,-1.0,
+1.0,1.0,
+0.5,0.25,3.0,
+2.0,4.0,10.0,
+1.0,-2.0,
+0.5,0.5,
+-1.0,3.0,
+0.1,
+-0.2,
+0.3,
+1.0,-1.0,2.0,
+0.25,
+)";
+
 /// The real controllers of the benchmark suite, or "" when this checkout has no shared data.
 inline std::string controllers_dir() {
 #ifdef FXNN_CONTROLLERS_DIR

@@ -62,10 +62,27 @@ struct SynthesisBounds {
 
 SynthesisBounds synthesis_bounds(const io::FloatNetwork& net, const NetworkRanges& ranges);
 
+/// For formats that are also written as a fixed-point network (docs/synthesis.md eq. (52)): that
+/// network checks every accumulator, times its multiplier and plus its offset, against the full code
+/// range of its input format, in int64. Raises acc_int of every neuron of layer l to at least
+///   max_k ulog2(row'_k 2^(S_l - 1) + |b_k| + 1) + 1 - (64 - acc),   row'_k = sum_j (|w_kj| + 2^(Uw0_k - 4)),
+/// S_l the largest storage_int of the layer's inputs (the layer maximum: the artifact's common
+/// accumulator format is the finest of the layer).
+void bound_artifact_accumulators(const io::FloatNetwork& net, int acc, SynthesisBounds& bounds);
+
+struct FinestPlanOptions {
+  /// Where an accumulator limits F_in + Fw (eq. (6), (33), (52)): the weights of every layer stay
+  /// this many bits below their full width so that the layer's inputs may be as much finer.
+  int traded_weight_bits = 0;
+  /// One format for all inputs and one per layer's outputs (eq. (53)).
+  bool uniform_storage = false;
+};
+
 struct FormatPlan;
 /// The finest formats the word sizes W and A allow, every constraint of check_plan kept: the
-/// reference of the LP's error budget shares and of infeasibility diagnoses.
-FormatPlan finest_plan(const io::FloatNetwork& net, const SynthesisBounds& bounds, int word, int acc);
+/// reference of the LP's error budget shares and of infeasibility diagnoses (see reference_plan).
+FormatPlan finest_plan(const io::FloatNetwork& net, const SynthesisBounds& bounds, int word, int acc,
+                       const FinestPlanOptions& options = {});
 
 /// The gains of the affine error analysis (docs/synthesis.md section 4.2, eq. (20a)-(20d)).
 ///

@@ -35,6 +35,9 @@ struct SynthesisProblem {
   int word = 32;         // W
   int acc = 64;          // A
   double time_limit = 60.0;
+  bool uniform_storage = false; // lp: one format for all inputs and one per layer's outputs (eq. (53))
+  /// lp: the formats its error budget shares refer to (reference_plan); null: finest_plan.
+  const FormatPlan* reference = nullptr;
 };
 
 struct MethodResult {

@@ -15,13 +15,14 @@ namespace fxnn::synth {
 
 struct SynthRunOptions {
   std::string model;       // --model (may be empty with --benchmark: the suite's model)
-  std::string input_box;   // --input-box "lo:hi,..."
+  std::optional<std::string> input_box; // --input-box "lo:hi,..." (given but empty: an error, not absent)
   std::string benchmarks;  // --benchmarks YAML
   std::string benchmark;   // --benchmark NAME
   std::optional<double> eps; // --error (default: the benchmark's error bound)
   SynthesisOptions synthesis; // method, rounding, ranges, word, acc
   std::string emit_c_dir;  // --emit-c DIR
   std::string emit_hls_dir; // --emit-hls DIR
+  std::string out_dir;     // --out DIR: the fixed-point network artifact (ir::save_network)
   std::string name = "net"; // --name: the C identifier of the generated functions
   int64_t validate = -1;   // --validate N (random inputs); < 0: no validation
   uint64_t seed = 1;
@@ -38,9 +39,11 @@ struct ResolvedProblem {
 ResolvedProblem resolve_problem(const SynthRunOptions& options);
 
 /// Runs synthesis on an already loaded network (the box must fit it) and prints a summary to `out`.
-/// Writes the report and the code only when everything they depend on succeeded. Throws
-/// std::runtime_error with one line when no certified formats exist (lp, milp), when code was asked
-/// for but cannot be emitted, or when validation fails (sanitizer report, error above the bound).
+/// Writes the report, the code and the artifact only when everything they depend on succeeded.
+/// Throws std::runtime_error with one line when no certified formats exist (lp, milp), when code or
+/// an artifact was asked for but cannot be emitted (std::invalid_argument when the formats have no
+/// exact encoding as a fixed-point network), or when validation fails (sanitizer report, error
+/// above the bound).
 void run_synthesis(const io::FloatNetwork& net, const ResolvedProblem& problem, const SynthRunOptions& options,
                    std::ostream& out);
 

@@ -31,6 +31,10 @@ struct SynthesisOptions {
   int acc = 64;  // A, at most 64 (int64_t accumulators)
   double time_limit = 60.0;  // seconds per solver call
   int retries = 3;           // re-solves with a tighter target when the certificate misses eps by rounding
+  /// The formats must also be encodable as a fixed-point network (`--out`, docs/synthesis.md
+  /// section 13): accumulators bounded over the full input formats (eq. (52)), and for lp one
+  /// format for all inputs and one per layer's outputs (weights and accumulators stay per neuron).
+  bool artifact = false;
   AsterSettings aster;
 
   /// Throws std::invalid_argument naming the option for eps <= 0 (or not finite), W outside [4, 32],

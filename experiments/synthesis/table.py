@@ -1,0 +1,175 @@
+#!/usr/bin/env python3
+"""Writes experiments/synthesis/README.md (to stdout) from the JSON reports of scripts/synth_benchmarks.sh."""
+
+import argparse
+import datetime
+import json
+import os
+import re
+
+VARIANTS = ["lp", "milp", "lp-out", "milp-out", "aster"]
+SOUND = ["lp", "milp", "lp-out", "milp-out"]
+WRITES_NETWORK = ["lp-out", "milp-out"]
+
+
+def benchmark_names(suite):
+    return re.findall(r"^  - name: *(\S+)", open(suite).read(), flags=re.M)
+
+
+def load(reports, name, variant):
+    path = os.path.join(reports, f"{name}.{variant}.json")
+    if not os.path.exists(path):
+        return None
+    return json.load(open(path))
+
+
+def last_line(reports, name, variant):
+    path = os.path.join(reports, f"{name}.{variant}.log")
+    lines = [l.strip() for l in open(path)] if os.path.exists(path) else []
+    return lines[-1] if lines else "no log"
+
+
+def g(v, digits=4):
+    return f"{v:.{digits}g}"
+
+
+def sound_checks(r):
+    """The acceptance checks of one lp/milp run: a list of failures (empty when all hold)."""
+    failures = []
+    if r is None:
+        return ["no report"]
+    if r["status"] != "certified":
+        return [r["status"] + ": " + r["message"]]
+    bound, eps = r["certified_bound"], r["eps"]
+    if not bound <= eps:
+        failures.append(f"bound {g(bound)} > eps")
+    v = r.get("validation")
+    if v is None or "max_error_all" not in v:
+        failures.append("not validated")
+        return failures
+    if not v["max_error_all"] <= bound:
+        failures.append(f"measured {g(v['max_error_all'])} > bound")
+    if not v["sanitizer_clean"]:
+        failures.append("sanitizer report")
+    if not v["outputs_match_integer_reference"]:
+        failures.append("compiled C differs from the integer reference")
+    if not r.get("overflow_free", False):
+        failures.append("may overflow")
+    return failures
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--suite", required=True)
+    ap.add_argument("--reports", required=True)
+    ap.add_argument("--validate", type=int, required=True)
+    ap.add_argument("--command", required=True)
+    a = ap.parse_args()
+    names = benchmark_names(a.suite)
+    runs = {(n, v): load(a.reports, n, v) for n in names for v in VARIANTS}
+
+    out = []
+    w = out.append
+    w("# Sound fixed-point synthesis on the controller benchmarks\n")
+    w("Every network of `../shared/data/controllers/benchmarks.yaml` (its input box, eps = its `error_bound`)")
+    w("through `fxnn synth` (docs/synthesis.md) with three sound methods and Aster's unsound formulation:\n")
+    w("- `lp`: per-neuron formats (section 6); `milp`: per-layer formats and the hardware cost (section 7).")
+    w(f"  Each is certified, its C compiled (plain and `-fsanitize=undefined`) and run on {a.validate} random")
+    w("  inputs of the box plus its corners and centre, against the network in long double.")
+    w("- `lp-out`, `milp-out`: the same with `--out`, which also writes the fixed-point network (section 13):")
+    w("  its formats have one format per stored tensor (lp: eq. (53); weights and accumulators stay per")
+    w("  neuron) and accumulators bounded over the full input formats (eq. (52)).")
+    w("- `aster`: Aster's formulation (section 9), UNSOUND: its claimed bound, the sound bound of the formats")
+    w("  it picks, and a search (20000 evaluations) for an input that breaks the claim.\n")
+    w("## Command\n")
+    w("```sh")
+    w("nice ninja -C build fxnn      # any build folder; pass the binary's path as the first argument")
+    w(a.command + "   # the runs, reports/*.json and *.log, this README")
+    w("```\n")
+    w(f"Run on {datetime.date.today().isoformat()}, {os.cpu_count()} cores shared with other jobs; times are")
+    w("CPU-contended wall times of the solver calls (CBC/CLP), not of a quiet machine.\n")
+
+    w("## Sound methods\n")
+    w("total bits: word lengths of all inputs, weights, biases and stored outputs; cost: sum over the")
+    w("multiplications of weight width x input width (Aster's cost model, on the actual codes); solve: the")
+    w("solver time (all attempts); bound: the certified bound (exact rational recurrence and affine")
+    w("analysis, section 8); measured: the largest |error| over the validation inputs; ratio = measured /")
+    w("bound. checks: measured <= bound <= eps, no possible overflow, no sanitizer report, compiled C equal")
+    w("to the integer reference bit for bit.\n")
+    w("| network | layers | method | total bits | cost | solve s | synthesis s | certified bound | measured max error | ratio | checks |")
+    w("|---|---|---|---:|---:|---:|---:|---:|---:|---:|---|")
+    failures_all = []
+    solve_times = []
+    for n in names:
+        for v in SOUND:
+            r = runs[(n, v)]
+            failures = sound_checks(r)
+            if v in WRITES_NETWORK and r is not None and r["status"] == "certified" and not r.get("fixed_point_network"):
+                failures.append("no fixed-point network written: " + r.get("fixed_point_network_error", last_line(a.reports, n, v)))
+            if failures:
+                failures_all.append(f"{n} {v}: " + "; ".join(failures))
+            if r is None or r["status"] != "certified":
+                reason = r["message"] if r else last_line(a.reports, n, v)
+                w(f"| {n} | | {v} | | | | | | | | FAILED: {reason} |")
+                continue
+            layers = "-".join(str(x) for x in layer_sizes(r))
+            val = r.get("validation", {})
+            measured = val.get("max_error_all")
+            solve_times.append((r["solve_seconds"], n, v))
+            cells = [n, layers, v, str(r["total_bits"]), g(r["cost"], 7), g(r["solve_seconds"], 3),
+                     g(r["total_seconds"], 3), g(r["certified_bound"]),
+                     g(measured) if measured is not None else "-",
+                     g(measured / r["certified_bound"], 3) if measured is not None else "-",
+                     "ok" if not failures else "FAILED: " + "; ".join(failures)]
+            if v in WRITES_NETWORK and not failures:
+                cells[-1] += ", network written"
+            w("| " + " | ".join(cells) + " |")
+    w("")
+
+    w("## Aster's formulation (unsound baseline)\n")
+    w("claimed: the bound of Aster's own model for the formats it chose; sound bound: fxnn's certificate of")
+    w("those formats (mapped to fxnn's integer semantics, section 9); search: the largest |error| found by")
+    w("sampling and coordinate search; broken: whether that input exceeds the claimed bound.\n")
+    w("| network | status | claimed bound | sound bound of its formats | measured / searched max error | broken |")
+    w("|---|---|---:|---:|---:|---|")
+    broken = 0
+    for n in names:
+        r = runs[(n, "aster")]
+        if r is None:
+            w(f"| {n} | no report: {last_line(a.reports, n, 'aster')} | | | | |")
+            continue
+        if "claimed_bound" not in r:
+            w(f"| {n} | {r['status']}: {r['message']} | | | | |")
+            continue
+        val = r.get("validation", {})
+        search = val.get("search", {})
+        found = max(val.get("max_error_all", 0.0), search.get("max_error", 0.0)) if val else None
+        violated = search.get("violates_claimed_bound")
+        broken += bool(violated)
+        w(f"| {n} | {r['status']} | {g(r['claimed_bound'])} | {g(r['certified_bound'])} | "
+          f"{g(found) if found is not None else '-'} | "
+          f"{'yes' if violated else ('no' if violated is not None else 'not searched')} |")
+    w("")
+
+    w("## Summary\n")
+    sound_runs = len(names) * len(SOUND)
+    w(f"- {sound_runs - len(failures_all)} of {sound_runs} sound runs pass every check "
+      f"({len(names)} networks x {len(SOUND)} methods).")
+    if solve_times:
+        worst = max(solve_times)
+        w(f"- Slowest solve: {g(worst[0], 3)} s ({worst[1]}, {worst[2]}); "
+          f"{sum(1 for t in solve_times if t[0] < 10)} of {len(solve_times)} solves under 10 s.")
+    w(f"- Aster: an input breaking the claimed bound was found for {broken} network(s).")
+    for f in failures_all:
+        w(f"- FAILED: {f}")
+    print("\n".join(out))
+
+
+def layer_sizes(r):
+    layers = r.get("layers", [])
+    sizes = [len(r.get("input_frac", []))] + [layer["neurons"] for layer in layers]
+    return sizes
+
+
+if __name__ == "__main__":
+    main()

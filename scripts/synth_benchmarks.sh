@@ -1,0 +1,49 @@
+#!/usr/bin/env bash
+# Sound fixed-point synthesis on every network of the benchmark suite (docs/synthesis.md):
+#   lp, milp            certified, the generated C compiled (also with UBSan) and validated on
+#                       VALIDATE random inputs plus the corners and the centre of the box;
+#   lp-out, milp-out    the same with --out: the fixed-point network is written too (its formats:
+#                       one per tensor, accumulators bounded over the full input formats);
+#   aster               Aster's unsound formulation: its claimed bound, the sound bound of its
+#                       formats, and a search for an input that breaks the claim.
+# Writes one JSON report and one log per run to experiments/synthesis/reports/ and the table to
+# experiments/synthesis/README.md (experiments/synthesis/table.py).
+#
+# Usage: scripts/synth_benchmarks.sh [FXNN_BINARY]        (default: build/fxnn)
+# Environment: SUITE (default ../shared/data/controllers/benchmarks.yaml), VALIDATE (default 100000),
+# EPS (default: each benchmark's error_bound, 1e-3 for the whole suite).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+FXNN=${1:-build/fxnn}
+SUITE=${SUITE:-../shared/data/controllers/benchmarks.yaml}
+VALIDATE=${VALIDATE:-100000}
+OUT=experiments/synthesis
+[ -x "$FXNN" ] || { echo "synth_benchmarks: no fxnn binary at $FXNN (build it, or pass its path)" >&2; exit 1; }
+[ -f "$SUITE" ] || { echo "synth_benchmarks: no benchmark suite at $SUITE" >&2; exit 1; }
+
+mkdir -p "$OUT/reports"
+rm -f "$OUT"/reports/*.json "$OUT"/reports/*.log
+WORK=$(mktemp -d)
+trap 'rm -rf "$WORK"' EXIT
+
+names=$(sed -n 's/^  - name: *//p' "$SUITE")
+for name in $names; do
+  for variant in lp milp lp-out milp-out aster; do
+    args=(--benchmarks "$SUITE" --benchmark "$name" --validate "$VALIDATE"
+          --json "$OUT/reports/$name.$variant.json")
+    [ -n "${EPS:-}" ] && args+=(--error "$EPS")
+    case $variant in
+      lp | milp | aster) args+=(--method "$variant") ;;
+      lp-out | milp-out) args+=(--method "${variant%-out}" --out "$WORK/$name.$variant") ;;
+    esac
+    # A run that fails (infeasible, not certified, validation) still writes its report; the table
+    # says what happened, so the loop goes on.
+    if nice "$FXNN" synth "${args[@]}" > "$OUT/reports/$name.$variant.log" 2>&1; then status=ok; else status=failed; fi
+    echo "$name $variant: $status ($(tail -n 1 "$OUT/reports/$name.$variant.log"))"
+  done
+done
+
+command="scripts/synth_benchmarks.sh $*"
+python3 "$OUT/table.py" --suite "$SUITE" --reports "$OUT/reports" --validate "$VALIDATE" \
+  --command "${command% }" > "$OUT/README.md"
+echo "wrote $OUT/README.md"
