@@ -86,6 +86,8 @@ set(FXNN_TORCH_SOURCES
   src/train/communicator.cpp
   src/train/data_parallel_step.cpp
   src/bench/benchmarks.cpp
+  src/bench/bench_infer.cpp
+  src/bench/torch_peers.cpp
   src/io/checkpoint_mlp_import.cpp
   src/deploy/export_network.cpp
   src/deploy/torch_simulation.cpp

@@ -5,30 +5,15 @@
 #include <vector>
 
 #include "fxnn/core/quantize_kernels.h"
+#include "timing.h"
 #include "fxnn/data/dataset.h"
 #include "fxnn/train/train_step.h"
 #include "fxnn/train/trainer.h"
 
 namespace fxnn {
 
-namespace {
-
-using Clock = std::chrono::steady_clock;
-
-double median(std::vector<double> values) {
-  std::sort(values.begin(), values.end());
-  const size_t n = values.size();
-  return n == 0 ? 0.0 : (n % 2 ? values[n / 2] : 0.5 * (values[n / 2 - 1] + values[n / 2]));
-}
-
-template <typename F>
-double milliseconds(F&& work) {
-  const auto start = Clock::now();
-  work();
-  return std::chrono::duration<double, std::milli>(Clock::now() - start).count();
-}
-
-} // namespace
+using bench_timing::median;
+using bench_timing::milliseconds;
 
 nlohmann::ordered_json bench_train(const BenchTrainOptions& options) {
   ExperimentConfig config = options.config;

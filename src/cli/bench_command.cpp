@@ -1,4 +1,5 @@
 // fxnn bench train --config C.yaml [--precision PLAN] [--batch 128]
+// fxnn bench infer --model OUT [--batch 256] [--config C.yaml]
 // fxnn bench quantize [--numel N] [--format s8.7] [--rounding nearest]
 
 #include <cstdio>
@@ -19,6 +20,11 @@ struct BenchTrainArgs {
   std::vector<std::string> overrides;
   int64_t batch = 128;
   int64_t steps = 20;
+  int64_t threads = -1;
+};
+
+struct BenchInferArgs {
+  BenchInferOptions options;
   int64_t threads = -1;
 };
 
@@ -53,6 +59,23 @@ void add_bench_command(CLI::App& app) {
     options.steps = train->steps;
     configure_threads(train->threads >= 0 ? train->threads : options.config.train.threads);
     print(bench_train(options));
+  });
+
+  auto infer = std::make_shared<BenchInferArgs>();
+  auto* infer_cmd = bench->add_subcommand(
+      "infer", "One network folder run by LibTorch float, LibTorch int8 and the fxnn integer runtime, alternated");
+  infer_cmd->add_option("--model", infer->options.model, "Network folder (model.json)")
+      ->required()
+      ->check(CLI::ExistingDirectory);
+  infer_cmd->add_option("--batch", infer->options.batch_size, "Batch size")->capture_default_str();
+  infer_cmd->add_option("--steps", infer->options.steps, "Timed batches per side")->capture_default_str();
+  infer_cmd->add_option("--config", infer->options.config, "Use the test images of this config (default: random pixels)")
+      ->check(CLI::ExistingFile);
+  infer_cmd->add_option("--isa", infer->options.isa, "fxnn kernels: portable | avx512vnni | auto")->capture_default_str();
+  infer_cmd->add_option("--threads", infer->threads, "Threads of all three (0 or absent: all hardware threads)");
+  infer_cmd->callback([infer] {
+    configure_threads(std::max<int64_t>(infer->threads, 0));
+    print(bench_infer(infer->options));
   });
 
   auto quantize = std::make_shared<BenchQuantizeArgs>();

@@ -6,6 +6,7 @@
 // called after isa_supported(Isa::kAvx512Vnni).
 
 #include <algorithm>
+#include <cstdint>
 #include <cstring>
 #include <stdexcept>
 #include <vector>
@@ -14,6 +15,10 @@
 
 #if defined(__x86_64__) && defined(__GNUC__)
 #include <immintrin.h>
+
+// GCC 12 reports the _mm512_undefined_* placeholders inside its own intrinsics as maybe-uninitialized
+// (a known false positive of avx512fintrin.h); nothing of this file is.
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 
 #define FXNN_VNNI __attribute__((target("avx512f,avx512bw,avx512dq,avx512vl,avx512vnni")))
 #define FXNN_VNNI_INLINE inline __attribute__((always_inline, target("avx512f,avx512bw,avx512dq,avx512vl,avx512vnni")))
@@ -28,11 +33,16 @@ struct Epilogue {
   __m128i shift;
   __m512i lo, hi;
   GemmOutput out;
-  int64_t n; // valid columns
+  int64_t n;               // valid columns
+  bool narrow_multipliers; // every multiplier in [-2^31, 2^31)
 };
 
 FXNN_VNNI_INLINE __m512i requant8(__m512i acc64, const int64_t* m, const int64_t* o, const Epilogue& e) {
-  __m512i v = _mm512_add_epi64(_mm512_mullo_epi64(acc64, _mm512_loadu_si512(m)), _mm512_loadu_si512(o));
+  // acc fits 32 bits; when the multipliers do too, vpmuldq (32 x 32 -> 64, one uop) gives the same
+  // exact product as vpmullq (64 x 64, three uops).
+  const __m512i product = e.narrow_multipliers ? _mm512_mul_epi32(acc64, _mm512_loadu_si512(m))
+                                               : _mm512_mullo_epi64(acc64, _mm512_loadu_si512(m));
+  __m512i v = _mm512_add_epi64(product, _mm512_loadu_si512(o));
   v = _mm512_sra_epi64(v, e.shift);
   return _mm512_min_epi64(_mm512_max_epi64(v, e.lo), e.hi);
 }
@@ -68,40 +78,57 @@ FXNN_VNNI_INLINE void store16(__m512i acc, int64_t row, int64_t col, const Epilo
   }
 }
 
+// The accumulators of a tile are named variables, not an array: GCC keeps an array of vectors in
+// memory even when every index is a constant, and a tile is only fast with all of them in registers.
+// X-macros spell out rows 0..15 and column vectors 0..3; `if constexpr` keeps those of the tile.
+#define FXNN_TILE_ROWS(X, v) \
+  X(0, v) X(1, v) X(2, v) X(3, v) X(4, v) X(5, v) X(6, v) X(7, v) X(8, v) X(9, v) X(10, v) X(11, v) X(12, v) X(13, v) \
+      X(14, v) X(15, v)
+#define FXNN_TILE_ALL(X) FXNN_TILE_ROWS(X, 0) FXNN_TILE_ROWS(X, 1) FXNN_TILE_ROWS(X, 2) FXNN_TILE_ROWS(X, 3)
+
 /// One MR x (NV * 16) tile: rows [row0, row0 + rows) of the output (rows <= MR; A holds MR readable
 /// rows), column blocks [block0, block0 + NV).
 template <bool kBytes, int MR, int NV>
 FXNN_VNNI void tile(const uint8_t* a, int64_t lda_bytes, const uint8_t* b, int64_t groups, int64_t block0,
                     int64_t row0, int64_t rows, const Epilogue& e) {
+  static_assert(MR <= 16 && NV <= 4, "tile larger than the named accumulators");
   const int64_t panel = groups * 64; // bytes of one block of 16 columns
   const uint8_t* bp = b + block0 * panel;
-  __m512i acc[MR][NV];
-#pragma GCC unroll 16
-  for (int r = 0; r < MR; ++r)
-#pragma GCC unroll 4
-    for (int v = 0; v < NV; ++v) acc[r][v] = _mm512_setzero_si512();
+#define FXNN_DECLARE(r, v) __m512i acc_##r##_##v = _mm512_setzero_si512();
+  FXNN_TILE_ALL(FXNN_DECLARE)
+#undef FXNN_DECLARE
   for (int64_t g = 0; g < groups; ++g) {
-    __m512i bv[NV];
-#pragma GCC unroll 4
-    for (int v = 0; v < NV; ++v) bv[v] = _mm512_load_si512(bp + v * panel + g * 64);
-#pragma GCC unroll 16
-    for (int r = 0; r < MR; ++r) {
-      int32_t word;
-      std::memcpy(&word, a + r * lda_bytes + g * 4, 4);
-      const __m512i av = _mm512_set1_epi32(word);
-#pragma GCC unroll 4
-      for (int v = 0; v < NV; ++v) {
-        if constexpr (kBytes) acc[r][v] = _mm512_dpbusd_epi32(acc[r][v], av, bv[v]);
-        else acc[r][v] = _mm512_dpwssd_epi32(acc[r][v], av, bv[v]);
-      }
-    }
+    const uint8_t* bg = bp + g * 64;
+    const __m512i b0 = _mm512_load_si512(bg);
+    const __m512i b1 = NV > 1 ? _mm512_load_si512(bg + panel) : b0;
+    const __m512i b2 = NV > 2 ? _mm512_load_si512(bg + 2 * panel) : b0;
+    const __m512i b3 = NV > 3 ? _mm512_load_si512(bg + 3 * panel) : b0;
+    const uint8_t* ag = a + g * 4;
+#define FXNN_MULTIPLY(r, v)                                                                      \
+  if constexpr (r < MR && v < NV) {                                                              \
+    if constexpr (kBytes) acc_##r##_##v = _mm512_dpbusd_epi32(acc_##r##_##v, a_##r, b##v);       \
+    else acc_##r##_##v = _mm512_dpwssd_epi32(acc_##r##_##v, a_##r, b##v);                        \
   }
-  for (int r = 0; r < MR; ++r) {
-    if (r >= rows) break;
-#pragma GCC unroll 4
-    for (int v = 0; v < NV; ++v) store16(acc[r][v], row0 + r, (block0 + v) * 16, e);
+#define FXNN_ROW(r, unused)                                                                      \
+  if constexpr (r < MR) {                                                                        \
+    int32_t word_##r;                                                                            \
+    std::memcpy(&word_##r, ag + r * lda_bytes, 4);                                               \
+    const __m512i a_##r = _mm512_set1_epi32(word_##r);                                           \
+    FXNN_MULTIPLY(r, 0) FXNN_MULTIPLY(r, 1) FXNN_MULTIPLY(r, 2) FXNN_MULTIPLY(r, 3)              \
   }
+    FXNN_TILE_ROWS(FXNN_ROW, 0)
+#undef FXNN_ROW
+#undef FXNN_MULTIPLY
+  }
+#define FXNN_STORE(r, v) \
+  if constexpr (r < MR && v < NV) \
+    if (r < rows) store16(acc_##r##_##v, row0 + r, (block0 + v) * 16, e);
+  FXNN_TILE_ALL(FXNN_STORE)
+#undef FXNN_STORE
 }
+
+#undef FXNN_TILE_ALL
+#undef FXNN_TILE_ROWS
 
 using TileFn = void (*)(const uint8_t*, int64_t, const uint8_t*, int64_t, int64_t, int64_t, int64_t, const Epilogue&);
 
@@ -157,8 +184,10 @@ void run(const GemmWeights& b, const uint8_t* a, int64_t rows, int64_t lda_bytes
 
 FXNN_VNNI void gemm_vnni_impl(const GemmWeights& b, const void* a, int64_t rows, int64_t lda,
                               const ChannelRequant& requant, const GemmOutput& out) {
+  const bool narrow = std::all_of(requant.multiplier.begin(), requant.multiplier.end(),
+                                  [](int64_t m) { return m >= INT32_MIN && m <= INT32_MAX; });
   Epilogue e{requant.multiplier.data(), requant.offset.data(), _mm_cvtsi32_si128(requant.shift),
-             _mm512_set1_epi64(requant.lo), _mm512_set1_epi64(requant.hi), out, b.n()};
+             _mm512_set1_epi64(requant.lo), _mm512_set1_epi64(requant.hi), out, b.n(), narrow};
   const auto* bytes = static_cast<const uint8_t*>(a);
   if (b.kind() == GemmKind::kU8S8) run<true>(b, bytes, rows, lda, e);
   else run<false>(b, bytes, rows, lda * 2, e);

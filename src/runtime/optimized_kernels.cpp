@@ -112,25 +112,37 @@ class ConvKernel final : public PreparedNode {
   template <typename In, typename A>
   void im2col(const In* x, int64_t row0, int64_t count, int64_t ow, A* a, int64_t lda) const {
     const int64_t k = node_.kernel, s = node_.stride, p = node_.padding, c = in_c_;
+    const int64_t segment = k * c; // one kernel row: k pixels of c channels, contiguous in NHWC
     for (int64_t r = 0; r < count; ++r) {
       const int64_t oy = (row0 + r) / ow, ox = (row0 + r) % ow;
+      const int64_t ix0 = ox * s - p;
+      const bool inside_x = ix0 >= 0 && ix0 + k <= in_w_;
       A* row = a + r * lda;
-      for (int64_t ky = 0; ky < k; ++ky) {
+      for (int64_t ky = 0; ky < k; ++ky, row += segment) {
         const int64_t iy = oy * s + ky - p;
-        for (int64_t kx = 0; kx < k; ++kx, row += c) {
-          const int64_t ix = ox * s + kx - p;
-          if (iy < 0 || iy >= in_h_ || ix < 0 || ix >= in_w_) {
-            std::fill(row, row + c, A{0});
-            continue;
-          }
-          const In* src = x + (iy * in_w_ + ix) * c;
-          if constexpr (std::is_same_v<In, A>) std::memcpy(row, src, static_cast<size_t>(c) * sizeof(A));
-          else
-            for (int64_t i = 0; i < c; ++i) row[i] = static_cast<A>(src[i]);
+        if (iy < 0 || iy >= in_h_) {
+          std::fill(row, row + segment, A{0});
+          continue;
+        }
+        const In* src = x + (iy * in_w_ + ix0) * c;
+        if (inside_x) {
+          copy(src, row, segment);
+          continue;
+        }
+        for (int64_t kx = 0; kx < k; ++kx) {
+          const int64_t ix = ix0 + kx;
+          if (ix < 0 || ix >= in_w_) std::fill(row + kx * c, row + (kx + 1) * c, A{0});
+          else copy(src + kx * c, row + kx * c, c);
         }
       }
       std::fill(row, a + r * lda + lda, A{0});
     }
+  }
+
+  /// An inline loop rather than memcpy: segments are often a few elements (a 3x3 kernel on one channel).
+  template <typename In, typename A>
+  static void copy(const In* src, A* dst, int64_t n) {
+    for (int64_t i = 0; i < n; ++i) dst[i] = static_cast<A>(src[i]);
   }
 
   ir::Node node_;

@@ -34,4 +34,19 @@ struct BenchQuantizeOptions {
 /// 4 bytes per element: {"quantize_gbps", "copy_gbps", "ratio" = quantize/copy, ...}.
 nlohmann::ordered_json bench_quantize(const BenchQuantizeOptions& options);
 
+struct BenchInferOptions {
+  std::string model;       // network folder (model.json)
+  int64_t batch_size = 256;
+  int64_t steps = 20;      // timed batches per side
+  int64_t warmup = 3;      // untimed batches per side first
+  std::string config;      // optional: real test images of this config instead of random pixels
+  std::string isa = "auto";
+};
+
+/// The same network and batch run, alternately, by (a) LibTorch float (the faster of NCHW and
+/// channels-last), (b) LibTorch's int8 quantized operators and (c) the fxnn integer runtime, in one
+/// process with the same threads: {"float_images_per_s", "int8_images_per_s", "fxnn_images_per_s",
+/// "fxnn_over_float", "fxnn_over_int8", "profile": per node of (c), ...}.
+nlohmann::ordered_json bench_infer(const BenchInferOptions& options);
+
 } // namespace fxnn
