@@ -6,7 +6,7 @@
 #                       one per tensor, accumulators bounded over the full input formats);
 #   aster               Aster's unsound formulation: its claimed bound, the sound bound of its
 #                       formats, and a search for an input that breaks the claim.
-# Writes one JSON report and one log per run to experiments/synthesis/reports/ and the table to
+# Writes one JSON report and one log per run to runs/synthesis/ (not kept in git) and the table to
 # experiments/synthesis/README.md (experiments/synthesis/table.py).
 #
 # Usage: scripts/synth_benchmarks.sh [FXNN_BINARY]        (default: build/fxnn)
@@ -18,11 +18,12 @@ FXNN=${1:-build/fxnn}
 SUITE=${SUITE:-../shared/data/controllers/benchmarks.yaml}
 VALIDATE=${VALIDATE:-100000}
 OUT=experiments/synthesis
+REPORTS=runs/synthesis
 [ -x "$FXNN" ] || { echo "synth_benchmarks: no fxnn binary at $FXNN (build it, or pass its path)" >&2; exit 1; }
 [ -f "$SUITE" ] || { echo "synth_benchmarks: no benchmark suite at $SUITE" >&2; exit 1; }
 
-mkdir -p "$OUT/reports"
-rm -f "$OUT"/reports/*.json "$OUT"/reports/*.log
+mkdir -p "$REPORTS"
+rm -f "$REPORTS"/*.json "$REPORTS"/*.log
 WORK=$(mktemp -d)
 trap 'rm -rf "$WORK"' EXIT
 
@@ -30,7 +31,7 @@ names=$(sed -n 's/^  - name: *//p' "$SUITE")
 for name in $names; do
   for variant in lp milp lp-out milp-out aster; do
     args=(--benchmarks "$SUITE" --benchmark "$name" --validate "$VALIDATE"
-          --json "$OUT/reports/$name.$variant.json")
+          --json "$REPORTS/$name.$variant.json")
     [ -n "${EPS:-}" ] && args+=(--error "$EPS")
     case $variant in
       lp | milp | aster) args+=(--method "$variant") ;;
@@ -38,12 +39,12 @@ for name in $names; do
     esac
     # A run that fails (infeasible, not certified, validation) still writes its report; the table
     # says what happened, so the loop goes on.
-    if nice "$FXNN" synth "${args[@]}" > "$OUT/reports/$name.$variant.log" 2>&1; then status=ok; else status=failed; fi
-    echo "$name $variant: $status ($(tail -n 1 "$OUT/reports/$name.$variant.log"))"
+    if nice "$FXNN" synth "${args[@]}" > "$REPORTS/$name.$variant.log" 2>&1; then status=ok; else status=failed; fi
+    echo "$name $variant: $status ($(tail -n 1 "$REPORTS/$name.$variant.log"))"
   done
 done
 
 command="scripts/synth_benchmarks.sh $*"
-python3 "$OUT/table.py" --suite "$SUITE" --reports "$OUT/reports" --validate "$VALIDATE" \
+python3 "$OUT/table.py" --suite "$SUITE" --reports "$REPORTS" --validate "$VALIDATE" \
   --command "${command% }" > "$OUT/README.md"
 echo "wrote $OUT/README.md"

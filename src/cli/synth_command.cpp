@@ -57,7 +57,6 @@ void add_synth_command(CLI::App& app) {
     o.synthesis.method = synth::parse_method(args->method);
     if (!args->rounding.empty()) o.synthesis.rounding = parse_rounding(args->rounding);
     o.synthesis.ranges = synth::parse_range_mode(args->ranges);
-    o.synthesis.artifact = !o.out_dir.empty();
     const synth::ResolvedProblem problem = synth::resolve_problem(o);
     const io::FloatNetwork net = io::load_float_network(problem.model);
     problem.box.check_dimension(net.inputs(), problem.model);

@@ -142,6 +142,7 @@ void run_synthesis(const io::FloatNetwork& net, const ResolvedProblem& problem, 
                    std::ostream& out) {
   SynthesisOptions so = options.synthesis;
   so.eps = problem.eps;
+  so.artifact = so.artifact || !options.out_dir.empty(); // formats the fixed-point network can hold (section 13)
   const SynthesisReport report = synthesize(net, problem.box, so);
   print_summary(report, out);
   nlohmann::ordered_json json = to_json(report);
@@ -163,7 +164,7 @@ void run_synthesis(const io::FloatNetwork& net, const ResolvedProblem& problem, 
   if (!options.out_dir.empty()) {
     try {
       artifact = to_fixed_point_network(*report.quantized, cert, options.name, artifact_source(report));
-    } catch (const std::invalid_argument& e) {
+    } catch (const std::exception& e) {
       json["fixed_point_network_error"] = e.what(); // the report says why, then the run fails
       write_json();
       throw;

@@ -39,6 +39,7 @@ void run_case(const io::FloatNetwork& net, const std::string& box, Method method
   o.emit_hls_dir = dir / "hls";
   o.name = "controller";
   o.validate = 3000;
+  o.out_dir = dir / "network";
   o.json = dir / "report.json";
   const ResolvedProblem p = resolve_problem(o);
   std::ostringstream out;
@@ -48,7 +49,10 @@ void run_case(const io::FloatNetwork& net, const std::string& box, Method method
   EXPECT_TRUE(fs::exists(dir / "c/controller.c"));
   EXPECT_TRUE(fs::exists(dir / "c/controller.h"));
   EXPECT_TRUE(fs::exists(dir / "hls/controller_hls.cpp"));
+  EXPECT_TRUE(fs::exists(dir / "network/model.json"));
   const auto j = nlohmann::json::parse(read_file(dir / "report.json"));
+  EXPECT_TRUE(j["artifact_formats"].get<bool>()); // --out alone asks for formats the network can hold
+  EXPECT_EQ(j["fixed_point_network"], dir / "network");
   EXPECT_EQ(j["status"], "certified");
   EXPECT_EQ(j["method"], to_string(method));
   EXPECT_TRUE(j["sound"].get<bool>());

@@ -22,7 +22,7 @@ struct SynthRunOptions {
   SynthesisOptions synthesis; // method, rounding, ranges, word, acc
   std::string emit_c_dir;  // --emit-c DIR
   std::string emit_hls_dir; // --emit-hls DIR
-  std::string out_dir;     // --out DIR: the fixed-point network artifact (ir::save_network)
+  std::string out_dir;     // --out DIR: the fixed-point network (ir::save_network); sets synthesis.artifact
   std::string name = "net"; // --name: the C identifier of the generated functions
   int64_t validate = -1;   // --validate N (random inputs); < 0: no validation
   uint64_t seed = 1;
