@@ -142,6 +142,7 @@ set(FXNN_TORCH_TEST_SOURCES
   precision/test_noise_gain.cpp
   precision/test_cost_model.cpp
   precision/test_pipeline.cpp
+  precision/test_mismatch_bound.cpp
   optim/test_fixed_point_sgd.cpp
   config/test_experiment_config.cpp
   train/test_trainer.cpp
