@@ -10,10 +10,10 @@ FXNN=build/fxnn
 DATA=runs/paper_networks/data
 OUT=runs/paper_networks
 mkdir -p "$OUT"
-$FXNN make-data --dataset cifar10 --out "$DATA/cifar10" --train 500 --test 250 --seed 1
-$FXNN make-data --dataset cifar100 --out "$DATA/cifar100" --train 500 --test 250 --seed 2
-$FXNN make-data --dataset svhn --out "$DATA/svhn" --train 500 --test 250 --seed 3
-# Two batches of 250 per epoch, 2 epochs, J after epoch 1, noise gains over 20 samples.
+$FXNN make-data --dataset cifar10 --out "$DATA/cifar10" --train 250 --test 100 --seed 1
+$FXNN make-data --dataset cifar100 --out "$DATA/cifar100" --train 250 --test 100 --seed 2
+$FXNN make-data --dataset svhn --out "$DATA/svhn" --train 250 --test 100 --seed 3
+# One batch of 250 per epoch, 2 epochs, J after epoch 1, noise gains over 20 samples.
 SMALL=(--set train.epochs=2 --set "optim.lr_milestones=[2]" --set precision.j_epoch=1 --set precision.noise_samples=20 --quiet)
 for config in cifar10_resnet20:cifar10 cifar100_resnet20:cifar100 svhn_convnet:svhn; do
   name=${config%%:*} data=${config##*:}
