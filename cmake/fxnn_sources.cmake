@@ -51,6 +51,7 @@ set(FXNN_DATA_SOURCES
   src/data/dataset.cpp
   src/data/idx_reader.cpp
   src/data/cifar_reader.cpp
+  src/data/mat5_check.cpp
   src/data/svhn_reader.cpp
   src/data/jpeg_folder_reader.cpp
   src/data/batch_loader.cpp
@@ -60,6 +61,7 @@ set(FXNN_DATA_SOURCES
 set(FXNN_TORCH_SOURCES
   src/autograd/tensor_quantizer.cpp
   src/autograd/quantize_functions.cpp
+  src/nn/tensor_class.cpp
   src/nn/quant_point.cpp
   src/nn/layers.cpp
   src/nn/residual_block.cpp
@@ -67,6 +69,7 @@ set(FXNN_TORCH_SOURCES
   src/nn/model_zoo.cpp
   src/nn/layer_geometry.cpp
   src/precision/precision_plan.cpp
+  src/precision/precision_plan_apply.cpp
   src/precision/probe_stats.cpp
   src/precision/gradient_probe.cpp
   src/precision/noise_gain.cpp
@@ -133,6 +136,7 @@ set(FXNN_DATA_TEST_SOURCES
   data/test_batch_loader.cpp
   data/test_load_dataset.cpp
   data/test_writers.cpp
+  data/test_non_finite_data.cpp
 )
 set(FXNN_TORCH_TEST_SOURCES
   autograd/test_quantize_functions.cpp
@@ -149,4 +153,8 @@ set(FXNN_TORCH_TEST_SOURCES
   train/test_distributed.cpp
   cli/test_cli.cpp
   deploy/test_export.cpp
+)
+# The inputs the fuzzers found (fuzz/regressions), replayed through the fuzz targets' code (LibTorch half).
+set(FXNN_FUZZ_REGRESSION_TEST_SOURCES
+  fuzz/test_fuzz_regressions.cpp
 )

@@ -16,6 +16,7 @@ PACKAGES=(
   coinor-libcbc-dev coinor-libclp-dev       # synthesis: LP/MILP solvers (CBC, CLP)
   libonnx-dev libprotobuf-dev libboost-dev  # synthesis: ONNX import, exact rationals (cpp_rational)
   python3-matplotlib python3-numpy          # plots and the numpy reader
+  clang-14 libclang-rt-14-dev               # fuzzing: libFuzzer, AddressSanitizer, UBSan (scripts/fuzz.sh)
 )
 
 missing=()

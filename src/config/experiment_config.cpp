@@ -30,6 +30,10 @@ void apply_override(YAML::Node& root, const std::string& assignment, const std::
     if (part.empty()) throw std::runtime_error("--set '" + assignment + "': empty key component");
     parts.push_back(part);
   }
+  // operator[] throws YAML::BadSubscript on a scalar and turns a sequence into a map: only a map of
+  // keys takes an override.
+  if (!root.IsMap())
+    throw std::runtime_error(source + ": --set " + key + ": the document is not a map of keys");
   // yaml-cpp nodes are handles: walking with operator[] on copies edits the shared document.
   std::vector<YAML::Node> chain{root};
   for (size_t i = 0; i + 1 < parts.size(); ++i) {

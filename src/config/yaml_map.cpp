@@ -1,5 +1,6 @@
 #include "fxnn/config/yaml_map.h"
 
+#include <cmath>
 #include <cstdint>
 #include <stdexcept>
 
@@ -51,7 +52,10 @@ YAML::Node YamlMap::node(const std::string& key) const {
   read_.insert(key);
   if (!is_map()) return YAML::Node(YAML::NodeType::Undefined);
   const YAML::Node& map = node_;
-  return map[key];
+  // A missing key of a const map is a "zombie" node: IsDefined() is false, but IsSequence() and
+  // every other query throw YAML::InvalidNode. Callers get a plain undefined node instead.
+  const YAML::Node value = map[key];
+  return value.IsDefined() ? value : YAML::Node(YAML::NodeType::Undefined);
 }
 
 template <typename T>
@@ -62,7 +66,15 @@ T YamlMap::get(const std::string& key, const T& fallback) const {
     if constexpr (std::is_same_v<T, bool> || std::is_arithmetic_v<T> || std::is_same_v<T, std::string>) {
       if (!value.IsScalar()) fail(key, std::string("expected ") + type_name<T>() + ", got " + describe(value));
     }
-    return value.as<T>();
+    T result = value.as<T>();
+    // yaml-cpp reads .nan and .inf as numbers; no fxnn setting means anything with them.
+    if constexpr (std::is_floating_point_v<T>) {
+      if (!std::isfinite(result)) fail(key, "expected a finite number, got " + describe(value));
+    } else if constexpr (std::is_same_v<T, std::vector<double>>) {
+      for (double v : result)
+        if (!std::isfinite(v)) fail(key, "expected finite numbers, got " + YAML::Dump(value));
+    }
+    return result;
   } catch (const YAML::Exception&) {
     fail(key, std::string("expected ") + type_name<T>() + ", got " + describe(value));
   }
@@ -79,7 +91,13 @@ YamlMap YamlMap::map(const std::string& key) const { return YamlMap(node(key), s
 std::vector<std::string> YamlMap::keys() const {
   std::vector<std::string> result;
   if (!is_map()) return result;
-  for (const auto& entry : node_) result.push_back(entry.first.as<std::string>());
+  for (const auto& entry : node_) {
+    // A complex key (`? [a, b]`) or an empty one has no name: as<std::string> would throw BadConversion.
+    if (!entry.first.IsScalar())
+      throw std::runtime_error(source_ + ": " + (path_.empty() ? std::string("document") : path_) + ": a key is " +
+                               describe(entry.first) + ", not a name");
+    result.push_back(entry.first.Scalar());
+  }
   return result;
 }
 

@@ -8,7 +8,9 @@
 #include <stdexcept>
 #include <string>
 
+#include "files.h"
 #include "fxnn/data/readers.h"
+#include "mat5_check.h"
 
 namespace fxnn::data {
 namespace {
@@ -83,6 +85,11 @@ double numeric_element(const matvar_t& var, size_t i, const std::string& path) {
 } // namespace
 
 ImageDataset read_svhn_mat(const std::string& file) {
+  {
+    // matio allocates what the headers announce: a damaged header is refused before it reads one.
+    const detail::MappedFile mapped(file);
+    detail::check_mat5_file(mapped.data(), mapped.size(), file);
+  }
   std::unique_ptr<mat_t, MatCloser> mat(Mat_Open(file.c_str(), MAT_ACC_RDONLY));
   if (!mat) throw std::runtime_error("cannot open '" + file + "' as a MATLAB file");
 

@@ -79,9 +79,13 @@ class NNetReader {
   int last_line_ = 0;
 };
 
+/// Layer sizes beyond this are not a network of the formats NNet tools exchange; the header's
+/// per-input lines are broadcast to this many values before any weight is read.
+constexpr double kMaxCount = 1e6;
+
 int64_t as_count(const NNetReader& reader, const NumberLine& line, size_t index, const std::string& what) {
   const double v = line.values[index];
-  if (v != std::floor(v) || v < 1 || v > 1e7)
+  if (v != std::floor(v) || v < 1 || v > kMaxCount)
     reader.fail(line.number, what + " must be a positive integer, got " + std::to_string(v));
   return static_cast<int64_t>(v);
 }
@@ -145,17 +149,22 @@ FloatNetwork parse_nnet(const std::string& text, const std::string& source, NNet
     const int64_t in = sizes[static_cast<size_t>(k)], out = sizes[static_cast<size_t>(k + 1)];
     DenseLayer layer;
     layer.name = "layer" + std::to_string(k + 1);
-    layer.weight.resize(out, in);
-    layer.bias.resize(out);
     layer.activation = k + 1 < num_layers ? Activation::kRelu : Activation::kLinear;
     const std::string prefix = "layer " + std::to_string(k + 1);
+    // The rows are read before the matrix is allocated: its size is then what the file holds, not
+    // what the header announces.
+    std::vector<const NumberLine*> rows;
     for (int64_t i = 0; i < out; ++i) {
       const NumberLine& row = reader.next(prefix + " weight row " + std::to_string(i + 1));
       if (static_cast<int64_t>(row.values.size()) != in)
         reader.fail(row.number, prefix + " weight row " + std::to_string(i + 1) + ": expected " + std::to_string(in) +
                                     " values, found " + std::to_string(row.values.size()));
-      for (int64_t j = 0; j < in; ++j) layer.weight(i, j) = row.values[static_cast<size_t>(j)];
+      rows.push_back(&row);
     }
+    layer.weight.resize(out, in);
+    for (int64_t i = 0; i < out; ++i)
+      for (int64_t j = 0; j < in; ++j) layer.weight(i, j) = rows[static_cast<size_t>(i)]->values[static_cast<size_t>(j)];
+    layer.bias.resize(out);
     for (int64_t i = 0; i < out; ++i) {
       const NumberLine& b = reader.next(prefix + " bias " + std::to_string(i + 1));
       if (b.values.size() != 1)

@@ -17,7 +17,10 @@ constexpr size_t kMagicSize = 6;
 // numpy pads the header so that the data starts at a multiple of 64 bytes (aligned loads).
 constexpr size_t kHeaderAlignment = 64;
 
-int64_t dtype_min(NpyDType t) { return -(int64_t{1} << (8 * npy_itemsize(t) - 1)); }
+// int64 separately: -(1 << 63) overflows (INT64_MIN has no positive counterpart).
+int64_t dtype_min(NpyDType t) {
+  return t == NpyDType::kInt64 ? std::numeric_limits<int64_t>::min() : -(int64_t{1} << (8 * npy_itemsize(t) - 1));
+}
 int64_t dtype_max(NpyDType t) {
   return t == NpyDType::kInt64 ? std::numeric_limits<int64_t>::max() : (int64_t{1} << (8 * npy_itemsize(t) - 1)) - 1;
 }
@@ -240,11 +243,15 @@ NpyArray decode_npy(const std::string& bytes, const std::string& what) {
   const size_t available = bytes.size() - header_start - header_len;
   bool empty = false;
   for (int64_t d : array.shape) empty = empty || d == 0;
+  // The product of the dimensions is bounded by the elements the data can hold before it is formed,
+  // so that it can neither overflow nor announce an allocation the file does not back.
+  const size_t capacity = available / itemsize;
   size_t numel = empty ? 0 : 1;
   for (int64_t d : array.shape) {
     if (empty) break;
-    if (numel > available / static_cast<size_t>(d) + 1) // numel * d would exceed the data (or overflow)
-      throw std::runtime_error(what + ": shape " + shape_literal(array.shape) + " needs more data than the file holds");
+    if (numel > capacity / static_cast<size_t>(d))
+      throw std::runtime_error(what + ": shape " + shape_literal(array.shape) + " needs more data than the file holds (" +
+                               std::to_string(available) + " bytes)");
     numel *= static_cast<size_t>(d);
   }
   if (numel * itemsize != available)

@@ -7,6 +7,7 @@
 #include <limits>
 #include <map>
 #include <set>
+#include <sstream>
 #include <stdexcept>
 
 #include "fxnn/io/atomic_file.h"
@@ -21,10 +22,20 @@ using Shape = std::vector<int64_t>;
 
 constexpr int kMinOpset = 6;
 constexpr int kMaxOpset = 13;
+// Affine operators fold into dense matrices of features x features (long double): wider values than
+// this would take gigabytes, far beyond the small networks synthesis is for.
+constexpr int64_t kMaxFeatures = 4096;
+// Constants hold their values; more elements than this is not a network's weight.
+constexpr int64_t kMaxElements = int64_t{1} << 32;
 
+/// The product of the dimensions, or -1 when one is negative or the product exceeds kMaxElements
+/// (computed so that it cannot overflow).
 int64_t numel(const Shape& shape) {
   int64_t n = 1;
-  for (int64_t d : shape) n *= d;
+  for (int64_t d : shape) {
+    if (d < 0 || (d > 0 && n > kMaxElements / d)) return -1;
+    n *= d;
+  }
   return n;
 }
 
@@ -95,6 +106,7 @@ class OnnxImporter {
   Constant to_constant(const onnx::TensorProto& t, const std::string& what) const {
     Constant c;
     c.dims.assign(t.dims().begin(), t.dims().end());
+    if (numel(c.dims) < 0) fail(what + ": shape " + shape_str(c.dims) + " is negative or too large");
     if (t.data_location() == onnx::TensorProto::EXTERNAL) fail(what + ": external data is not supported");
     const bool raw = t.has_raw_data();
     switch (t.data_type()) {
@@ -145,11 +157,19 @@ class OnnxImporter {
     running_ = input->name();
     shape_ = dims;
     const int64_t n = numel(dims);
+    check_features(n, "input '" + input->name() + "' of shape " + shape_str(dims));
     transform_ = MatrixL::Identity(n, n);
     offset_ = VectorL::Zero(n);
   }
 
   bool is_data(const std::string& name) const { return !name.empty() && name == running_; }
+
+  /// A value of `n` features (checked before its n x n matrices are allocated).
+  void check_features(int64_t n, const std::string& what) const {
+    if (n < 1 || n > kMaxFeatures)
+      fail(what + ": " + std::to_string(n) + " features; the importer takes at most " + std::to_string(kMaxFeatures) +
+           " per value (it folds the affine operators into dense matrices)");
+  }
 
   const Constant& constant(const onnx::NodeProto& node, const std::string& name) const {
     auto it = constants_.find(name);
@@ -186,6 +206,7 @@ class OnnxImporter {
 
   /// value <- L value + add
   void apply_linear(const MatrixL& linear, const VectorL& add, const Shape& new_shape, const std::string& node_name) {
+    check_features(numel(new_shape), "node '" + node_name + "' gives a value of shape " + shape_str(new_shape));
     transform_ = linear * transform_;
     offset_ = linear * offset_ + add;
     shape_ = new_shape;
@@ -291,6 +312,8 @@ class OnnxImporter {
     const int64_t k = b.dims[0], n = b.dims[1];
     if (shape_.back() != k) fail(node, "value of shape " + shape_str(shape_) + " times a " + shape_str(b.dims) + " matrix");
     const int64_t rows = numel(shape_) / k;
+    if (n > kMaxFeatures) fail(node, "a matrix of " + std::to_string(n) + " columns");
+    check_features(rows * n, "node '" + node.name() + "'");
     MatrixL linear = MatrixL::Zero(rows * n, rows * k);
     for (int64_t r = 0; r < rows; ++r)
       for (int64_t o = 0; o < n; ++o)
@@ -313,6 +336,7 @@ class OnnxImporter {
     if (numel(shape_) != k)
       fail(node, "value of shape " + shape_str(shape_) + " (" + std::to_string(numel(shape_)) + " features) times B' with " +
                      std::to_string(k) + " rows");
+    check_features(n, "node '" + node.name() + "'");
     MatrixL linear(n, k);
     for (int64_t o = 0; o < n; ++o)
       for (int64_t i = 0; i < k; ++i)
@@ -394,6 +418,7 @@ class OnnxImporter {
         fail(node, "kernel " + shape_str(w.dims) + " does not cover the whole input " + shape_str(shape_) +
                        " (only such convolutions, which are dense layers, are supported)");
     const int64_t k = numel(shape_);
+    check_features(out_channels, "node '" + node.name() + "'");
     MatrixL linear(out_channels, k);
     for (int64_t o = 0; o < out_channels; ++o)
       for (int64_t i = 0; i < k; ++i) linear(o, i) = w.values[static_cast<size_t>(o * k + i)];
@@ -424,7 +449,11 @@ class OnnxImporter {
     Shape out;
     int64_t infer = -1;
     for (size_t k = 0; k < target.values.size(); ++k) {
-      int64_t d = static_cast<int64_t>(target.values[k]);
+      // Checked before the conversion: a long double beyond int64 converts to an undefined value.
+      const long double v = target.values[k];
+      if (v != std::floor(v) || v < -1 || v > static_cast<long double>(kMaxElements))
+        fail(node, "target dimension " + (std::ostringstream() << static_cast<double>(v)).str() + " is not a dimension");
+      int64_t d = static_cast<int64_t>(v);
       if (d == 0) {
         if (k >= shape_.size()) fail(node, "dimension 0 copies a dimension the value does not have");
         d = shape_[k];

@@ -8,7 +8,6 @@
 
 #include "fxnn/config/yaml_map.h"
 #include "fxnn/io/atomic_file.h"
-#include "fxnn/nn/network.h"
 
 namespace fxnn {
 
@@ -57,10 +56,6 @@ ClassSpecs parse_class_specs(const YamlMap& map, Rounding default_rounding) {
   return specs;
 }
 
-bool matches(const std::string& pattern, const std::string& layer) {
-  return pattern == layer || ::fnmatch(pattern.c_str(), layer.c_str(), 0) == 0;
-}
-
 std::string entry_text(const std::optional<QuantizerSpec>& spec, Rounding default_rounding) {
   if (!spec) return "float";
   if (spec->rounding == default_rounding) return spec->format.str();
@@ -99,31 +94,20 @@ PrecisionPlan PrecisionPlan::parse(const std::string& yaml_text, const std::stri
   return plan;
 }
 
+bool PrecisionPlan::layer_matches(const std::string& pattern, const std::string& layer) {
+  return pattern == layer || ::fnmatch(pattern.c_str(), layer.c_str(), 0) == 0;
+}
+
 PrecisionPlan PrecisionPlan::load(const std::string& path) { return parse(read_file(path), path); }
 
 std::optional<QuantizerSpec> PrecisionPlan::resolve(const std::string& layer, TensorClass tensor_class) const {
   for (auto it = layers.rbegin(); it != layers.rend(); ++it) {
-    if (!matches(it->pattern, layer)) continue;
+    if (!layer_matches(it->pattern, layer)) continue;
     const auto found = it->specs.find(tensor_class);
     if (found != it->specs.end()) return found->second;
   }
   const auto found = defaults.find(tensor_class);
   return found == defaults.end() ? std::nullopt : found->second;
-}
-
-void PrecisionPlan::apply(NetworkImpl& network) const {
-  const auto names = network.layer_names();
-  for (const auto& override_entry : layers) {
-    bool used = false;
-    for (const auto& name : names) used = used || matches(override_entry.pattern, name);
-    if (!used) {
-      std::string known;
-      for (const auto& name : names) known += (known.empty() ? "" : ", ") + name;
-      throw std::runtime_error(source + ": layers." + override_entry.pattern + ": matches no layer of the network (" +
-                               known + ")");
-    }
-  }
-  for (auto& point : network.quant_points()) point->set_spec(resolve(point->layer(), point->tensor_class()));
 }
 
 PrecisionPlan PrecisionPlan::with_fewer_bits(const std::vector<TensorClass>& classes, int fewer) const {
@@ -140,10 +124,6 @@ PrecisionPlan PrecisionPlan::with_fewer_bits(const std::vector<TensorClass>& cla
   narrow(result.defaults);
   for (auto& entry : result.layers) narrow(entry.specs);
   return result;
-}
-
-void clear_precision(NetworkImpl& network) {
-  for (auto& point : network.quant_points()) point->set_spec(std::nullopt);
 }
 
 std::string PrecisionPlan::to_yaml() const {

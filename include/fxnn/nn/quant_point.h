@@ -9,18 +9,9 @@
 
 #include "fxnn/autograd/tensor_quantizer.h"
 #include "fxnn/core/quantizer_spec.h"
+#include "fxnn/nn/tensor_class.h"
 
 namespace fxnn {
-
-/// The five tensors of every layer (spec section 1).
-enum class TensorClass { kWeight, kActivation, kWeightGradient, kActivationGradient, kAccumulator };
-
-/// "W", "A", "GW", "GA", "acc": the suffix of point names and the keys of precision plans.
-std::string to_string(TensorClass tensor_class);
-TensorClass parse_tensor_class(const std::string& text);
-inline constexpr TensorClass kAllTensorClasses[] = {TensorClass::kWeight, TensorClass::kActivation,
-                                                    TensorClass::kWeightGradient,
-                                                    TensorClass::kActivationGradient, TensorClass::kAccumulator};
 
 class QuantPoint;
 

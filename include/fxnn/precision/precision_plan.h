@@ -38,6 +38,9 @@ struct PrecisionPlan {
   void save(const std::string& path) const;
   std::string to_yaml() const;
 
+  /// Whether a layer override's pattern (a name or a shell glob) covers the layer.
+  static bool layer_matches(const std::string& pattern, const std::string& layer);
+
   /// The spec of one point: the last matching layer override, else the class default, else float.
   std::optional<QuantizerSpec> resolve(const std::string& layer, TensorClass tensor_class) const;
 
