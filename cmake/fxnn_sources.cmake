@@ -150,6 +150,8 @@ set(FXNN_TORCH_TEST_SOURCES
   optim/test_fixed_point_sgd.cpp
   config/test_experiment_config.cpp
   train/test_trainer.cpp
+  train/test_crash_safety.cpp
+  train/test_non_finite_weights.cpp
   train/test_distributed.cpp
   cli/test_cli.cpp
   deploy/test_export.cpp

@@ -54,11 +54,30 @@ int64_t load_checkpoint(const std::string& path, NetworkImpl& network, FixedPoin
 }
 
 int64_t load_network_weights(const std::string& path, NetworkImpl& network) {
-  return with_checkpoint_errors(path, [&] {
+  const int64_t epoch = with_checkpoint_errors(path, [&] {
     torch::serialize::InputArchive archive;
     archive.load_from(path);
     return read_network(archive, network);
   });
+  const std::string bad = non_finite_tensors(network);
+  if (!bad.empty())
+    throw std::runtime_error(path + ": the weights of epoch " + std::to_string(epoch) + " are not finite (" + bad +
+                             "): the run diverged or the file is damaged");
+  return epoch;
+}
+
+std::string non_finite_tensors(const NetworkImpl& network) {
+  std::string found;
+  const auto check = [&](const std::string& name, const torch::Tensor& t) {
+    if (!t.defined() || !t.is_floating_point()) return;
+    const int64_t bad = torch::logical_not(torch::isfinite(t)).sum().item<int64_t>();
+    if (bad > 0)
+      found += (found.empty() ? "" : ", ") + name + ": " + std::to_string(bad) + " of " + std::to_string(t.numel()) +
+               " values NaN or infinite";
+  };
+  for (const auto& p : network.named_parameters()) check(p.key(), p.value());
+  for (const auto& b : network.named_buffers()) check(b.key(), b.value());
+  return found;
 }
 
 } // namespace fxnn

@@ -44,6 +44,19 @@ std::string comparable_config(ExperimentConfig config) {
   return config.to_yaml();
 }
 
+/// The non-finite values of the network and the optimizer state (accumulators, velocities), for
+/// messages; "" when there are none.
+std::string non_finite_state(const NetworkImpl& network, const FixedPointSGD& optimizer) {
+  std::string bad = non_finite_tensors(network);
+  int64_t bad_state = 0;
+  for (const auto& t : optimizer.state_tensors())
+    if (t.is_floating_point()) bad_state += torch::logical_not(torch::isfinite(t)).sum().item<int64_t>();
+  if (bad_state > 0)
+    bad += (bad.empty() ? "" : ", ") + std::string("optimizer state: ") + std::to_string(bad_state) +
+           " values NaN or infinite";
+  return bad;
+}
+
 std::string percent(double fraction) {
   char text[32];
   std::snprintf(text, sizeof text, "%.2f%%", 100.0 * fraction);
@@ -83,7 +96,14 @@ Trainer::Trainer(TrainerOptions options) : options_(std::move(options)) {
   const auto& c = options_.config;
   if (options_.out_dir.empty()) throw std::invalid_argument("--out: an output directory is required");
   const bool root = options_.distributed.rank == 0;
-  if (root) check_run_directory(); // before any expensive work
+  if (root) {
+    check_run_directory(); // before any expensive work
+    // A run killed while it wrote a file leaves its temporary copy behind: never read, removed here.
+    std::error_code ec;
+    if (fs::is_directory(options_.out_dir, ec))
+      for (const auto& name : remove_stale_temporaries(options_.out_dir))
+        spdlog::info("{}: removed {}, the unfinished write of a killed run", options_.out_dir, name);
+  }
 
   data_ = data::load_dataset(c.data);
   network_ = build_network(c, options_.plan);
@@ -101,6 +121,13 @@ Trainer::Trainer(TrainerOptions options) : options_(std::move(options)) {
   if (root && options_.resume && fs::exists(path(kCheckpointFile))) {
     const int64_t done = load_checkpoint(path(kCheckpointFile), *network_, *optimizer_);
     first_epoch_ = done + 1;
+    // Training on from NaN or infinite weights (or accumulators) only repeats them; a complete run is
+    // left as it is.
+    const std::string bad = non_finite_state(*network_, *optimizer_);
+    if (!bad.empty() && first_epoch_ <= c.train.epochs)
+      throw std::runtime_error(path(kCheckpointFile) + ": cannot resume: the weights of epoch " + std::to_string(done) +
+                               " are not finite (" + bad + "); the run diverged (lower optim.lr or widen the plan's " +
+                               "formats) or the file is damaged");
     for (auto& m : read_metrics(path(kMetricsFile)))
       if (m.epoch <= done) history_.push_back(m); // drop lines of an epoch that did not finish
   }

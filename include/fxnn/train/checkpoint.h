@@ -17,7 +17,13 @@ void save_checkpoint(const std::string& path, int64_t epoch, const NetworkImpl& 
 /// read or does not fit the network.
 int64_t load_checkpoint(const std::string& path, NetworkImpl& network, FixedPointSGD& optimizer);
 
-/// Only the network's parameters and buffers (for export and evaluation of a finished run).
+/// Only the network's parameters and buffers (for export and evaluation of a finished run). Throws
+/// naming the file and the tensor when a parameter or buffer holds NaN or infinity (a diverged run
+/// or a damaged file): nothing sensible can be exported or evaluated from it.
 int64_t load_network_weights(const std::string& path, NetworkImpl& network);
+
+/// "" when every floating-point parameter and buffer is finite; else which tensors are not and how
+/// many of their values (for messages).
+std::string non_finite_tensors(const NetworkImpl& network);
 
 } // namespace fxnn
