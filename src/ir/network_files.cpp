@@ -4,6 +4,7 @@
 #include <filesystem>
 #include <map>
 #include <nlohmann/json.hpp>
+#include <regex>
 #include <set>
 #include <stdexcept>
 
@@ -291,6 +292,27 @@ class ManifestReader {
 
 } // namespace
 
+namespace {
+
+/// dump(2) puts every array element on its own line; arrays of numbers and strings (shapes, inputs,
+/// clamps) read better on one line: "shape": [1, 28, 28].
+std::string inline_short_arrays(const std::string& text) {
+  static const std::regex kFlatArray(R"(\[\s*((?:"[^"\n]*"|-?\d+)(?:,\s*(?:"[^"\n]*"|-?\d+))*)\s*\])");
+  static const std::regex kSpace(R"(,\s+)");
+  std::string out;
+  auto begin = std::sregex_iterator(text.begin(), text.end(), kFlatArray);
+  size_t last = 0;
+  for (auto it = begin; it != std::sregex_iterator(); ++it) {
+    out.append(text, last, static_cast<size_t>(it->position()) - last);
+    out += "[" + std::regex_replace((*it)[1].str(), kSpace, ", ") + "]";
+    last = static_cast<size_t>(it->position() + it->length());
+  }
+  out.append(text, last, std::string::npos);
+  return out;
+}
+
+} // namespace
+
 std::string manifest_json(const Network& network) {
   OrderedJson root;
   root["format"] = kManifestFormat;
@@ -301,7 +323,7 @@ std::string manifest_json(const Network& network) {
   root["nodes"] = OrderedJson::array();
   for (const auto& node : network.nodes) root["nodes"].push_back(node_json(node));
   root["output"] = network.output;
-  return root.dump(2) + "\n";
+  return inline_short_arrays(root.dump(2)) + "\n";
 }
 
 void save_network(const Network& network, const std::string& dir) {
