@@ -33,6 +33,7 @@ set(FXNN_SYNTH_SOURCES
   src/synth/input_box.cpp
   src/synth/ranges.cpp
   src/synth/error_model.cpp
+  src/synth/float64_error.cpp
   src/synth/quantized_network.cpp
   src/synth/certificate.cpp
   src/synth/linear_program.cpp
@@ -40,6 +41,7 @@ set(FXNN_SYNTH_SOURCES
   src/synth/milp_method.cpp
   src/synth/aster_method.cpp
   src/synth/synthesize.cpp
+  src/synth/error_attack.cpp
   src/synth/validation.cpp
   src/synth/synth_run.cpp
   src/synth/network_artifact.cpp
@@ -122,6 +124,8 @@ set(FXNN_SYNTH_TEST_SOURCES
   synth/test_optimizers.cpp
   synth/test_end_to_end.cpp
   synth/test_network_artifact.cpp
+  synth/test_error_attack.cpp
+  synth/test_numerical_limits.cpp
   codegen/test_codegen.cpp
 )
 # `fxnn synth` run as a command: built with the fxnn binary (LibTorch half).

@@ -10,13 +10,17 @@
 # experiments/synthesis/README.md (experiments/synthesis/table.py).
 #
 # Usage: scripts/synth_benchmarks.sh [FXNN_BINARY]        (default: build/fxnn)
+# Every run is then attacked (fxnn synth --attack, docs/synthesis.md section 16): a local search for
+# an input whose error breaks the bound (the certified one; aster: its claim).
 # Environment: SUITE (default ../shared/data/controllers/benchmarks.yaml), VALIDATE (default 100000),
-# EPS (default: each benchmark's error_bound, 1e-3 for the whole suite).
+# ATTACK (evaluations of the attack's local search, default 20000), EPS (default: each benchmark's
+# error_bound, 1e-3 for the whole suite).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 FXNN=${1:-build/fxnn}
 SUITE=${SUITE:-../shared/data/controllers/benchmarks.yaml}
 VALIDATE=${VALIDATE:-100000}
+ATTACK=${ATTACK:-20000}
 OUT=experiments/synthesis
 REPORTS=runs/synthesis
 [ -x "$FXNN" ] || { echo "synth_benchmarks: no fxnn binary at $FXNN (build it, or pass its path)" >&2; exit 1; }
@@ -30,7 +34,7 @@ trap 'rm -rf "$WORK"' EXIT
 names=$(sed -n 's/^  - name: *//p' "$SUITE")
 for name in $names; do
   for variant in lp milp lp-out milp-out aster; do
-    args=(--benchmarks "$SUITE" --benchmark "$name" --validate "$VALIDATE"
+    args=(--benchmarks "$SUITE" --benchmark "$name" --validate "$VALIDATE" --attack "$ATTACK"
           --json "$REPORTS/$name.$variant.json")
     [ -n "${EPS:-}" ] && args+=(--error "$EPS")
     case $variant in
@@ -45,6 +49,6 @@ for name in $names; do
 done
 
 command="scripts/synth_benchmarks.sh $*"
-python3 "$OUT/table.py" --suite "$SUITE" --reports "$REPORTS" --validate "$VALIDATE" \
+python3 "$OUT/table.py" --suite "$SUITE" --reports "$REPORTS" --validate "$VALIDATE" --attack "$ATTACK" \
   --command "${command% }" > "$OUT/README.md"
 echo "wrote $OUT/README.md"

@@ -1,7 +1,7 @@
 // fxnn synth --model FILE (--input-box "lo:hi,..." | --benchmarks YAML --benchmark NAME) --error EPS
 //            --method lp|milp|aster [--rounding floor|nearest] [--ranges interval|symbolic] [--word W]
 //            [--acc A] [--emit-c DIR --name NAME] [--emit-hls DIR] [--out DIR]
-//            [--validate N] [--json REPORT]
+//            [--validate N] [--attack N] [--json REPORT]
 
 #include <iostream>
 #include <memory>
@@ -48,6 +48,10 @@ void add_synth_command(CLI::App& app) {
                   "at one format");
   cmd->add_option("--name", o.name, "Name of the generated functions and of the network")->capture_default_str();
   cmd->add_option("--validate", o.validate, "Compile and run the C on N random inputs plus corners and centre");
+  cmd->add_option("--attack", o.attack,
+                  "With --validate: evaluations of the local search for an input breaking the bound (0: none)")
+      ->check(CLI::NonNegativeNumber)
+      ->capture_default_str();
   cmd->add_option("--seed", o.seed, "Seed of the validation inputs")->capture_default_str();
   cmd->add_option("--json", o.json, "Write the JSON report here");
   cmd->callback([args, error, box] {

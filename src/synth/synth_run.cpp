@@ -22,6 +22,14 @@ std::string num(double v, int precision = 4) {
   return out.str();
 }
 
+/// An input as "x1,x2,..." with every digit (17 significant), to be reproduced exactly.
+std::string point_str(const std::vector<double>& x) {
+  std::ostringstream out;
+  out.precision(17);
+  for (size_t i = 0; i < x.size(); ++i) out << (i ? "," : "") << x[i];
+  return out.str();
+}
+
 codegen::Provenance provenance(const SynthesisReport& r) {
   return {"model: " + r.model,
           "method: " + to_string(r.options.method) + (r.sound_method() ? "" : " (UNSOUND baseline)") + ", rounding: " +
@@ -46,8 +54,9 @@ void print_summary(const SynthesisReport& r, std::ostream& out) {
   for (size_t l = 0; l < widths.size(); ++l)
     out << "  layer " << l + 1 << " ranges: mean width " << num(widths[l].mean_width) << ", max |value| "
         << num(widths[l].max_magnitude) << "\n";
-  out << "  solver: " << to_string(r.method.status) << " in " << num(r.method.solve_seconds, 3) << " s ("
-      << r.method.variables << " variables, " << r.method.integers << " integer, " << r.method.constraints << " constraints)\n";
+  if (r.attempts > 0) // no solver runs when the problem is refused before (eq. (54))
+    out << "  solver: " << to_string(r.method.status) << " in " << num(r.method.solve_seconds, 3) << " s ("
+        << r.method.variables << " variables, " << r.method.integers << " integer, " << r.method.constraints << " constraints)\n";
   for (const std::string& note : r.method.notes) out << "  note: " << note << "\n";
   if (r.certificate) {
     const Certificate& c = *r.certificate;
@@ -90,8 +99,14 @@ nlohmann::ordered_json validation_json(const ValidationResult& v, const Certific
   };
   if (!v.sanitizer_report.empty()) j["sanitizer_report"] = v.sanitizer_report;
   if (v.searched)
-    j["search"] = {{"evaluations", v.search_evaluations}, {"max_error", v.search_error}, {"input", v.search_input},
-                   {"violates_claimed_bound", v.violation_found}};
+    j["search"] = {{"evaluations", v.search_evaluations},
+                   {"max_error", v.search_error},
+                   {"input", v.search_input},
+                   {"found_by", v.search_found_by},
+                   {"bound", v.attacked_bound},
+                   {"bound_kind", v.attacked_bound == cert.bound ? "certified" : "claimed"},
+                   {"ratio_to_bound", v.attacked_bound > 0 ? std::max(v.search_error, v.max_error_all) / v.attacked_bound : 0.0},
+                   {"violates_bound", v.violation_found}};
   return j;
 }
 
@@ -105,8 +120,11 @@ void print_validation(const ValidationResult& v, const SynthesisReport& r, std::
       << r.options.eps << "; sanitizer " << (v.sanitizer_clean ? "clean" : "REPORT: " + v.sanitizer_report)
       << "; compiled C = integer reference: " << (v.outputs_match_reference ? "yes" : "NO") << "\n";
   if (v.searched)
-    out << "    search for an input breaking the claimed bound " << num(r.method.claimed_bound, 6) << ": max |error| "
-        << num(v.search_error, 6) << (v.violation_found ? " -> VIOLATED (the claimed bound is wrong)" : " -> not violated")
+    out << "    attack on the " << (r.sound_method() ? "certified" : "claimed") << " bound " << num(v.attacked_bound, 6)
+        << " (" << v.search_evaluations << " evaluations of local search): max |error| " << num(v.search_error, 6)
+        << " (found by " << v.search_found_by << "), ratio " << num(v.search_error / v.attacked_bound, 4)
+        << (v.violation_found ? (r.sound_method() ? " -> VIOLATED (the certificate is wrong)" : " -> VIOLATED (the claimed bound is wrong)")
+                              : " -> not violated")
         << "\n";
 }
 
@@ -179,6 +197,7 @@ void run_synthesis(const io::FloatNetwork& net, const ResolvedProblem& problem, 
       ValidationOptions vo;
       vo.samples = options.validate;
       vo.seed = options.seed;
+      vo.search_evaluations = options.attack;
       if (!report.sound_method()) vo.claimed_bound = report.method.claimed_bound;
       const ValidationResult v = validate(net, problem.box, *report.quantized, cert, vo);
       print_validation(v, report, out);
@@ -187,6 +206,9 @@ void run_synthesis(const io::FloatNetwork& net, const ResolvedProblem& problem, 
       if (!v.sanitizer_clean) failure = "the sanitizer build reported: " + v.sanitizer_report;
       else if (!v.outputs_match_reference) failure = "the compiled C differs from the integer reference";
       else if (v.max_error_all > cert.bound) failure = "a measured error " + num(v.max_error_all, 6) + " exceeds the certified bound";
+      else if (v.searched && v.search_error > cert.bound)
+        failure = "the attack found an error " + num(v.search_error, 6) + " above the certified bound " + num(cert.bound, 6) +
+                  " at the input " + point_str(v.search_input);
       if (!failure.empty()) {
         write_json();
         throw std::runtime_error("validation failed: " + failure);

@@ -9,6 +9,7 @@
 #include <stdexcept>
 
 #include "fxnn/synth/error_model.h"
+#include "fxnn/synth/float64_error.h"
 #include "fxnn/synth/reference_plan.h"
 
 namespace fxnn::synth {
@@ -184,8 +185,20 @@ SynthesisReport synthesize(const io::FloatNetwork& net, const InputBox& box, con
   // Neurons whose range keeps eps / 16 away from 0 are taken as stable: hidden errors stay far
   // below eps whenever the output meets it, and the certificate checks every neuron with its
   // actual errors.
-  const ErrorGains gains = error_gains(net, report.ranges, options.eps * kStableMargin);
+  report.float64_error = float64_evaluation_error(net, report.ranges);
   report.range_seconds = seconds_since(t);
+  if (options.eps <= report.float64_error) {
+    // Formats would be sought for an accuracy that the float network's own binary64 evaluation
+    // lacks, and the validation (long double) could not tell a right answer from a wrong one.
+    report.status = SynthesisStatus::kInfeasible;
+    report.message = "infeasible: eps = " + number(options.eps) +
+                     " is below the float64 evaluation error of this network on the box (up to " +
+                     number(report.float64_error) + ", eq. (54) of docs/synthesis.md): not even a binary64 " +
+                     "evaluation of the float network is that accurate; choose eps above it";
+    report.total_seconds = seconds_since(start);
+    return report;
+  }
+  const ErrorGains gains = error_gains(net, report.ranges, options.eps * kStableMargin);
 
   SynthesisProblem problem;
   problem.net = &net;
@@ -334,6 +347,7 @@ nlohmann::ordered_json to_json(const SynthesisReport& r) {
   j["status"] = to_string(r.status);
   j["message"] = r.message;
   j["solver_status"] = to_string(r.method.status);
+  j["float64_evaluation_error"] = r.float64_error;
   j["solve_seconds"] = r.method.solve_seconds;
   j["range_seconds"] = r.range_seconds;
   j["certify_seconds"] = r.certify_seconds;

@@ -16,6 +16,7 @@
 
 #include "fxnn/codegen/c_codegen.h"
 #include "fxnn/io/atomic_file.h"
+#include "fxnn/synth/error_attack.h"
 
 namespace fxnn::synth {
 
@@ -26,8 +27,10 @@ namespace fs = std::filesystem;
 constexpr char kName[] = "fxnn_net";
 /// Inputs checked bit for bit against the C++ integer reference (it is slower than the compiled C).
 constexpr int64_t kReferenceChecks = 5000;
-/// Restarts of the local search, from the worst inputs of the sampled set.
+/// The attack's searches: the 8 worst inputs of the sampled set share its budget, what they leave goes
+/// to searches from the next worst (up to 1000).
 constexpr int kSearchStarts = 8;
+constexpr size_t kSearchCandidates = 1000;
 
 std::string quote(const std::string& s) { return "'" + s + "'"; }
 
@@ -97,56 +100,6 @@ std::vector<double> run_binary(const std::string& dir, const std::string& binary
   *status = run(quote(binary) + " " + quote(in) + " " + quote(out) + " 2> " + quote(err));
   *log = fs::exists(err) ? read_file(err) : "";
   return fs::exists(out) ? read_doubles(out) : std::vector<double>{};
-}
-
-/// Coordinate search for an input maximizing the error of the integer semantics (evaluate_fixed_real,
-/// bit-identical to the compiled C) against the long double network.
-std::vector<double> search_worst(const io::FloatNetwork& net, const InputBox& box, const QuantizedNetwork& q,
-                                 const std::vector<std::vector<double>>& starts, int64_t budget, int64_t* used, double* best_error) {
-  const auto error = [&](const std::vector<double>& x) {
-    ++*used;
-    const std::vector<double> y = evaluate_fixed_real(q, x);
-    return error_of(net, x, y.data()).first;
-  };
-  std::vector<double> best;
-  *best_error = -1.0;
-  const int64_t per_start = budget / static_cast<int64_t>(std::max<size_t>(starts.size(), 1));
-  for (const auto& start : starts) {
-    std::vector<double> x = start;
-    double e = error(x);
-    std::vector<double> step(box.size());
-    for (size_t d = 0; d < box.size(); ++d) step[d] = box.dims[d].width() / 8;
-    const int64_t stop = *used + per_start;
-    bool moved = true;
-    while (*used < stop) {
-      if (!moved) {
-        bool any = false;
-        for (size_t d = 0; d < box.size(); ++d) {
-          step[d] /= 2;
-          any = any || step[d] > box.dims[d].width() * 1e-12;
-        }
-        if (!any) break;
-      }
-      moved = false;
-      for (size_t d = 0; d < box.size() && *used < stop; ++d)
-        for (double sign : {1.0, -1.0}) {
-          std::vector<double> y = x;
-          y[d] = std::clamp(x[d] + sign * step[d], box.dims[d].lo, box.dims[d].hi);
-          if (y[d] == x[d]) continue;
-          const double ey = error(y);
-          if (ey > e) {
-            e = ey;
-            x = y;
-            moved = true;
-          }
-        }
-    }
-    if (e > *best_error) {
-      *best_error = e;
-      best = x;
-    }
-  }
-  return best;
 }
 
 } // namespace
@@ -262,22 +215,28 @@ ValidationResult validate(const io::FloatNetwork& net, const InputBox& box, cons
       result.outputs_match_reference = result.outputs_match_reference && y[o] == outputs[static_cast<size_t>(k) * m + o];
   }
 
-  if (options.claimed_bound > 0) {
+  // The attack (section 14): from the worst inputs above, a search for a larger error, against the
+  // claimed bound (aster) or the certified one.
+  if (options.search_evaluations > 0) {
     result.searched = true;
+    result.attacked_bound = options.claimed_bound > 0 ? options.claimed_bound : cert.bound;
+    std::vector<AttackStart> starts;
     std::sort(per_input.begin(), per_input.end(), [](const auto& a, const auto& b) { return a.first > b.first; });
-    std::vector<std::vector<double>> starts;
-    for (size_t s = 0; s < per_input.size() && starts.size() < static_cast<size_t>(kSearchStarts); ++s) {
+    for (size_t s = 0; s < per_input.size() && starts.size() < kSearchCandidates; ++s) {
       const int64_t k = per_input[s].second;
-      starts.emplace_back(inputs.begin() + k * static_cast<int64_t>(n), inputs.begin() + (k + 1) * static_cast<int64_t>(n));
+      const char* kind = k < result.random_inputs ? "random" : k + 1 < result.total_inputs ? "corner" : "centre";
+      starts.push_back({std::vector<double>(inputs.begin() + k * static_cast<int64_t>(n), inputs.begin() + (k + 1) * static_cast<int64_t>(n)),
+                        per_input[s].first, kind});
     }
-    double found = 0;
-    const std::vector<double> best = search_worst(net, box, q, starts, options.search_evaluations, &result.search_evaluations, &found);
-    // Confirm with the compiled C.
-    const std::vector<double> y = run_binary(dir, plain, best, "search", &status, &stderr_text);
+    const AttackResult attack = attack_error_bound(net, box, q, starts, AttackOptions{options.search_evaluations, kSearchStarts});
+    // Confirmed with the compiled C: the error reported is the program's, not the reference's.
+    const std::vector<double> y = run_binary(dir, plain, attack.input, "search", &status, &stderr_text);
     if (status != 0 || y.size() != m) throw std::runtime_error("validation: the compiled network failed on the search input");
-    result.search_error = error_of(net, best, y.data()).first;
-    result.search_input = best;
-    result.violation_found = std::max(result.search_error, result.max_error_all) > options.claimed_bound;
+    result.search_error = error_of(net, attack.input, y.data()).first;
+    result.search_input = attack.input;
+    result.search_found_by = attack.found_by;
+    result.search_evaluations = attack.evaluations;
+    result.violation_found = std::max(result.search_error, result.max_error_all) > result.attacked_bound;
   }
   result.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   return result;

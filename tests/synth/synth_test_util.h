@@ -35,6 +35,21 @@ inline io::FloatNetwork random_network(const std::vector<int64_t>& sizes, uint64
   return net;
 }
 
+/// 1 input, 8 ReLU neurons of small weights, 1 output of large ones: Aster's pitfall 2 (its model
+/// amplifies layer 1's errors by layer 1's weights, reality by layer 2's), for the box [0.5, 1].
+inline io::FloatNetwork aster_pitfall_network() {
+  io::FloatNetwork net;
+  io::DenseLayer a, b;
+  a.weight = Eigen::MatrixXd(8, 1);
+  for (int i = 0; i < 8; ++i) a.weight(i, 0) = 0.1 + 0.01 * i;
+  a.bias = Eigen::VectorXd::Zero(8);
+  a.activation = io::Activation::kRelu;
+  b.weight = Eigen::MatrixXd::Constant(1, 8, 8.0);
+  b.bias = Eigen::VectorXd::Zero(1);
+  net.layers = {a, b};
+  return net;
+}
+
 inline synth::InputBox uniform_box(int64_t n, double lo, double hi) {
   synth::InputBox box;
   for (int64_t j = 0; j < n; ++j) box.dims.push_back({lo + 0.1 * static_cast<double>(j % 3), hi});

@@ -118,15 +118,7 @@ TEST(Methods, OptionsAreValidated) {
 // Aster's pitfall 2 in action: the errors of layer 1 are amplified by layer 1's small weights in its
 // model, by layer 2's large ones in reality; floor rounding makes them add up coherently.
 TEST(Methods, AsterClaimsABoundThatTheCertificateAndTheNetworkRefute) {
-  io::FloatNetwork net;
-  io::DenseLayer a, b;
-  a.weight = Eigen::MatrixXd(8, 1);
-  for (int i = 0; i < 8; ++i) a.weight(i, 0) = 0.1 + 0.01 * i;
-  a.bias = Eigen::VectorXd::Zero(8);
-  a.activation = io::Activation::kRelu;
-  b.weight = Eigen::MatrixXd::Constant(1, 8, 8.0);
-  b.bias = Eigen::VectorXd::Zero(1);
-  net.layers = {a, b};
+  const io::FloatNetwork net = synth_testing::aster_pitfall_network();
   const InputBox box = parse_input_box("0.5:1");
   SynthesisOptions o;
   o.eps = 1e-3;

@@ -25,6 +25,7 @@ struct SynthRunOptions {
   std::string out_dir;     // --out DIR: the fixed-point network (ir::save_network); sets synthesis.artifact
   std::string name = "net"; // --name: the C identifier of the generated functions
   int64_t validate = -1;   // --validate N (random inputs); < 0: no validation
+  int64_t attack = 20000;  // --attack N: evaluations of the attack's local search after validation; 0: none
   uint64_t seed = 1;
   std::string json;        // --json REPORT
 };

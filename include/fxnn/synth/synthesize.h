@@ -69,6 +69,9 @@ struct SynthesisReport {
   std::optional<QuantizedNetwork> quantized;
   std::optional<Certificate> certificate;
   SizeMetrics size;
+  /// eq. (54): how accurately a binary64 evaluation of the network computes it on the box; an eps
+  /// at or below it is refused (infeasible) with that reason.
+  double float64_error = 0.0;
   double range_seconds = 0.0, certify_seconds = 0.0, total_seconds = 0.0;
   int attempts = 0;
 

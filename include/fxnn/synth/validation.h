@@ -2,7 +2,8 @@
 // Validation of a synthesized network by running its generated C (docs/synthesis.md section 12):
 // compiled with the system C compiler, plain and with -fsanitize=undefined -fno-sanitize-recover,
 // on random inputs of the box, its corners and its centre, against a long double evaluation of the
-// float network. For the unsound aster baseline, a search for an input that breaks its claimed bound.
+// float network; then an attack (error_attack.h) searching for an input that breaks the bound: the
+// certified one, or the claim of the unsound aster baseline.
 
 #include <cstdint>
 #include <string>
@@ -25,8 +26,9 @@ struct ValidationOptions {
   /// removed at the end unless keep_files).
   std::string work_dir;
   bool keep_files = false;
-  /// > 0: search for an input whose error exceeds this bound (aster's claimed bound).
+  /// > 0: the bound the attack tries to break is this one (aster's claimed bound), not the certified one.
   double claimed_bound = -1.0;
+  /// Budget of the attack's local search (error_attack.h); 0: no attack.
   int64_t search_evaluations = 20000;
 };
 
@@ -43,11 +45,13 @@ struct ValidationResult {
   std::string sanitizer_report; // its first lines when not clean
   std::string compile_command;
   double seconds = 0.0;
-  // Search (claimed_bound > 0):
+  // The attack (search_evaluations > 0):
   bool searched = false;
-  bool violation_found = false;
+  double attacked_bound = 0.0; // the claimed bound, or the certified one
+  bool violation_found = false; // some measured or searched error exceeds attacked_bound
   double search_error = 0.0; // the largest error found by the search (confirmed by the compiled C)
   std::vector<double> search_input;
+  std::string search_found_by; // AttackResult::found_by
   int64_t search_evaluations = 0;
 };
 
