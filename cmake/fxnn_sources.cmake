@@ -22,6 +22,8 @@ set(FXNN_RUNTIME_SOURCES
   src/runtime/gemm.cpp
   src/runtime/gemm_portable.cpp
   src/runtime/gemm_vnni.cpp
+  src/runtime/gemm_narrow.cpp
+  src/runtime/gemm_narrow_avx512.cpp
   src/runtime/optimized_kernels.cpp
   src/runtime/engine.cpp
 )
@@ -114,6 +116,7 @@ set(FXNN_CLI_SOURCES
 # Tests (paths relative to tests/).
 set(FXNN_RUNTIME_TEST_SOURCES
   runtime/test_engine.cpp
+  runtime/test_lowbit_kernels.cpp
   ir/test_network_files.cpp
 )
 set(FXNN_SYNTH_TEST_SOURCES

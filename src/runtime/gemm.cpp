@@ -4,6 +4,7 @@
 #include <string>
 
 #include "dtype_dispatch.h"
+#include "gemm_narrow.h"
 
 namespace fxnn::runtime {
 
@@ -59,8 +60,9 @@ void pack(const std::vector<int64_t>& w, int64_t n, int64_t k, int64_t k_padded,
 
 } // namespace
 
-GemmWeights::GemmWeights(const std::vector<int64_t>& w, int64_t n, int64_t k, GemmKind kind, Isa isa)
-    : kind_(kind), isa_(kind == GemmKind::kWide ? Isa::kPortable : isa), n_(n), k_(k) {
+GemmWeights::GemmWeights(const std::vector<int64_t>& w, int64_t n, int64_t k, GemmKind kind, Isa isa, bool narrow)
+    : kind_(kind), isa_(kind == GemmKind::kWide ? Isa::kPortable : isa), narrow_(narrow && kind == GemmKind::kU8S8),
+      n_(n), k_(k) {
   if (static_cast<int64_t>(w.size()) != n * k)
     throw std::logic_error("GemmWeights: " + std::to_string(w.size()) + " codes for " + std::to_string(n) + " x " +
                            std::to_string(k));
@@ -84,10 +86,17 @@ GemmWeights::GemmWeights(const std::vector<int64_t>& w, int64_t n, int64_t k, Ge
   }
 }
 
+std::string gemm_name(const GemmWeights& b) {
+  const char* kinds[] = {"u8s8", "s16s16", "wide"};
+  if (b.narrow()) return std::string("u8s8 i16 ") + (b.isa() == Isa::kAvx512Vnni ? "avx512bw" : "portable");
+  return std::string(kinds[static_cast<int>(b.kind())]) + " " + to_string(b.isa());
+}
+
 void gemm_requantize(const GemmWeights& b, const void* a, int64_t rows, int64_t lda, const ChannelRequant& requant,
                      const GemmOutput& out) {
   if (rows <= 0) return;
-  if (b.isa() == Isa::kAvx512Vnni) gemm_vnni(b, a, rows, lda, requant, out);
+  if (b.narrow()) gemm_narrow(b, a, rows, lda, requant, out);
+  else if (b.isa() == Isa::kAvx512Vnni) gemm_vnni(b, a, rows, lda, requant, out);
   else gemm_portable(b, a, rows, lda, requant, out);
 }
 

@@ -10,6 +10,7 @@
 // computes exactly what runtime::requantize_reference computes.
 
 #include <cstdint>
+#include <string>
 #include <vector>
 
 #include "aligned_buffer.h"
@@ -42,9 +43,12 @@ GemmKind choose_gemm_kind(DType a, const Format& w, int accumulator_bits);
 class GemmWeights {
  public:
   GemmWeights() = default;
-  GemmWeights(const std::vector<int64_t>& w, int64_t n, int64_t k, GemmKind kind, Isa isa);
+  /// `narrow`: the products run with 16-bit accumulators (gemm_narrow.h; kU8S8 only, the caller
+  /// checks fits_narrow_accumulator).
+  GemmWeights(const std::vector<int64_t>& w, int64_t n, int64_t k, GemmKind kind, Isa isa, bool narrow = false);
 
   GemmKind kind() const { return kind_; }
+  bool narrow() const { return narrow_; }
   Isa isa() const { return isa_; }
   int64_t n() const { return n_; }
   int64_t k() const { return k_; }
@@ -55,9 +59,13 @@ class GemmWeights {
  private:
   GemmKind kind_ = GemmKind::kWide;
   Isa isa_ = Isa::kPortable;
+  bool narrow_ = false;
   int64_t n_ = 0, k_ = 0, k_padded_ = 0, n_padded_ = 0;
   AlignedBuffer data_;
 };
+
+/// The kernel that runs, for profiles: "u8s8 avx512vnni", "u8s8 i16 avx512bw", "wide portable", ...
+std::string gemm_name(const GemmWeights& b);
 
 /// Where the product goes: `rows` x n codes of `type`, row stride `ldc` elements.
 struct GemmOutput {

@@ -11,6 +11,7 @@
 #include "dtype_dispatch.h"
 #include "fxnn/ir/worst_case.h"
 #include "gemm.h"
+#include "gemm_narrow.h"
 
 namespace fxnn::runtime {
 
@@ -68,15 +69,13 @@ class ConvKernel final : public PreparedNode {
       : node_(node), in_c_(in_shape[0]), in_h_(in_shape[1]), in_w_(in_shape[2]) {
     const auto& w = *node.weight;
     kind_ = choose_gemm_kind(storage_type(in_format), w.format, node.accumulator_bits);
-    weights_ = GemmWeights(ohwi(w), w.shape[0], w.numel() / w.shape[0], kind_, isa);
-    requant_ = prepare_requant(*node.requantize, w.shape[0], weights_.n_padded(),
-                               ir::worst_case_accumulator(node, {in_format}));
+    const ir::WorstCase worst = ir::worst_case_accumulator(node, {in_format});
+    const NarrowChoice narrow = choose_narrow(kind_, worst, accumulator_bound(node, in_format), isa);
+    weights_ = GemmWeights(ohwi(w), w.shape[0], w.numel() / w.shape[0], kind_, narrow.packing, narrow.narrow);
+    requant_ = prepare_requant(*node.requantize, w.shape[0], weights_.n_padded(), worst);
   }
 
-  std::string kernel() const override {
-    const char* kinds[] = {"u8s8", "s16s16", "wide"};
-    return std::string("conv2d ") + kinds[static_cast<int>(kind_)] + " " + to_string(weights_.isa());
-  }
+  std::string kernel() const override { return "conv2d " + gemm_name(weights_); }
 
   void run(const std::vector<const Codes*>& inputs, Codes& out, int threads) override {
     Codes copy;
@@ -158,15 +157,13 @@ class DenseKernel final : public PreparedNode {
   DenseKernel(const ir::Node& node, const Format& in_format, Isa isa) : node_(node) {
     const auto& w = *node.weight;
     kind_ = choose_gemm_kind(storage_type(in_format), w.format, node.accumulator_bits);
-    weights_ = GemmWeights(w.data, w.shape[0], w.shape[1], kind_, isa);
-    requant_ = prepare_requant(*node.requantize, w.shape[0], weights_.n_padded(),
-                               ir::worst_case_accumulator(node, {in_format}));
+    const ir::WorstCase worst = ir::worst_case_accumulator(node, {in_format});
+    const NarrowChoice narrow = choose_narrow(kind_, worst, accumulator_bound(node, in_format), isa);
+    weights_ = GemmWeights(w.data, w.shape[0], w.shape[1], kind_, narrow.packing, narrow.narrow);
+    requant_ = prepare_requant(*node.requantize, w.shape[0], weights_.n_padded(), worst);
   }
 
-  std::string kernel() const override {
-    const char* kinds[] = {"u8s8", "s16s16", "wide"};
-    return std::string("dense ") + kinds[static_cast<int>(kind_)] + " " + to_string(weights_.isa());
-  }
+  std::string kernel() const override { return "dense " + gemm_name(weights_); }
 
   void run(const std::vector<const Codes*>& inputs, Codes& out, int threads) override {
     const Codes& in = *inputs[0];
