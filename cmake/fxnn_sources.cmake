@@ -13,6 +13,9 @@ set(FXNN_BASE_SOURCES
   src/ir/worst_case.cpp
   src/ir/model_header.cpp
   src/ir/network_files.cpp
+  src/lowbit/step_search.cpp
+  src/lowbit/requantize_builder.cpp
+  src/lowbit/shift_clip_check.cpp
 )
 set(FXNN_RUNTIME_SOURCES
   src/runtime/codes.cpp
@@ -94,12 +97,18 @@ set(FXNN_TORCH_SOURCES
   src/train/data_parallel_step.cpp
   src/bench/benchmarks.cpp
   src/bench/bench_infer.cpp
+  src/bench/bench_narrow.cpp
   src/bench/torch_peers.cpp
   src/io/checkpoint_mlp_import.cpp
   src/deploy/export_network.cpp
   src/deploy/torch_simulation.cpp
   src/deploy/inference.cpp
   src/train/trained_run.cpp
+  src/lowbit/float_layers.cpp
+  src/lowbit/calibration.cpp
+  src/lowbit/calibration_stream.cpp
+  src/lowbit/lowbit_converter.cpp
+  src/lowbit/float_checkpoint.cpp
 )
 set(FXNN_CLI_SOURCES
   src/cli/main.cpp
@@ -111,6 +120,7 @@ set(FXNN_CLI_SOURCES
   src/cli/launch_command.cpp
   src/cli/synth_command.cpp
   src/cli/deploy_commands.cpp
+  src/cli/lowbit_command.cpp
 )
 
 # Tests (paths relative to tests/).
@@ -118,6 +128,11 @@ set(FXNN_RUNTIME_TEST_SOURCES
   runtime/test_engine.cpp
   runtime/test_lowbit_kernels.cpp
   ir/test_network_files.cpp
+)
+# The low-bit quantizer math (no LibTorch).
+set(FXNN_LOWBIT_TEST_SOURCES
+  lowbit/test_step_search.cpp
+  lowbit/test_requantize_builder.cpp
 )
 set(FXNN_SYNTH_TEST_SOURCES
   io/test_nnet_import.cpp
@@ -162,6 +177,8 @@ set(FXNN_TORCH_TEST_SOURCES
   train/test_distributed.cpp
   cli/test_cli.cpp
   deploy/test_export.cpp
+  lowbit/test_lowbit_converter.cpp
+  lowbit/test_lowbit_cli.cpp
 )
 # The inputs the fuzzers found (fuzz/regressions), replayed through the fuzz targets' code (LibTorch half).
 set(FXNN_FUZZ_REGRESSION_TEST_SOURCES

@@ -1,6 +1,7 @@
 // fxnn bench train --config C.yaml [--precision PLAN] [--batch 128]
 // fxnn bench infer --model OUT [--batch 256] [--config C.yaml]
 // fxnn bench quantize [--numel N] [--format s8.7] [--rounding nearest]
+// fxnn bench narrow [--bits 3] [--batch 256] [--steps 20]
 
 #include <cstdio>
 #include <string>
@@ -90,6 +91,17 @@ void add_bench_command(CLI::App& app) {
     configure_threads(std::max<int64_t>(quantize->threads, 0));
     print(bench_quantize(quantize->options));
   });
+
+  auto narrow = std::make_shared<BenchNarrowOptions>();
+  auto* narrow_cmd = bench->add_subcommand(
+      "narrow", "The runtime's u8s8 product with 32-bit and 16-bit accumulators on low-bit codes, one thread");
+  narrow_cmd->add_option("--bits", narrow->bits, "Bits of the weight and activation codes (2..8)")
+      ->capture_default_str()
+      ->check(CLI::Range(2, 8));
+  narrow_cmd->add_option("--batch", narrow->batch, "Images per product")->capture_default_str()->check(CLI::PositiveNumber);
+  narrow_cmd->add_option("--steps", narrow->steps, "Timed calls per kernel")->capture_default_str()->check(CLI::PositiveNumber);
+  narrow_cmd->add_option("--warmup", narrow->warmup, "Untimed calls per kernel first")->capture_default_str();
+  narrow_cmd->callback([narrow] { print(bench_narrow(*narrow)); });
 }
 
 } // namespace fxnn::cli

@@ -13,5 +13,6 @@ void add_inspect_command(CLI::App& app);    // inspect
 void add_launch_command(CLI::App& app);     // launch
 void add_synth_command(CLI::App& app);      // synth
 void add_deploy_commands(CLI::App& app);    // export, infer
+void add_lowbit_command(CLI::App& app);     // lowbit
 
 } // namespace fxnn::cli

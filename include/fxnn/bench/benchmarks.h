@@ -49,4 +49,19 @@ struct BenchInferOptions {
 /// "fxnn_over_float", "fxnn_over_int8", "profile": per node of (c), ...}.
 nlohmann::ordered_json bench_infer(const BenchInferOptions& options);
 
+struct BenchNarrowOptions {
+  int bits = 3;        // B of the weight and activation codes (2..8)
+  int64_t batch = 256; // images per product
+  int64_t steps = 20;  // timed calls per kernel
+  int64_t warmup = 3;  // untimed calls per kernel first
+  uint64_t seed = 1;
+};
+
+/// The u8s8 product of the runtime with 32-bit and with 16-bit accumulators (docs/lowbit.md,
+/// section 6), in the portable and the VNNI packing, on the GEMM shapes of the Fashion-MNIST
+/// networks with random B-bit codes, alternated on one thread: per shape {"kernels": [{"kernel",
+/// "gmacs"}], "narrow_over_wide_<packing>" = 32-bit time / 16-bit time, "outputs_equal"}; a shape whose
+/// bound k q_hi(w) q_hi(a) exceeds 16 bits is listed with "narrow": false and not timed.
+nlohmann::ordered_json bench_narrow(const BenchNarrowOptions& options);
+
 } // namespace fxnn
