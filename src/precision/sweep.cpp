@@ -2,6 +2,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <cmath>
 #include <filesystem>
 #include <sstream>
@@ -35,6 +36,15 @@ void train(const SweepOptions& options, const std::string& dir, const std::optio
   Trainer(t).run();
 }
 
+/// The metrics of DIR's run at `epoch`; throws naming DIR/metrics.jsonl when the run never reached it.
+EpochMetrics metrics_at(const std::string& dir, int64_t epoch) {
+  const std::string path = (fs::path(dir) / "metrics.jsonl").string();
+  const auto metrics = read_metrics(path);
+  const auto at = std::find_if(metrics.begin(), metrics.end(), [&](const EpochMetrics& m) { return m.epoch == epoch; });
+  if (at == metrics.end()) throw std::runtime_error(path + ": no epoch " + std::to_string(epoch) + " to compare with");
+  return *at;
+}
+
 bool diverged(const EpochMetrics& m) { return !std::isfinite(m.train_loss) || m.test_acc <= 0.11; }
 
 } // namespace
@@ -49,10 +59,16 @@ void run_minus_one_sweep(const SweepOptions& options) {
                                                          {"GW", TensorClass::kWeightGradient},
                                                          {"GA", TensorClass::kActivationGradient},
                                                          {"acc", TensorClass::kAccumulator}};
+  // Every run is compared at the sweep's last epoch. A reference trained for more epochs with the same
+  // seed and schedule passed through that epoch in exactly the same state, so a shorter sweep
+  // (--set train.epochs=N) compares like with like.
+  const int64_t epochs = options.config.train.epochs;
   if (options.reference_dir.empty()) {
     spdlog::info("sweep: reference runs FL and FX into {}", options.out_dir);
     train(options, runs[0].dir, std::nullopt);
     train(options, runs[1].dir, options.plan);
+  } else {
+    for (const auto& r : runs) metrics_at(r.dir, epochs); // before any training: fail fast
   }
   std::vector<TensorClass> all;
   for (const auto& [name, tensor_class] : classes) {
@@ -69,13 +85,9 @@ void run_minus_one_sweep(const SweepOptions& options) {
 
   // ---- the table and the figure ----
   std::map<std::string, EpochMetrics> last;
-  for (const auto& r : runs) {
-    const auto metrics = read_metrics((fs::path(r.dir) / "metrics.jsonl").string());
-    if (metrics.empty()) throw std::runtime_error(r.dir + ": no finished epoch");
-    last[r.name] = metrics.back();
-  }
+  for (const auto& r : runs) last[r.name] = metrics_at(r.dir, epochs);
   const double fl_error = 1 - last["fl"].test_acc, fx_error = 1 - last["fx"].test_acc;
-  TextTable table({"run", "change", "final test error", "gap to FX (points)", "gap to FL (points)", "diverged"});
+  TextTable table({"run", "change", "test error at epoch " + std::to_string(epochs), "gap to FX (points)", "gap to FL (points)", "diverged"});
   std::vector<std::pair<std::string, std::string>> series;
   for (const auto& r : runs) {
     const auto& m = last[r.name];

@@ -88,6 +88,36 @@ TEST(Sweep, MinusOneTrainsEveryClassNarrowerAndTabulates) {
   EXPECT_EQ(all.resolve("fc1", TensorClass::kAccumulator)->format.str(), "s19.18");
   const std::string table = slurp(tmp / "sweep/sweep.md");
   for (const char* row : {"| fl |", "| minus1_GA |", "| minus1_all |"}) EXPECT_NE(table.find(row), std::string::npos) << row;
+
+  // Against a reference trained for longer, the table takes the reference at the sweep's last epoch
+  // (the narrowed runs are already complete, so nothing is retrained).
+  const fs::path reference = tmp / "longer";
+  for (const char* run : {"fl", "fx"}) {
+    std::vector<EpochMetrics> epochs(3);
+    for (int e = 0; e < 3; ++e) {
+      epochs[e].epoch = e + 1;
+      epochs[e].test_acc = 0.5 + 0.1 * e; // test error 50%, 40%, 30%
+    }
+    fs::create_directories(reference / run);
+    write_metrics((reference / run / "metrics.jsonl").string(), epochs);
+  }
+  options.reference_dir = reference.string();
+  run_minus_one_sweep(options);
+  const std::string against_longer = slurp(tmp / "sweep/sweep.md");
+  EXPECT_NE(against_longer.find("| fl | float | 50"), std::string::npos) << against_longer;
+  EXPECT_EQ(against_longer.find("| fl | float | 30"), std::string::npos) << against_longer;
+  // A reference that never reached the sweep's last epoch is an error naming its metrics file.
+  options.config.train.epochs = 4;
+  EXPECT_THROW(
+      {
+        try {
+          run_minus_one_sweep(options);
+        } catch (const std::runtime_error& e) {
+          EXPECT_NE(std::string(e.what()).find("metrics.jsonl: no epoch 4"), std::string::npos) << e.what();
+          throw;
+        }
+      },
+      std::runtime_error);
 }
 
 } // namespace
