@@ -6,7 +6,7 @@
 #                       one per tensor, accumulators bounded over the full input formats);
 #   aster               Aster's unsound formulation: its claimed bound, the sound bound of its
 #                       formats, and a search for an input that breaks the claim.
-# Writes one JSON report and one log per run to runs/synthesis/ (not kept in git) and the table to
+# Writes one JSON report and one log per run to REPORTS (not kept in git) and the table to
 # experiments/synthesis/README.md (experiments/synthesis/table.py).
 #
 # Usage: scripts/synth_benchmarks.sh [FXNN_BINARY]        (default: build/fxnn)
@@ -14,7 +14,7 @@
 # an input whose error breaks the bound (the certified one; aster: its claim).
 # Environment: SUITE (default ../shared/data/controllers/benchmarks.yaml), VALIDATE (default 100000),
 # ATTACK (evaluations of the attack's local search, default 20000), EPS (default: each benchmark's
-# error_bound, 1e-3 for the whole suite).
+# error_bound, 1e-3 for the whole suite), REPORTS (folder of the reports, default runs/synthesis).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 FXNN=${1:-build/fxnn}
@@ -22,7 +22,7 @@ SUITE=${SUITE:-../shared/data/controllers/benchmarks.yaml}
 VALIDATE=${VALIDATE:-100000}
 ATTACK=${ATTACK:-20000}
 OUT=experiments/synthesis
-REPORTS=runs/synthesis
+REPORTS=${REPORTS:-runs/synthesis}
 [ -x "$FXNN" ] || { echo "synth_benchmarks: no fxnn binary at $FXNN (build it, or pass its path)" >&2; exit 1; }
 [ -f "$SUITE" ] || { echo "synth_benchmarks: no benchmark suite at $SUITE" >&2; exit 1; }
 
@@ -49,6 +49,7 @@ for name in $names; do
 done
 
 command="scripts/synth_benchmarks.sh $*"
+[ "$REPORTS" = runs/synthesis ] || command="REPORTS=$REPORTS $command"
 python3 "$OUT/table.py" --suite "$SUITE" --reports "$REPORTS" --validate "$VALIDATE" --attack "$ATTACK" \
   --command "${command% }" > "$OUT/README.md"
 echo "wrote $OUT/README.md"

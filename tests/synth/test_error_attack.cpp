@@ -55,7 +55,10 @@ TEST_P(AttackOnSoundMethods, ClimbsAboveItsStartsAndStaysWithinTheCertifiedBound
 
 INSTANTIATE_TEST_SUITE_P(LpAndMilp, AttackOnSoundMethods,
                          ::testing::Combine(::testing::Values(Method::kLp, Method::kMilp),
-                                            ::testing::Values(Rounding::kNearest, Rounding::kFloor)));
+                                            ::testing::Values(Rounding::kNearest, Rounding::kFloor)),
+                         [](const auto& info) {
+                           return to_string(std::get<0>(info.param)) + "_" + to_string(std::get<1>(info.param));
+                         });
 
 TEST(ErrorAttack, IsDeterministicAndSpendsAtMostItsBudget) {
   const io::FloatNetwork net = synth_testing::random_network({4, 10, 1}, 7);

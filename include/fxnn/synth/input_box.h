@@ -26,7 +26,8 @@ struct InputBox {
 };
 
 /// Parses "lo:hi,lo:hi,..." (numbers in any strtod notation). Throws std::invalid_argument naming the
-/// text for an empty box, a malformed or non-finite number, or an inverted interval (lo > hi).
+/// text for an empty box, a malformed or non-finite number, or an inverted interval (lo > hi). An
+/// interval with lo = hi is allowed: that input is a constant (docs/synthesis.md section 17).
 InputBox parse_input_box(const std::string& text);
 
 /// One entry of a benchmark suite file.
