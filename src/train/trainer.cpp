@@ -44,6 +44,14 @@ std::string comparable_config(ExperimentConfig config) {
   return config.to_yaml();
 }
 
+/// What must not change when a run resumes: everything but the threads and the number of epochs. The
+/// schedule is indexed by absolute epochs and each epoch's sample order by the seed and the epoch, so a
+/// run extended from N to M epochs is the run trained for M epochs from the start.
+std::string resumable_config(ExperimentConfig config) {
+  config.train.epochs = 0;
+  return comparable_config(std::move(config));
+}
+
 /// The non-finite values of the network and the optimizer state (accumulators, velocities), for
 /// messages; "" when there are none.
 std::string non_finite_state(const NetworkImpl& network, const FixedPointSGD& optimizer) {
@@ -146,7 +154,7 @@ void Trainer::check_run_directory() const {
   // Compared as parsed configs, so that a key added to fxnn later (with its default) does not stop a
   // run from resuming.
   if (has_run && fs::exists(path(kConfigFile)) &&
-      comparable_config(ExperimentConfig::load(path(kConfigFile))) != comparable_config(c))
+      resumable_config(ExperimentConfig::load(path(kConfigFile))) != resumable_config(c))
     throw std::runtime_error(path(kConfigFile) + ": the run was made with a different config; use another --out");
   if (has_run && options_.plan.has_value() != fs::exists(path(kPlanFile)))
     throw std::runtime_error(options_.out_dir + ": the run was made " +

@@ -103,11 +103,21 @@ TEST(Trainer, ResumedRunEqualsUninterruptedRunBitForBit) {
     second.resume = true;
     Trainer(second).run();
   }
+  {
+    // A complete 1-epoch run resumed with 2 epochs is extended: the schedule and each epoch's sample
+    // order depend on absolute epochs only, so it equals the 2-epoch run.
+    Trainer(options_for(tmp / "extended", 1, true)).run();
+    auto longer = options_for(tmp / "extended", 2, true);
+    longer.resume = true;
+    EXPECT_EQ(Trainer(longer).run().size(), 2u);
+  }
   const auto config = tiny_config(2);
   const auto a = checkpoint_tensors(tmp / "straight", config);
-  const auto b = checkpoint_tensors(tmp / "resumed", config);
-  ASSERT_EQ(a.size(), b.size());
-  for (size_t i = 0; i < a.size(); ++i) EXPECT_TRUE(torch::equal(a[i], b[i])) << "tensor " << i;
+  for (const char* other : {"resumed", "extended"}) {
+    const auto b = checkpoint_tensors(tmp / other, config);
+    ASSERT_EQ(a.size(), b.size());
+    for (size_t i = 0; i < a.size(); ++i) EXPECT_TRUE(torch::equal(a[i], b[i])) << other << " tensor " << i;
+  }
   const auto ma = read_metrics(tmp / "straight/metrics.jsonl");
   const auto mb = read_metrics(tmp / "resumed/metrics.jsonl");
   ASSERT_EQ(mb.size(), 2u);
