@@ -23,7 +23,9 @@ LOWBIT = ("fxnn lowbit --checkpoint RUN/checkpoint.pt --config RUN/config.yaml -
 
 
 def load(path: Path):
-    return json.loads(path.read_text()) if path.exists() else None
+    # An empty file is a command that was still running (or was stopped) when this ran.
+    text = path.read_text() if path.exists() else ""
+    return json.loads(text) if text.strip() else None
 
 
 def npy_codes(path: Path) -> array.array:
@@ -103,14 +105,21 @@ def main(root: Path) -> None:
         w("")
         w("| B | float | float-scale | shift-clip | float-scale - float | shift-clip - float |")
         w("|---|---|---|---|---|---|")
+        missing_bits = []
         for b in BITS:
             r = {m: load(root / net / f"{m}_b{b}.json") for m in MODES}
-            if not all(r.values()):
+            if not any(r.values()):
+                missing_bits.append(b)
                 continue
-            fl = r["float-scale"]["float_accuracy"]
-            w(f"| {b} | {pct(fl)} | {pct(r['float-scale']['accuracy'])} | {pct(r['shift-clip']['accuracy'])} | "
-              f"{100 * (r['float-scale']['accuracy'] - fl):+.2f} | {100 * (r['shift-clip']['accuracy'] - fl):+.2f} |")
+            fl = next(d for d in r.values() if d)["float_accuracy"]
+            acc = [pct(r[m]["accuracy"]) if r[m] else "" for m in MODES]
+            gap = [f"{100 * (r[m]['accuracy'] - fl):+.2f}" if r[m] else "" for m in MODES]
+            w(f"| {b} | {pct(fl)} | {acc[0]} | {acc[1]} | {gap[0]} | {gap[1]} |")
         w("")
+        if missing_bits:
+            w("Not converted (run.sh was stopped before it reached them; an empty cell above likewise): B = " +
+              ", ".join(str(b) for b in missing_bits) + ".")
+            w("")
         for j in sorted((root / net).glob("*.json")):
             if j.name.startswith("bench_"):
                 continue
@@ -141,6 +150,7 @@ def main(root: Path) -> None:
         w("")
         w("| conversion | float-scale B=2 | float-scale B=3 | shift-clip B=2 | shift-clip B=3 |")
         w("|---|---|---|---|---|")
+        rows = 0
         for suffix, what in ABLATIONS:
             cells = []
             for mode in MODES:
@@ -149,7 +159,11 @@ def main(root: Path) -> None:
                     cells.append(pct(d["accuracy"]) if d else "")
             if any(cells):
                 w(f"| {what} | " + " | ".join(cells) + " |")
+                rows += 1
         w("")
+        if rows <= 1:
+            w("No ablation of this network was run (run.sh was stopped before it reached them).")
+            w("")
 
     w("### Weight codes that are not 0 (B = 2)")
     w("")
