@@ -4,6 +4,7 @@ set(FXNN_BASE_SOURCES
   src/core/rounding.cpp
   src/core/quantize_kernels.cpp
   src/core/straight_through.cpp
+  src/core/blas_kernels.cpp
   src/io/atomic_file.cpp
   src/io/text_table.cpp
   src/io/plot.cpp

@@ -8,11 +8,14 @@
 #include <exception>
 
 #include "commands.h"
+#include "fxnn/core/blas_kernels.h"
 
 int main(int argc, char** argv) {
+  fxnn::reexec_with_faster_blas(argv);
   CLI::App app("fxnn: neural networks in fixed-point arithmetic", "fxnn");
   app.require_subcommand(1);
-  app.set_version_flag("--version", "fxnn 0.1.0");
+  // The BLAS kernels matter for speed (include/fxnn/core/blas_kernels.h), so the version names them.
+  app.set_version_flag("--version", "fxnn 0.1.0 (BLAS kernels: " + fxnn::blas_core_in_use() + ")");
   // Logs and progress go to stderr; stdout carries results (tables, JSON) that scripts read.
   spdlog::set_default_logger(spdlog::stderr_color_mt("fxnn"));
   spdlog::set_pattern("[%H:%M:%S] %v");

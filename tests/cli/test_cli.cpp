@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "../support/data_files.h"
+#include "fxnn/core/blas_kernels.h"
 #include "../support/fixtures.h"
 #include "../support/run_command.h"
 #include "../support/temp_dir.h"
@@ -88,6 +89,26 @@ TEST(Cli, TinyFixedPointRunSucceeds) {
                              tmp.str());
   EXPECT_EQ(r.exit_code, 0) << r.err;
   EXPECT_EQ(count_lines(testing_support::slurp(tmp / "run/metrics.jsonl")), 1);
+}
+
+/// The BLAS kernels `fxnn --version` reports, run with `env_options` (arguments of env(1)).
+std::string blas_kernels_of_version(const std::string& env_options) {
+  const auto r = run_command("env -u OPENBLAS_CORETYPE -u FXNN_KEEP_BLAS_CORE " + env_options + " " + kFxnn + " --version", ".");
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  const auto from = r.out.find("BLAS kernels: ");
+  const auto to = r.out.find(')', from);
+  if (from == std::string::npos || to == std::string::npos) return "(no BLAS kernels in: " + r.out + ")";
+  return r.out.substr(from + 14, to - from - 14);
+}
+
+TEST(Cli, ReexecutesWithFasterBlasKernelsWhereOpenBlasFallsBack) {
+  const std::string detected = blas_kernels_of_version("FXNN_KEEP_BLAS_CORE=1");
+  if (detected == "not OpenBLAS") GTEST_SKIP() << "the BLAS is not OpenBLAS";
+  BlasCpu cpu = current_blas_cpu();
+  cpu.detected_core = detected;
+  EXPECT_EQ(blas_kernels_of_version(""), faster_blas_core(cpu).value_or(detected));
+  // A core the user asks for is kept.
+  EXPECT_EQ(blas_kernels_of_version("OPENBLAS_CORETYPE=Prescott"), "Prescott");
 }
 
 } // namespace
