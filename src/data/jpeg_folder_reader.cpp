@@ -20,6 +20,9 @@ namespace {
 namespace fs = std::filesystem;
 
 constexpr int64_t kRgb = 3;
+/// Images above this many pixels (8192 x 8192, 192 MiB decoded) are refused: a JPEG header can claim
+/// up to 65535 x 65535 in a file of a few hundred bytes, and the loader allocates from the header.
+constexpr int64_t kMaxPixels = int64_t{1} << 26;
 
 struct Sample {
   std::string path;
@@ -75,6 +78,10 @@ Geometry read_geometry(tjhandle tj, const std::string& path) {
                           &colorspace) != 0) {
     throw std::runtime_error(path + ": not a valid JPEG file (" + tjGetErrorStr2(tj) + ")");
   }
+  if (int64_t{g.width} * g.height > kMaxPixels) {
+    throw std::runtime_error(path + ": image is " + std::to_string(g.width) + "x" + std::to_string(g.height) +
+                             ", more than the " + std::to_string(kMaxPixels) + " pixels the JPEG loader accepts");
+  }
   return g;
 }
 
@@ -129,13 +136,19 @@ ImageDataset read_jpeg_folder(const std::string& dir, const std::vector<std::str
   if (!first)
     throw std::runtime_error(std::string("cannot start TurboJPEG: ") + tjGetErrorStr2(nullptr));
   const Geometry g = read_geometry(first.get(), samples.front().path);
+  const int64_t image_bytes = kRgb * g.height * g.width;
+  {
+    // The first image is decoded before n images' worth of memory is taken on its header's word:
+    // a header the file does not back fails here, for one image's memory.
+    std::vector<uint8_t> pixels(static_cast<size_t>(image_bytes)), planes(pixels.size());
+    decode_into(first.get(), samples.front().path, g, pixels, planes.data());
+  }
 
   const auto n = static_cast<int64_t>(samples.size());
   auto images = torch::empty({n, kRgb, g.height, g.width}, torch::kUInt8);
   auto labels = torch::empty({n}, torch::kInt64);
   auto* image_data = images.data_ptr<uint8_t>();
   auto* label_data = labels.data_ptr<int64_t>();
-  const int64_t image_bytes = kRgb * g.height * g.width;
 
   // Exceptions must not leave an OpenMP region: each file records its error, and the first one in
   // sample order is thrown afterwards (deterministic whatever the thread schedule).

@@ -1,6 +1,8 @@
 #include <gtest/gtest.h>
 
 #include <array>
+#include <fstream>
+#include <iterator>
 
 #include "fxnn/data/readers.h"
 #include "../support/data_files.h"
@@ -136,6 +138,33 @@ TEST(JpegFolderReader, RejectsMixedSizes) {
   const auto msg = error_of([&] { read_jpeg_folder(dir.str()); });
   EXPECT_NE(msg.find(dir / "a/2.jpg"), std::string::npos) << msg;
   EXPECT_NE(msg.find("16x8"), std::string::npos) << msg;
+}
+
+TEST(JpegFolderReader, RefusesHeadersTheFileDoesNotBack) {
+  // A 16x16 JPEG whose frame header (SOF0: FF C0, length, precision, height, width) is rewritten to
+  // claim another size: the loader must not allocate for the claim before it decodes one image.
+  testing::ScratchDir dir;
+  testing::write_jpeg(dir / "a/1.jpg", block_image(16, 16), 16, 16, 3);
+  std::ifstream in(dir / "a/1.jpg", std::ios::binary);
+  const testing::Bytes good((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  size_t sof = 0;
+  while (sof + 8 < good.size() && !(good[sof] == 0xFF && good[sof + 1] == 0xC0)) ++sof;
+  ASSERT_LT(sof + 8, good.size()) << "no SOF0 marker";
+  const auto claiming = [&](int height, int width) {
+    testing::Bytes bytes = good;
+    bytes[sof + 5] = uint8_t(height >> 8), bytes[sof + 6] = uint8_t(height);
+    bytes[sof + 7] = uint8_t(width >> 8), bytes[sof + 8] = uint8_t(width);
+    return bytes;
+  };
+  // Far above the loader's limit: refused from the header.
+  for (const char* name : {"1.jpg", "2.jpg", "3.jpg"}) testing::write_bytes(dir / (std::string("a/") + name), claiming(60000, 60000));
+  auto msg = error_of([&] { read_jpeg_folder(dir.str()); });
+  EXPECT_NE(msg.find(dir / "a/1.jpg"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("60000x60000, more than"), std::string::npos) << msg;
+  // Within the limit but not backed by the data: the first decode fails and names the file.
+  for (const char* name : {"1.jpg", "2.jpg", "3.jpg"}) testing::write_bytes(dir / (std::string("a/") + name), claiming(4096, 4096));
+  msg = error_of([&] { read_jpeg_folder(dir.str()); });
+  EXPECT_NE(msg.find(dir / "a/1.jpg"), std::string::npos) << msg;
 }
 
 TEST(JpegFolderReader, NamesMissingFolders) {
