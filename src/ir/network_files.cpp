@@ -70,7 +70,7 @@ class ManifestReader {
     Json root;
     try {
       root = Json::parse(text);
-    } catch (const Json::parse_error& e) {
+    } catch (const Json::exception& e) { // parse_error, and out_of_range for a number beyond double
       throw std::runtime_error(file_ + ": not valid JSON (" + e.what() + ")");
     }
     if (!root.is_object()) fail("(top level)", "expected a JSON object");

@@ -62,6 +62,16 @@ std::string entry_text(const std::optional<QuantizerSpec>& spec, Rounding defaul
   return "{format: " + spec->format.str() + ", rounding: " + to_string(spec->rounding) + "}";
 }
 
+/// A YAML double-quoted scalar: `"` and `\` escaped (patterns are printable ASCII, see parse()).
+std::string double_quoted(const std::string& text) {
+  std::string out = "\"";
+  for (char c : text) {
+    if (c == '"' || c == '\\') out += '\\';
+    out += c;
+  }
+  return out + "\"";
+}
+
 std::string comment_for(const std::optional<QuantizerSpec>& spec) {
   if (!spec) return "";
   const Format& f = spec->format;
@@ -89,7 +99,15 @@ PrecisionPlan PrecisionPlan::parse(const std::string& yaml_text, const std::stri
   }
   plan.defaults = parse_class_specs(root.map("defaults"), rounding);
   const YamlMap layers = root.map("layers");
-  for (const auto& pattern : layers.keys()) plan.layers.push_back({pattern, parse_class_specs(layers.map(pattern), rounding)});
+  for (const auto& pattern : layers.keys()) {
+    // Layer names are ASCII identifiers; a pattern with control or non-ASCII bytes matches none and
+    // could not be written back as the same YAML key.
+    const bool printable = !pattern.empty() && std::all_of(pattern.begin(), pattern.end(), [](char c) {
+      return static_cast<unsigned char>(c) >= 0x20 && static_cast<unsigned char>(c) < 0x7F;
+    });
+    if (!printable) layers.fail(pattern, "a layer pattern must be non-empty printable ASCII");
+    plan.layers.push_back({pattern, parse_class_specs(layers.map(pattern), rounding)});
+  }
   root.reject_unknown_keys();
   return plan;
 }
@@ -145,7 +163,7 @@ std::string PrecisionPlan::to_yaml() const {
   write_specs(defaults, "  ", "defaults");
   if (!layers.empty()) out << "layers:\n";
   for (const auto& entry : layers) {
-    out << "  \"" << entry.pattern << "\":\n";
+    out << "  " << double_quoted(entry.pattern) << ":\n";
     write_specs(entry.specs, "    ", entry.pattern);
   }
   return out.str();

@@ -86,6 +86,9 @@ TEST(NetworkFiles, DamagedManifestNamesFileAndKey) {
 
   write(manifest, good.substr(0, good.size() / 2));
   expect_load_error(tmp / "m", {"model.json", "not valid JSON"});
+  // A number beyond double's range: nlohmann throws out_of_range, not parse_error.
+  write(manifest, "{\"version\": 1E7777}");
+  expect_load_error(tmp / "m", {"model.json", "not valid JSON", "number overflow"});
 
   edited([](nlohmann::json& j) { j["nodes"][0]["requantize"].erase("shift"); });
   expect_load_error(tmp / "m", {"model.json", "rescale0", "shift"});

@@ -82,6 +82,18 @@ TEST(PrecisionPlan, ErrorsNameTheFileKeyAndValue) {
   EXPECT_NE(error_of("defaults:\n  W: [s8.7\n").find("plan.yaml:"), std::string::npos); // YAML syntax error with a line
 }
 
+TEST(PrecisionPlan, LayerPatternsAreWrittenBackAsTheSameKeys) {
+  // Quotes and backslashes are escaped in the written key; control and non-ASCII bytes are refused.
+  const auto plan = PrecisionPlan::parse("layers:\n  'a\"b\\\\c#*':\n    W: s8.7\n", "plan.yaml");
+  ASSERT_EQ(plan.layers.size(), 1u);
+  EXPECT_EQ(plan.layers[0].pattern, "a\"b\\\\c#*");
+  const auto again = PrecisionPlan::parse(plan.to_yaml(), "again.yaml");
+  ASSERT_EQ(again.layers.size(), 1u);
+  EXPECT_EQ(again.layers[0].pattern, plan.layers[0].pattern);
+  EXPECT_NE(error_of("layers:\n  \"conv\\x01\":\n    W: s8.7\n").find("non-empty printable ASCII"), std::string::npos);
+  EXPECT_NE(error_of("layers:\n  \"conv\xe0\xdf\":\n    W: s8.7\n").find("plan.yaml: layers."), std::string::npos);
+}
+
 TEST(PrecisionPlan, YamlRoundTrip) {
   const auto plan = PrecisionPlan::parse(kPlan, "plan.yaml");
   const auto again = PrecisionPlan::parse(plan.to_yaml(), "again.yaml");
