@@ -1,5 +1,6 @@
 #include "fxnn/io/npy.h"
 
+#include <algorithm>
 #include <cctype>
 #include <cstring>
 #include <limits>
@@ -171,10 +172,14 @@ NpyDType narrowest_npy_dtype(int64_t lo, int64_t hi) {
 }
 
 std::string encode_npy(const NpyArray& array) {
-  int64_t numel = 1;
+  // The product is formed only as far as it can match the data: a shape such as (8e11, 2e7, 0) is
+  // empty and valid (numpy writes it), though its leading dimensions overflow int64 when multiplied.
+  const bool empty = std::find(array.shape.begin(), array.shape.end(), 0) != array.shape.end();
+  int64_t numel = empty ? 0 : 1;
   for (int64_t d : array.shape) {
     if (d < 0) throw std::invalid_argument("encode_npy: negative dimension " + std::to_string(d));
-    numel *= d;
+    if (!empty && __builtin_mul_overflow(numel, d, &numel))
+      throw std::invalid_argument("encode_npy: the shape " + shape_literal(array.shape) + " has more elements than int64 counts");
   }
   if (numel != static_cast<int64_t>(array.data.size()))
     throw std::invalid_argument("encode_npy: " + std::to_string(array.data.size()) + " values for the shape " +

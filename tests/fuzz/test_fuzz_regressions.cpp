@@ -70,6 +70,16 @@ TEST(FuzzRegressions, NpyShapeWhoseByteCountWrapsAroundIsRefused) {
             std::string::npos) << message;
 }
 
+TEST(FuzzRegressions, NpyEmptyShapeWithHugeDimensionsRoundTrips) {
+  // shape (804612862890, 21212050, 2, 0, ...): empty and valid; the encoder multiplied the dimensions
+  // in order and overflowed int64 before reaching the 0.
+  const std::string file = bytes_of(kRegressions / "npy/empty_shape_whose_leading_dims_overflow");
+  const io::NpyArray array = io::decode_npy(file, "empty.npy");
+  EXPECT_TRUE(array.data.empty());
+  EXPECT_EQ(array.shape.at(0), 804612862890);
+  EXPECT_EQ(io::decode_npy(io::encode_npy(array), "again.npy").shape, array.shape);
+}
+
 TEST(FuzzRegressions, SuiteWithoutItsListOfBenchmarksNamesTheKey) {
   // The lookup of a missing key returned yaml-cpp's zombie node, whose IsSequence() threw InvalidNode.
   TempDir tmp;
