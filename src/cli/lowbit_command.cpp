@@ -17,6 +17,7 @@
 #include "fxnn/lowbit/lowbit_converter.h"
 #include "fxnn/lowbit/shift_clip_check.h"
 #include "fxnn/runtime/engine.h"
+#include "fxnn/train/trainer.h"
 
 namespace fxnn::cli {
 
@@ -26,7 +27,7 @@ struct LowbitArgs {
   std::string checkpoint, config, out, json;
   std::string mode, steps = "mse", granularity = "layer", rounding = "nearest", correction = "bias";
   int bits = 0, input_bits = 8, edge_bits = 0;
-  int64_t calib = 1000, limit = 0, batch = 256;
+  int64_t calib = 1000, limit = 0, batch = 256, threads = 0;
   bool quiet = false;
 };
 
@@ -55,6 +56,7 @@ std::string bits_cell(uint64_t bound) {
 
 void run_lowbit(const LowbitArgs& a) {
   const lowbit::LowbitOptions options = options_of(a); // bad options fail before anything is read
+  configure_threads(a.threads); // LibTorch's calibration and simulation, and the integer runtime
   if (a.config.empty()) throw std::invalid_argument("lowbit: give --config C.yaml (the config of the checkpoint)");
   TrainedRun run = lowbit::load_float_checkpoint(a.checkpoint, a.config);
   const auto splits = data::load_dataset(run.config.data);
@@ -194,6 +196,7 @@ void add_lowbit_command(CLI::App& app) {
       ->capture_default_str();
   cmd->add_option("--limit", a->limit, "Only the first N test samples");
   cmd->add_option("--batch", a->batch, "Samples per batch of the evaluation")->capture_default_str();
+  cmd->add_option("--threads", a->threads, "Threads (0: all hardware threads)")->capture_default_str();
   cmd->add_option("--json", a->json, "Write the results as JSON");
   cmd->add_flag("--quiet", a->quiet, "No progress line");
   cmd->add_option("--out", a->out, "Output folder (model.json, .npy, model.h)")->required();
