@@ -73,6 +73,29 @@ def pct(x: float) -> str:
     return f"{100 * x:.2f}"
 
 
+def summary(w, root: Path, present) -> None:
+    """Reading of the tables, computed from the same JSONs: the fewest bits within 1 point of float per
+    network and mode, and what keeping the first and last layer at 8 bits buys at the lowest widths."""
+    w("### Summary")
+    w("")
+    for net, desc, run in present:
+        cells = []
+        for mode in MODES:
+            ok = [b for b in BITS if (d := load(root / net / f"{mode}_b{b}.json"))
+                  and d["float_accuracy"] - d["accuracy"] <= 0.01]
+            cells.append(f"{mode} B = {min(ok)}" if ok else f"{mode}: no B")
+        edge = []
+        for mode, b in (("float-scale", 2), ("shift-clip", 3)):
+            base, e8 = load(root / net / f"{mode}_b{b}.json"), load(root / net / f"{mode}_b{b}_edge8.json")
+            if base and e8:
+                edge.append(f"{mode} B = {b} {pct(base['accuracy'])} -> {pct(e8['accuracy'])}")
+        line = f"- {desc}: the fewest bits B in {BITS} whose accuracy is within 1 point of float: " + ", ".join(cells) + "."
+        if edge:
+            line += " First and last layer's weights at 8 bits (`--edge-bits 8`): " + ", ".join(edge) + "."
+        w(line)
+    w("")
+
+
 def main(root: Path) -> None:
     out = []
     w = out.append
@@ -89,6 +112,12 @@ def main(root: Path) -> None:
     w("of the artifact) and evaluates the float LibTorch model on the same images. Hidden activations and")
     w("weights have B bits; the input is 8-bit unless the ablation says otherwise; steps: min-MSE per layer;")
     w("bias correction on the calibration images (1000 training images).")
+    w("")
+    w("BLAS kernels: the CIFAR-10 ConvNet's conversions from float-scale B = 4 on and the CNN's float-scale B = 2")
+    w("`--correction none` and `--edge-bits 8` ran with OpenBLAS's AVX-512 kernels, which `fxnn` now selects itself")
+    w("(docs/performance.md); all earlier ones (MLP, CNN, ConvNet B = 2, 3 and shift-clip B = 4) with OpenBLAS's")
+    w("Prescott fallback. The kernels only change the float64 calibration's")
+    w("summation order: the ConvNet's shift-clip B = 4 artifact converted both ways is identical file for file.")
     w("")
     present = [(n, d, r) for n, d, r in NETWORKS if (root / n).is_dir()]
     missing = [(n, d, r) for n, d, r in NETWORKS if not (root / n).is_dir()]
@@ -125,6 +154,8 @@ def main(root: Path) -> None:
                 continue
             d = load(j)
             mismatches.append((net, j.stem, d["samples"], d["prediction_mismatches"], d["code_mismatches"]))
+
+    summary(w, root, present)
 
     mlp = {m: load(root / "mlp" / f"{m}_b{b}.json") for m, b in [("shift-clip", 3), ("float-scale", 2)]}
     if all(mlp.values()):
