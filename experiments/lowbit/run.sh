@@ -4,15 +4,16 @@
 # run that exists, `fxnn bench infer` of the float-scale 2-bit and shift-clip 3-bit networks, the ablations;
 # then writes experiments/lowbit/README.md (experiments/lowbit/make_readme.py).
 #
-# Float runs (one that is missing or still training is skipped, with a message):
-#   mlp      runs/lowbit/fl_mlp         build-lowbit/fxnn train --config configs/fashion_mnist_mlp.yaml --out runs/lowbit/fl_mlp --quiet
+# Float runs (the MLP's is trained here when missing; another that is missing or still training is
+# skipped, with a message):
+#   mlp      runs/lowbit/fl_mlp         build/fxnn train --config configs/fashion_mnist_mlp.yaml --out runs/lowbit/fl_mlp --quiet
 #   cnn      runs/fashion_mnist_cnn/fl  the float run of experiments/fashion_mnist_cnn/run.sh
 #   convnet  runs/cifar10_convnet/fl    the float run of experiments/cifar10_convnet/run.sh
 # A conversion whose JSON exists is not redone (delete runs/lowbit/<net>/ to redo a network).
-# FXNN (default build-lowbit/fxnn) names the binary; NETS (default "mlp cnn convnet") the networks.
+# FXNN (default build/fxnn) names the binary; NETS (default "mlp cnn convnet") the networks.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-FXNN=${FXNN:-build-lowbit/fxnn}
+FXNN=${FXNN:-build/fxnn}
 OUT=runs/lowbit
 NETS=${NETS:-mlp cnn convnet}
 declare -A RUNS=([mlp]=runs/lowbit/fl_mlp [cnn]=runs/fashion_mnist_cnn/fl [convnet]=runs/cifar10_convnet/fl)
@@ -52,6 +53,14 @@ ablations() { # net run mode bits
   convert "$net" "$run" "${mode}_b${bits}_nocorrection" "${base[@]}" --correction none
   convert "$net" "$run" "${mode}_b${bits}_edge8" "${base[@]}" --edge-bits 8
 }
+
+# The MLP's float run (minutes) belongs to this experiment; --resume finishes one that was interrupted.
+mlp_run=${RUNS[mlp]}
+if [[ " $NETS " == *" mlp "* ]] &&
+   { [[ ! -f $mlp_run/checkpoint.pt ]] || [[ $(epochs_done "$mlp_run") -lt $(epochs_wanted "$mlp_run") ]]; }; then
+  echo "[$(date +%H:%M:%S)] training the MLP in float" >&2
+  "$FXNN" train --config configs/fashion_mnist_mlp.yaml --out "$mlp_run" --quiet --resume
+fi
 
 # The kernels first (a minute): they need no float run.
 for bits in 2 3; do
