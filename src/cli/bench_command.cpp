@@ -9,6 +9,7 @@
 
 #include "commands.h"
 #include "fxnn/bench/benchmarks.h"
+#include "fxnn/core/blas_kernels.h"
 #include "fxnn/train/trainer.h"
 
 namespace fxnn::cli {
@@ -34,7 +35,12 @@ struct BenchQuantizeArgs {
   int64_t threads = -1;
 };
 
-void print(const nlohmann::ordered_json& result) { std::printf("%s\n", result.dump(2).c_str()); }
+/// Prints a benchmark's JSON with the BLAS kernels it ran with (LibTorch's float64 and some float32
+/// paths go through them; see docs/performance.md).
+void print(nlohmann::ordered_json result) {
+  result["blas_kernels"] = blas_core_in_use();
+  std::printf("%s\n", result.dump(2).c_str());
+}
 
 } // namespace
 
