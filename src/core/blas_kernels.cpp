@@ -5,6 +5,8 @@
 
 #include <cstdlib>
 
+#include "fxnn/core/cpu_features.h"
+
 namespace fxnn {
 
 std::optional<std::string> faster_blas_core(const BlasCpu& cpu) {
@@ -21,12 +23,8 @@ BlasCpu current_blas_cpu() {
   // Looked up at run time: the BLAS is whatever libblas.so.3 points to (reference BLAS has no such symbol).
   if (auto name = reinterpret_cast<CoreName>(dlsym(RTLD_DEFAULT, "openblas_get_corename")))
     if (const char* core = name()) cpu.detected_core = core;
-#if defined(__x86_64__) && defined(__GNUC__)
-  // __builtin_cpu_supports also checks that the OS saves the wide registers (XCR0).
-  cpu.avx512 = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
-               __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512vl");
-  cpu.avx2_fma = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
-#endif
+  cpu.avx512 = cpu_has_avx512_core();
+  cpu.avx2_fma = cpu_has_avx2_fma();
   return cpu;
 }
 

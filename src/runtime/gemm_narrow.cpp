@@ -7,6 +7,7 @@
 #include <limits>
 #include <stdexcept>
 
+#include "fxnn/core/cpu_features.h"
 #include "multiversion.h"
 #include "narrow_epilogue.h"
 
@@ -47,16 +48,6 @@ FXNN_MULTIVERSION void narrow_rows(const GemmWeights& b, const uint8_t* a, int64
   }
 }
 
-/// The instructions of gemm_narrow_avx512 (a subset of those of Isa::kAvx512Vnni, without VNNI).
-bool avx512bw_supported() {
-#if defined(__x86_64__) && defined(__GNUC__)
-  return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
-         __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512vl");
-#else
-  return false;
-#endif
-}
-
 } // namespace
 
 uint64_t accumulator_bound(const ir::Node& node, const Format& in_format) {
@@ -85,7 +76,8 @@ bool fits_narrow_accumulator(GemmKind kind, const ir::WorstCase& worst, uint64_t
 
 NarrowChoice choose_narrow(GemmKind kind, const ir::WorstCase& worst, uint64_t bound, Isa isa) {
   if (isa != Isa::kPortable || !fits_narrow_accumulator(kind, worst, bound)) return {false, isa};
-  return {true, avx512bw_supported() ? Isa::kAvx512Vnni : Isa::kPortable};
+  // gemm_narrow_avx512 needs the AVX-512 core set only (vpmaddubsw + vpaddw, no VNNI).
+  return {true, cpu_has_avx512_core() ? Isa::kAvx512Vnni : Isa::kPortable};
 }
 
 void gemm_narrow_portable(const GemmWeights& b, const uint8_t* a, int64_t rows, int64_t lda,

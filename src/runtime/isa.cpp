@@ -2,21 +2,15 @@
 
 #include <stdexcept>
 
+#include "fxnn/core/cpu_features.h"
+
 namespace fxnn::runtime {
 
 bool isa_supported(Isa isa) {
   switch (isa) {
     case Isa::kPortable:
     case Isa::kAuto: return true;
-    case Isa::kAvx512Vnni:
-#if defined(__x86_64__) && defined(__GNUC__)
-      // __builtin_cpu_supports also checks that the OS saves the 512-bit registers (XCR0).
-      return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
-             __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512vl") &&
-             __builtin_cpu_supports("avx512vnni");
-#else
-      return false;
-#endif
+    case Isa::kAvx512Vnni: return cpu_has_avx512_vnni();
   }
   return false;
 }

@@ -8,10 +8,10 @@
 #include <vector>
 
 #include "../support/data_files.h"
-#include "fxnn/core/blas_kernels.h"
 #include "../support/fixtures.h"
 #include "../support/run_command.h"
 #include "../support/temp_dir.h"
+#include "fxnn/core/blas_kernels.h"
 
 namespace fxnn {
 namespace {
