@@ -196,7 +196,9 @@ void add_lowbit_command(CLI::App& app) {
       ->capture_default_str();
   cmd->add_option("--limit", a->limit, "Only the first N test samples");
   cmd->add_option("--batch", a->batch, "Samples per batch of the evaluation")->capture_default_str();
-  cmd->add_option("--threads", a->threads, "Threads (0: all hardware threads)")->capture_default_str();
+  cmd->add_option("--threads", a->threads, "Threads (0: all hardware threads)")
+      ->check(CLI::NonNegativeNumber)
+      ->capture_default_str();
   cmd->add_option("--json", a->json, "Write the results as JSON");
   cmd->add_flag("--quiet", a->quiet, "No progress line");
   cmd->add_option("--out", a->out, "Output folder (model.json, .npy, model.h)")->required();
