@@ -79,6 +79,8 @@ set(FXNN_TORCH_SOURCES
   src/precision/precision_plan.cpp
   src/precision/precision_plan_apply.cpp
   src/precision/probe_stats.cpp
+  src/precision/gradient_paths.cpp
+  src/precision/backprop_gain.cpp
   src/precision/gradient_probe.cpp
   src/precision/noise_gain.cpp
   src/precision/probe.cpp
@@ -167,6 +169,7 @@ set(FXNN_TORCH_TEST_SOURCES
   precision/test_precision_plan.cpp
   precision/test_assignment.cpp
   precision/test_noise_gain.cpp
+  precision/test_backprop_gain.cpp
   precision/test_cost_model.cpp
   precision/test_pipeline.cpp
   precision/test_mismatch_bound.cpp

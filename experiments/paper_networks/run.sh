@@ -14,7 +14,7 @@ $FXNN make-data --dataset cifar10 --out "$DATA/cifar10" --train 250 --test 100 -
 $FXNN make-data --dataset cifar100 --out "$DATA/cifar100" --train 250 --test 100 --seed 2
 $FXNN make-data --dataset svhn --out "$DATA/svhn" --train 250 --test 100 --seed 3
 # One batch of 250 per epoch, 2 epochs, J after epoch 1, noise gains over 20 samples.
-SMALL=(--set train.epochs=2 --set "optim.lr_milestones=[2]" --set precision.j_epoch=1 --set precision.noise_samples=20 --quiet)
+SMALL=(--set train.epochs=2 --set "optim.lr_milestones=[2]" --set precision.noise_samples=20 --quiet)
 # The ResNets end to end at width 0.25 (one step of the full width takes 24 s here, and the noise gains
 # need many); the ConvNet at its own width. The step times below are of the full networks.
 for config in cifar10_resnet20:cifar10:0.25 cifar100_resnet20:cifar100:0.25 svhn_convnet:svhn:; do

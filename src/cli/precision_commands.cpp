@@ -26,8 +26,8 @@ struct ProbeArgs {
   bool resume = false;
   bool quiet = false;
   int64_t threads = -1;
-  std::optional<int64_t> j_epoch;
   std::optional<int64_t> samples;
+  std::optional<int64_t> injection_draws;
   int64_t stop_after_epoch = 0;
 };
 
@@ -54,6 +54,7 @@ struct AssignArgs {
   std::string stats;
   std::string out;
   double target_pm = 0.01;
+  std::string gradient_rounding = "nearest";
 };
 
 ExperimentConfig load_config_with(const ProbeArgs& args, std::optional<double> target_pm);
@@ -66,26 +67,33 @@ void run_probe_command(const ProbeArgs& args) {
   options.quiet = args.quiet;
   options.stop_after_epoch = args.stop_after_epoch;
   configure_threads(options.config.train.threads);
-  run_probe(options);
+  const auto stats = run_probe(options);
+  if (stats.injection_draws > 0)
+    std::printf("Back-propagated noise gains (eq. (13)) against noise injection (%lld draws):\n\n%s",
+                static_cast<long long>(stats.injection_draws), backprop_gain_table(stats).aligned().c_str());
 }
 
 void run_assign_command(const AssignArgs& args) {
   const auto stats = ProbeStats::load(args.stats);
-  const auto assignment = assign_precisions(stats, AssignOptions{args.target_pm});
+  const auto assignment =
+      assign_precisions(stats, AssignOptions{args.target_pm, parse_rounding(args.gradient_rounding)});
   std::printf("%s", assignment_table(assignment).aligned().c_str());
   std::printf("\n%s", candidate_table(assignment, args.target_pm).aligned().c_str());
   std::printf("\nB_min = %d: p_m <= %s (target %s)\n", assignment.b_min, format_general(assignment.bound).c_str(),
               format_general(args.target_pm).c_str());
+  for (const auto& name : floored_tensors(assignment))
+    std::printf("note: %s: the narrowest word overrides the rules (a finer step than they need)\n", name.c_str());
   assignment.plan.save(args.out);
   std::printf("wrote %s\n", args.out.c_str());
 }
 
-/// The config with the command line's overrides; --j-epoch, --samples and --target-pm set keys of its
-/// `precision:` section.
+/// The config with the command line's overrides; --samples, --injection-draws and --target-pm set keys
+/// of its `precision:` section.
 ExperimentConfig load_config_with(const ProbeArgs& args, std::optional<double> target_pm = std::nullopt) {
   std::vector<std::string> overrides = args.overrides;
   if (args.threads >= 0) overrides.push_back("train.threads=" + std::to_string(args.threads));
-  if (args.j_epoch) overrides.push_back("precision.j_epoch=" + std::to_string(*args.j_epoch));
+  if (args.injection_draws)
+    overrides.push_back("precision.injection_draws=" + std::to_string(*args.injection_draws));
   if (args.samples) overrides.push_back("precision.noise_samples=" + std::to_string(*args.samples));
   if (target_pm) overrides.push_back("precision.target_pm=" + format_general(*target_pm, 17));
   return ExperimentConfig::load(args.config, overrides);
@@ -137,7 +145,8 @@ void add_precision_commands(CLI::App& app) {
   probe_cmd->add_option("--set", probe->overrides, "Override a config key (repeatable)");
   probe_cmd->add_flag("--resume", probe->resume, "Continue the probe in --out from its last checkpoint");
   probe_cmd->add_option("--threads", probe->threads, "Threads (default: the config's; 0 = all hardware threads)");
-  probe_cmd->add_option("--j-epoch", probe->j_epoch, "Take lambda_max(J) after this epoch (precision.j_epoch, 5)");
+  probe_cmd->add_option("--injection-draws", probe->injection_draws,
+                        "Draws of the noise-injection check of the gains (precision.injection_draws, 32; 0 = none)");
   probe_cmd->add_option("--samples", probe->samples, "Samples N of the noise gains E (precision.noise_samples, 200)");
   probe_cmd->add_option("--stop-after-epoch", probe->stop_after_epoch, "Stop after this epoch; continue with --resume");
   probe_cmd->add_flag("--quiet", probe->quiet, "No progress line");
@@ -150,7 +159,8 @@ void add_precision_commands(CLI::App& app) {
   run_cmd->add_option("--set", run->probe.overrides, "Override a config key (repeatable)");
   run_cmd->add_option("--threads", run->probe.threads, "Threads (default: the config's; 0 = all hardware threads)");
   run_cmd->add_option("--target-pm", run->target_pm, "Mismatch-probability budget p_m (precision.target_pm, 0.01)");
-  run_cmd->add_option("--j-epoch", run->probe.j_epoch, "Take lambda_max(J) after this epoch (precision.j_epoch, 5)");
+  run_cmd->add_option("--injection-draws", run->probe.injection_draws,
+                      "Draws of the noise-injection check of the gains (precision.injection_draws, 32; 0 = none)");
   run_cmd->add_option("--samples", run->probe.samples, "Samples N of the noise gains E (precision.noise_samples, 200)");
   run_cmd->add_flag("--quiet", run->probe.quiet, "No progress line");
   run_cmd->callback([run] { run_pipeline_command(*run); });
@@ -188,6 +198,10 @@ void add_precision_commands(CLI::App& app) {
   auto* assign_cmd = app.add_subcommand("assign", "Per-tensor precisions from probe statistics, as a precision plan");
   assign_cmd->add_option("--stats", assign->stats, "stats.json of a probe run")->required()->check(CLI::ExistingFile);
   assign_cmd->add_option("--target-pm", assign->target_pm, "Mismatch-probability budget p_m")->capture_default_str();
+  assign_cmd->add_option("--gradient-rounding", assign->gradient_rounding,
+                         "Rounding of the G^(W) and G^(A) formats: nearest (the method) or stochastic (an ablation)")
+      ->check(CLI::IsMember({"nearest", "stochastic"}))
+      ->capture_default_str();
   assign_cmd->add_option("--out", assign->out, "Precision plan to write (YAML)")->required();
   assign_cmd->callback([assign] { run_assign_command(*assign); });
 }

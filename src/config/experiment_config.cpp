@@ -137,11 +137,15 @@ void read_optim(const YamlMap& m, ExperimentConfig& c) {
 void read_precision(const YamlMap& m, ExperimentConfig& c) {
   auto& p = c.precision;
   p.target_pm = m.get<double>("target_pm", p.target_pm);
-  p.j_epoch = m.get<int64_t>("j_epoch", p.j_epoch);
   p.noise_samples = m.get<int64_t>("noise_samples", p.noise_samples);
+  p.injection_draws = m.get<int64_t>("injection_draws", p.injection_draws);
+  p.gradient_rounding = m.get<std::string>("gradient_rounding", p.gradient_rounding);
   check(p.target_pm > 0 && p.target_pm < 1, m, "target_pm", p.target_pm, "must be in (0, 1)");
-  check(p.j_epoch >= 1, m, "j_epoch", p.j_epoch, "must be >= 1");
   check(p.noise_samples >= 1, m, "noise_samples", p.noise_samples, "must be >= 1");
+  check(p.injection_draws >= 0 && p.injection_draws <= kMaxInjectionDraws, m, "injection_draws", p.injection_draws,
+        "must be in [0, " + std::to_string(kMaxInjectionDraws) + "] (0 = no check)");
+  check(p.gradient_rounding == "nearest" || p.gradient_rounding == "stochastic", m, "gradient_rounding",
+        p.gradient_rounding, "must be nearest or stochastic");
   m.reject_unknown_keys();
 }
 
@@ -237,8 +241,9 @@ std::string ExperimentConfig::to_yaml() const {
   out << YAML::EndMap;
   out << YAML::Key << "precision" << YAML::Value << YAML::BeginMap;
   out << YAML::Key << "target_pm" << YAML::Value << precision.target_pm;
-  out << YAML::Key << "j_epoch" << YAML::Value << precision.j_epoch;
   out << YAML::Key << "noise_samples" << YAML::Value << precision.noise_samples;
+  out << YAML::Key << "injection_draws" << YAML::Value << precision.injection_draws;
+  out << YAML::Key << "gradient_rounding" << YAML::Value << precision.gradient_rounding;
   out << YAML::EndMap;
   out << YAML::EndMap;
   return std::string(out.c_str()) + "\n";

@@ -25,7 +25,10 @@ void run_pipeline(const PipelineOptions& options) {
 
   const double target_pm = options.config.precision.target_pm;
   spdlog::info("2/4 precision assignment (target p_m {})", target_pm);
-  const auto assignment = assign_precisions(stats, AssignOptions{target_pm});
+  const auto assignment =
+      assign_precisions(stats, AssignOptions{target_pm, parse_rounding(options.config.precision.gradient_rounding)});
+  for (const auto& name : floored_tensors(assignment))
+    spdlog::warn("{}: the narrowest word overrides the rules (a finer step than they need)", name);
   auto plan = assignment.plan;
   plan.source = (dir / "plan.yaml").string();
   plan.save(plan.source);

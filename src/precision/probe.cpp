@@ -4,6 +4,7 @@
 
 #include <filesystem>
 
+#include "fxnn/precision/backprop_gain.h"
 #include "fxnn/precision/gradient_probe.h"
 #include "fxnn/precision/noise_gain.h"
 #include "fxnn/train/trainer.h"
@@ -12,6 +13,27 @@ namespace fxnn {
 
 std::string probe_stats_path(const std::string& out_dir) {
   return (std::filesystem::path(out_dir) / "stats.json").string();
+}
+
+TextTable backprop_gain_table(const ProbeStats& stats) {
+  TextTable table({"G^(A) point", "G^(W) of", "path", "lambda (run max)", "closed max", "injected there", "ratio",
+                   "closed sum", "injected sum", "ratio "});
+  const auto ratio = [](double measured, double closed) {
+    return closed > 0 ? format_general(measured / closed, 3) : std::string("-");
+  };
+  for (const auto& l : stats.layers) {
+    for (const auto& c : l.ga_checks) {
+      std::string lambda = "-";
+      for (const auto& p : l.ga_paths)
+        if (p.weight_layer == c.weight_layer) lambda = format_general(p.lambda_max(), 4);
+      const bool on_path = c.kind != "weights";
+      table.add_row({l.name + ".GA", c.weight_layer, c.kind, lambda, on_path ? format_general(c.closed_max, 4) : "-",
+                     on_path ? format_general(c.injected_at_max, 4) : format_general(c.injected_max, 4) + " (max)",
+                     ratio(c.injected_at_max, c.closed_max), on_path ? format_general(c.closed_total, 4) : "-",
+                     format_general(c.injected_total, 4), ratio(c.injected_total, c.closed_total)});
+    }
+  }
+  return table;
 }
 
 ProbeStats run_probe(const ProbeOptions& options) {
@@ -27,7 +49,7 @@ ProbeStats run_probe(const ProbeOptions& options) {
     spdlog::info("{}: the probe is complete", options.out_dir);
     return ProbeStats::load(stats_path);
   }
-  GradientProbe probe(trainer.network(), options.config.precision.j_epoch);
+  GradientProbe probe(trainer.network());
   trainer.set_observer(&probe);
   trainer.run();
   ProbeStats stats = probe.stats();
@@ -48,6 +70,18 @@ ProbeStats run_probe(const ProbeOptions& options) {
   for (auto& layer : stats.layers) {
     if (e.count(layer.name + ".W")) layer.noise_gain_weight = e.at(layer.name + ".W");
     if (e.count(layer.name + ".A")) layer.noise_gain_activation = e.at(layer.name + ".A");
+  }
+  stats.injection_draws = c.precision.injection_draws;
+  if (stats.injection_draws > 0) {
+    // One fixed batch of training samples without augmentation, of the run's batch size.
+    auto order = data::epoch_order(trainer.data().train.size(), c.seed, /*epoch=*/0, /*shuffle=*/true);
+    order.resize(static_cast<size_t>(std::min<int64_t>(c.train.batch_size, trainer.data().train.size())));
+    data::LoaderOptions loader;
+    loader.augment = false;
+    loader.transform = c.transform;
+    const auto batch = data::make_batch(trainer.data().train, order, 0, loader);
+    for (auto& [layer, checks] : check_backprop_gains(trainer.network(), batch, stats.injection_draws, c.seed))
+      stats.layer(layer).ga_checks = checks;
   }
   stats.save(stats_path);
   spdlog::info("{}: wrote {}", options.out_dir, stats_path);

@@ -34,8 +34,8 @@ TEST(Pipeline, ProbeAssignTrainReport) {
   PipelineOptions options;
   options.config = tiny_config();
   options.out_dir = tmp / "pipe";
-  options.config.precision.j_epoch = 1;
   options.config.precision.noise_samples = 40;
+  options.config.precision.injection_draws = 8;
   options.quiet = true;
   run_pipeline(options);
 
@@ -46,8 +46,13 @@ TEST(Pipeline, ProbeAssignTrainReport) {
   const auto& hidden = stats.layers[0];
   EXPECT_EQ(hidden.weight_gradient.sigma.size(), 2u); // one value per epoch
   EXPECT_EQ(hidden.weight_gradient.iterations, 20);   // 10 steps per epoch
-  EXPECT_EQ(hidden.j_lambda.size(), 2u);              // one measurement per epoch
-  EXPECT_EQ(*hidden.j_lambda_max, hidden.j_lambda[0]); // taken after epoch j_epoch = 1
+  ASSERT_EQ(hidden.ga_paths.size(), 1u);              // fc1.GA -> G^(W) of fc1
+  EXPECT_EQ(hidden.ga_paths[0].weight_layer, "fc1");
+  EXPECT_EQ(hidden.ga_paths[0].lambda.size(), 2u);    // one measurement per epoch
+  EXPECT_GT(hidden.ga_paths[0].lambda_max(), 0);
+  ASSERT_EQ(stats.layers[1].ga_checks.size(), 2u);    // the logits' noise reaches fc2 directly, fc1 through weights
+  EXPECT_EQ(stats.layers[1].ga_checks[0].kind, "weights");
+  EXPECT_EQ(stats.layers[1].ga_checks[1].kind, "direct");
   EXPECT_GT(*hidden.noise_gain_weight, 0);
   EXPECT_GT(*hidden.noise_gain_activation, 0);
   EXPECT_FALSE(stats.layers[1].noise_gain_activation.has_value()); // the logits are not a feedforward tensor

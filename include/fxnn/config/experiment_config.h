@@ -41,9 +41,15 @@ struct OptimOptions {
 /// Parameters of the precision-assignment method (docs/precision-assignment.md).
 struct PrecisionOptions {
   double target_pm = 0.01;     // mismatch-probability budget of eq. (1)
-  int64_t j_epoch = 5;         // lambda_max(J) is taken after this epoch
   int64_t noise_samples = 200; // N of the noise gains
+  /// Draws of the noise-injection check of the back-propagated gains after the probe (0: no check).
+  int64_t injection_draws = 32;
+  /// Rounding of the G^(W) and G^(A) formats the assignment writes: nearest (the method) or stochastic.
+  std::string gradient_rounding = "nearest";
 };
+
+/// More draws than this would only slow the probe: the check's relative error is sqrt(2 / draws).
+constexpr int64_t kMaxInjectionDraws = 100000;
 
 struct ExperimentConfig {
   std::string name = "experiment";

@@ -1,8 +1,9 @@
 #pragma once
-// The measurements the float probe run takes while it trains (spec section 4):
-// the EMA of the per-minibatch variance of every G^(W) and G^(A), and the matrices J_l.
+// The measurements the float probe run takes while it trains (docs/precision-assignment.md section 1):
+// the EMA of the per-minibatch variance of every G^(W) and G^(A), and after every epoch the
+// back-propagated noise gain of every G^(A) -> G^(W) path (backprop_gain.h).
 
-#include <map>
+#include <optional>
 #include <string>
 
 #include "fxnn/nn/network.h"
@@ -13,8 +14,8 @@ namespace fxnn {
 
 class GradientProbe : public TrainingObserver, public PointObserver {
  public:
-  /// Attaches to the network's GA points. j_epoch: the epoch after which lambda_max(J) is taken.
-  GradientProbe(NetworkImpl& network, int64_t j_epoch);
+  /// Attaches to the network's GA points.
+  explicit GradientProbe(NetworkImpl& network);
   ~GradientProbe() override;
   GradientProbe(const GradientProbe&) = delete;
   GradientProbe& operator=(const GradientProbe&) = delete;
@@ -25,21 +26,19 @@ class GradientProbe : public TrainingObserver, public PointObserver {
   void save_state(const std::string& run_dir) const override;
   void load_state(const std::string& run_dir) override;
 
-  void on_forward(const QuantPoint& point, const torch::Tensor& value) override;
+  void on_forward(const QuantPoint&, const torch::Tensor&) override {}
   void on_backward(const QuantPoint& point, const torch::Tensor& gradient) override;
 
-  /// The statistics so far (layers in network order; noise gains not filled in).
+  /// The statistics so far (layers in network order; noise gains E and the injection check not filled in).
   const ProbeStats& stats() const { return stats_; }
 
  private:
-  void measure_j(NetworkImpl& network, const data::Batch& batch);
+  /// The closed-form gain of every path on the epoch's first batch, appended to the tracks.
+  void measure_backprop_gains(NetworkImpl& network);
 
   NetworkImpl& network_;
   ProbeStats stats_;
-  std::map<std::string, torch::Tensor> j_ema_;       // layer -> EMA of M_l [C_in, C_out]
-  std::map<std::string, int64_t> j_updates_;
-  std::map<std::string, torch::Tensor> activations_; // layer -> A_l while measuring J
-  bool capturing_activations_ = false;
+  std::optional<data::Batch> epoch_batch_; // the epoch's first batch, on which the gains are measured
 };
 
 } // namespace fxnn
