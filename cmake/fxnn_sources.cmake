@@ -5,7 +5,10 @@ set(FXNN_BASE_SOURCES
   src/core/quantize_kernels.cpp
   src/core/straight_through.cpp
   src/core/blas_kernels.cpp
+  src/core/thread_limit.cpp
   src/io/atomic_file.cpp
+  src/io/output_folder.cpp
+  src/io/directory_lock.cpp
   src/io/text_table.cpp
   src/io/plot.cpp
   src/config/yaml_map.cpp
@@ -178,11 +181,17 @@ set(FXNN_TORCH_TEST_SOURCES
   train/test_trainer.cpp
   train/test_crash_safety.cpp
   train/test_non_finite_weights.cpp
+  train/test_resume_checks.cpp
   train/test_distributed.cpp
   cli/test_cli.cpp
   deploy/test_export.cpp
   lowbit/test_lowbit_converter.cpp
   lowbit/test_lowbit_cli.cpp
+)
+# The two readers of a network folder, `fxnn infer` and scripts/fxnn_infer.py, against one list of
+# damaged folders (deploy/damaged_folders.json): runs the fxnn binary, links no LibTorch itself.
+set(FXNN_DEPLOY_READER_TEST_SOURCES
+  deploy/test_reader_agreement.cpp
 )
 # The inputs the fuzzers found (fuzz/regressions), replayed through the fuzz targets' code (LibTorch half).
 set(FXNN_FUZZ_REGRESSION_TEST_SOURCES

@@ -8,6 +8,7 @@
 #include <string>
 
 #include "commands.h"
+#include "fxnn/core/thread_limit.h"
 #include "fxnn/data/dataset.h"
 #include "fxnn/deploy/export_network.h"
 #include "fxnn/deploy/inference.h"
@@ -24,6 +25,7 @@ namespace {
 
 struct ExportArgs {
   std::string run, checkpoint, config, precision, out;
+  bool force = false;
   ExportOptions options;
 };
 
@@ -44,11 +46,13 @@ TrainedRun trained_run_of(const ExportArgs& a) {
 }
 
 void run_export(const ExportArgs& a) {
+  const ExistingOutput existing = a.force ? ExistingOutput::kReplace : ExistingOutput::kRefuse;
+  check_output_folder(a.out, ir::network_folder_kind(), existing);
   TrainedRun run = trained_run_of(a);
   if (!run.plan) throw std::runtime_error("export: the run was trained in float; export needs a precision plan");
   ir::Network net = export_network(*run.network, run.config, run.config.input_shape(), a.options);
   net.source = a.run.empty() ? a.checkpoint : a.run;
-  ir::save_network(net, a.out);
+  ir::save_network(net, a.out, existing);
   TextTable table({"node", "op", "output", "weights", "accumulator"});
   int64_t weights = 0;
   for (const auto& n : net.nodes) {
@@ -79,7 +83,8 @@ void run_infer(const InferArgs& a) {
   }
   InferenceOptions options;
   options.batch_size = a.batch;
-  options.engine.with_reference(a.reference).with_isa(runtime::parse_isa(a.isa)).with_threads(static_cast<int>(a.threads));
+  options.engine.with_reference(a.reference).with_isa(runtime::parse_isa(a.isa)).with_threads(
+      checked_thread_count(a.threads, "--threads"));
   options.check = a.check;
   options.quiet = a.quiet;
   std::optional<TrainedRun> source;
@@ -139,6 +144,7 @@ void add_deploy_commands(CLI::App& app) {
   exp->add_option("--config", e->config, "Experiment config of the checkpoint")->check(CLI::ExistingFile);
   exp->add_option("--precision", e->precision, "Precision plan of the checkpoint")->check(CLI::ExistingFile);
   exp->add_option("--out", e->out, "Output folder")->required();
+  exp->add_flag("--force", e->force, "Replace a fixed-point network folder already at --out (anything else is refused)");
   exp->add_option("--input-bits", e->options.input_bits, "Word length of the normalized input")->capture_default_str();
   exp->add_option("--multiplier-bits", e->options.multiplier_bits, "Word length of the batch-norm multipliers")
       ->capture_default_str();

@@ -3,6 +3,7 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -11,11 +12,13 @@
 #include <climits>
 #include <cstdio>
 #include <stdexcept>
+#include <set>
 #include <string>
 #include <thread>
 #include <vector>
 
 #include "commands.h"
+#include "fxnn/core/thread_limit.h"
 
 namespace fxnn::cli {
 
@@ -50,10 +53,18 @@ std::string self_executable() {
   return std::string(buffer, static_cast<size_t>(n));
 }
 
+/// After SIGTERM, a rank gets this long to stop before SIGKILL (a stopped process ignores SIGTERM).
+constexpr std::chrono::seconds kKillDelay{5};
+
 pid_t spawn(const std::vector<std::string>& argv) {
+  const pid_t launcher = ::getpid();
   const pid_t pid = ::fork();
   if (pid < 0) throw std::runtime_error("launch: fork failed");
   if (pid == 0) {
+    // The launcher's death, however it comes (SIGKILL included), takes its ranks down with it; a
+    // launcher that died before this line is noticed by the parent check.
+    ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+    if (::getppid() != launcher) ::_exit(1);
     std::vector<char*> args;
     for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
     args.push_back(nullptr);
@@ -65,36 +76,49 @@ pid_t spawn(const std::vector<std::string>& argv) {
 }
 
 /// Starts the ranks, waits for all of them; when one fails, the others get `grace_seconds` to notice
-/// (they stop on their own with an error naming the lost rank) before they are terminated.
+/// (they stop on their own with an error naming the lost rank), then SIGTERM (with SIGCONT, for a
+/// stopped rank), then after kKillDelay SIGKILL; every rank is reaped before the launcher returns.
 int launch(const LaunchArgs& args) {
   if (args.processes < 1) throw std::invalid_argument("--nproc must be >= 1");
+  checked_thread_count(args.processes, "--nproc"); // processes, like threads, beyond what the machine can run
   if (args.command.empty()) throw std::invalid_argument("launch: give the command after --, e.g. -- fxnn train ...");
   const int port = args.port > 0 ? args.port : free_port();
-  std::vector<pid_t> children;
+  std::set<pid_t> running;
   for (int rank = 0; rank < args.processes; ++rank) {
     std::vector<std::string> argv = args.command;
     if (argv[0] == "fxnn") argv[0] = self_executable();
     argv.insert(argv.end(), {"--world-size", std::to_string(args.processes), "--rank", std::to_string(rank), "--master",
                              "127.0.0.1:" + std::to_string(port)});
-    children.push_back(spawn(argv));
+    running.insert(spawn(argv));
   }
+  using Clock = std::chrono::steady_clock;
   int result = 0;
-  size_t running = children.size();
-  std::chrono::steady_clock::time_point failed_at;
-  while (running > 0) {
+  Clock::time_point failed_at, terminated_at;
+  bool terminated = false, killed = false;
+  while (!running.empty()) {
     int status = 0;
     const pid_t pid = ::waitpid(-1, &status, WNOHANG);
     if (pid > 0) {
-      --running;
+      running.erase(pid);
       const int code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
       if (code != 0 && result == 0) {
         result = code;
-        failed_at = std::chrono::steady_clock::now();
+        failed_at = Clock::now();
       }
       continue;
     }
-    if (result != 0 && std::chrono::steady_clock::now() - failed_at > std::chrono::seconds(args.grace_seconds)) {
-      for (pid_t child : children) ::kill(child, SIGTERM);
+    const auto now = Clock::now();
+    if (result != 0 && !terminated && now - failed_at > std::chrono::seconds(args.grace_seconds)) {
+      for (pid_t child : running) {
+        ::kill(child, SIGTERM);
+        ::kill(child, SIGCONT); // a stopped process acts on SIGTERM only once continued
+      }
+      terminated = true;
+      terminated_at = now;
+    }
+    if (terminated && !killed && now - terminated_at > kKillDelay) {
+      for (pid_t child : running) ::kill(child, SIGKILL);
+      killed = true;
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
   }

@@ -29,6 +29,7 @@ struct LowbitArgs {
   int bits = 0, input_bits = 8, edge_bits = 0;
   int64_t calib = 1000, limit = 0, batch = 256, threads = 0;
   bool quiet = false;
+  bool force = false;
 };
 
 lowbit::LowbitOptions options_of(const LowbitArgs& a) {
@@ -58,6 +59,8 @@ void run_lowbit(const LowbitArgs& a) {
   const lowbit::LowbitOptions options = options_of(a); // bad options fail before anything is read
   configure_threads(a.threads); // LibTorch's calibration and simulation, and the integer runtime
   if (a.config.empty()) throw std::invalid_argument("lowbit: give --config C.yaml (the config of the checkpoint)");
+  const ExistingOutput existing = a.force ? ExistingOutput::kReplace : ExistingOutput::kRefuse;
+  check_output_folder(a.out, ir::network_folder_kind(), existing); // before minutes of conversion
   TrainedRun run = lowbit::load_float_checkpoint(a.checkpoint, a.config);
   const auto splits = data::load_dataset(run.config.data);
   data::ImageDataset test = splits.test;
@@ -68,7 +71,7 @@ void run_lowbit(const LowbitArgs& a) {
   lowbit::LowbitConversion conversion = lowbit::convert_to_lowbit(*run.network, run.config, splits.train, options);
   ir::Network& net = conversion.network;
   net.source = a.checkpoint + " (" + net.source + ")";
-  ir::save_network(net, a.out);
+  ir::save_network(net, a.out, existing);
 
   const bool shift_clip = options.mode == lowbit::LowbitMode::kShiftClip;
   std::printf("%s -> %s: %s, %d-bit weights and activations, %d-bit input, steps %s per %s, %lld calibration images, "
@@ -202,6 +205,7 @@ void add_lowbit_command(CLI::App& app) {
   cmd->add_option("--json", a->json, "Write the results as JSON");
   cmd->add_flag("--quiet", a->quiet, "No progress line");
   cmd->add_option("--out", a->out, "Output folder (model.json, .npy, model.h)")->required();
+  cmd->add_flag("--force", a->force, "Replace a fixed-point network folder already at --out (anything else is refused)");
   cmd->callback([a] { run_lowbit(*a); });
 }
 

@@ -4,6 +4,7 @@
 #include <spdlog/spdlog.h>
 #include <torch/torch.h>
 
+#include <csignal>
 #include <cstdio>
 #include <exception>
 
@@ -11,9 +12,16 @@
 #include "fxnn/core/blas_kernels.h"
 
 int main(int argc, char** argv) {
+  // A file-size limit (ulimit -f) then fails a write with EFBIG, reported like a full disk, instead of
+  // killing the process mid-write.
+  std::signal(SIGXFSZ, SIG_IGN);
   fxnn::reexec_with_faster_blas(argv);
   CLI::App app("fxnn: neural networks in fixed-point arithmetic", "fxnn");
   app.require_subcommand(1);
+  // A refused command line is one line, like every other error (CLI11 adds a second by default).
+  app.failure_message([](const CLI::App*, const CLI::Error& e) {
+    return "fxnn: error: " + std::string(e.what()) + " (see --help)\n";
+  });
   // The BLAS kernels matter for speed (include/fxnn/core/blas_kernels.h), so the version names them.
   app.set_version_flag("--version", "fxnn 0.1.0 (BLAS kernels: " + fxnn::blas_core_in_use() + ")");
   // Logs and progress go to stderr; stdout carries results (tables, JSON) that scripts read.
@@ -31,7 +39,8 @@ int main(int argc, char** argv) {
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
-    return app.exit(e);
+    // --help and --version exit 0; every refused command line exits 1, as every other error does.
+    return app.exit(e) == 0 ? 0 : 1;
   } catch (const c10::Error& e) {
     std::fprintf(stderr, "fxnn: error: %s\n", e.what_without_backtrace());
     return 1;

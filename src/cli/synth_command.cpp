@@ -46,6 +46,7 @@ void add_synth_command(CLI::App& app) {
   cmd->add_option("--out", o.out_dir,
                   "Write the fixed-point network (model.json, .npy, model.h) to DIR; lp then stores each tensor "
                   "at one format");
+  cmd->add_flag("--force", o.force, "Replace a fixed-point network folder already at --out (anything else is refused)");
   cmd->add_option("--name", o.name, "Name of the generated functions and of the network")->capture_default_str();
   cmd->add_option("--validate", o.validate, "Compile and run the C on N random inputs plus corners and centre");
   cmd->add_option("--attack", o.attack,

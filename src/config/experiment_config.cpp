@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 #include <sstream>
 #include <stdexcept>
 
@@ -108,14 +109,16 @@ void read_train(const YamlMap& m, ExperimentConfig& c) {
   t.threads = m.get<int64_t>("threads", t.threads);
   t.prefetch = m.get<bool>("prefetch", t.prefetch);
   t.micro_batches = m.get<int64_t>("micro_batches", t.micro_batches);
-  check(t.micro_batches >= 1, m, "micro_batches", t.micro_batches, "must be >= 1");
-  check(t.micro_batches <= t.batch_size, m, "micro_batches", t.micro_batches, "must not exceed train.batch_size");
   check(t.epochs >= 1, m, "epochs", t.epochs, "must be >= 1");
   check(t.batch_size >= 1, m, "batch_size", t.batch_size, "must be >= 1");
+  check(t.micro_batches >= 1, m, "micro_batches", t.micro_batches, "must be >= 1");
+  check(t.micro_batches <= t.batch_size, m, "micro_batches", t.micro_batches, "must not exceed train.batch_size");
   check(t.eval_batch_size >= 1, m, "eval_batch_size", t.eval_batch_size, "must be >= 1");
   check(t.threads >= 0, m, "threads", t.threads, "must be >= 0 (0 = all hardware threads)");
   m.reject_unknown_keys();
 }
+
+constexpr double kMaxFloat32 = std::numeric_limits<float>::max();
 
 void read_optim(const YamlMap& m, ExperimentConfig& c) {
   auto& o = c.optim;
@@ -126,10 +129,13 @@ void read_optim(const YamlMap& m, ExperimentConfig& c) {
   o.weight_clip = m.get<double>("weight_clip", o.weight_clip);
   o.weight_decay = m.get<double>("weight_decay", o.weight_decay);
   check(o.lr > 0, m, "lr", o.lr, "must be positive");
+  // The weights are float32: a step beyond float32's range cannot be applied to them.
+  check(o.lr <= kMaxFloat32, m, "lr", o.lr, "must be at most 3.4e38 (the float32 range)");
   check(o.lr_gamma > 0, m, "lr_gamma", o.lr_gamma, "must be positive");
   check(o.momentum >= 0 && o.momentum < 1, m, "momentum", o.momentum, "must be in [0, 1)");
   check(o.weight_clip >= 0, m, "weight_clip", o.weight_clip, "must be >= 0 (0 = no clipping)");
   check(o.weight_decay >= 0, m, "weight_decay", o.weight_decay, "must be >= 0");
+  check(o.weight_decay <= kMaxFloat32, m, "weight_decay", o.weight_decay, "must be at most 3.4e38 (the float32 range)");
   for (int64_t e : o.lr_milestones) check(e >= 1, m, "lr_milestones", e, "must be >= 1");
   m.reject_unknown_keys();
 }
@@ -192,7 +198,11 @@ ExperimentConfig ExperimentConfig::parse(const std::string& yaml_text, const std
 }
 
 ExperimentConfig ExperimentConfig::load(const std::string& path, const std::vector<std::string>& overrides) {
-  return parse(read_file(path), path, overrides);
+  const std::string text = read_file(path, kMaxTextInputBytes, "a config");
+  // A file with no settings is a damaged or wrong file (a run's config.yaml is never empty), not a
+  // request for every default.
+  if (text.find_first_not_of(" \t\r\n") == std::string::npos) throw std::runtime_error(path + ": empty (no settings)");
+  return parse(text, path, overrides);
 }
 
 std::string ExperimentConfig::to_yaml() const {

@@ -14,7 +14,15 @@ const char* type_name() {
   else if constexpr (std::is_integral_v<T>) return "an integer";
   else if constexpr (std::is_floating_point_v<T>) return "a number";
   else if constexpr (std::is_same_v<T, std::string>) return "a string";
-  else return "a list";
+  else if constexpr (std::is_same_v<T, std::vector<int64_t>>) return "a list of integers";
+  else if constexpr (std::is_same_v<T, std::vector<double>>) return "a list of numbers";
+  else return "a list of strings";
+}
+
+template <typename T>
+constexpr bool is_list() {
+  return std::is_same_v<T, std::vector<int64_t>> || std::is_same_v<T, std::vector<double>> ||
+         std::is_same_v<T, std::vector<std::string>>;
 }
 
 std::string describe(const YAML::Node& node) {
@@ -66,6 +74,19 @@ T YamlMap::get(const std::string& key, const T& fallback) const {
     if constexpr (std::is_same_v<T, bool> || std::is_arithmetic_v<T> || std::is_same_v<T, std::string>) {
       if (!value.IsScalar()) fail(key, std::string("expected ") + type_name<T>() + ", got " + describe(value));
     }
+    if constexpr (std::is_unsigned_v<T> && !std::is_same_v<T, bool>) {
+      if (!value.Scalar().empty() && value.Scalar()[0] == '-')
+        fail(key, "must be >= 0, got " + describe(value));
+    }
+    if constexpr (is_list<T>()) {
+      if (!value.IsSequence()) fail(key, std::string("expected ") + type_name<T>() + ", got " + describe(value));
+      if (value.size() > kMaxListLength)
+        fail(key, "expected at most " + std::to_string(kMaxListLength) + " entries, got " + std::to_string(value.size()));
+      for (size_t i = 0; i < value.size(); ++i)
+        if (!value[i].IsScalar())
+          fail(key, std::string("expected ") + type_name<T>() + ", got " + describe(value[i]) + " as entry " +
+                        std::to_string(i + 1));
+    }
     T result = value.as<T>();
     // yaml-cpp reads .nan and .inf as numbers; no fxnn setting means anything with them.
     if constexpr (std::is_floating_point_v<T>) {
@@ -76,7 +97,7 @@ T YamlMap::get(const std::string& key, const T& fallback) const {
     }
     return result;
   } catch (const YAML::Exception&) {
-    fail(key, std::string("expected ") + type_name<T>() + ", got " + describe(value));
+    fail(key, std::string("expected ") + type_name<T>() + ", got " + (is_list<T>() ? YAML::Dump(value) : describe(value)));
   }
 }
 

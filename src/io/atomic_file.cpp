@@ -18,15 +18,6 @@ namespace {
 
 constexpr char kTemporaryMark[] = ".tmp.";
 
-/// fsync of a written file: the rename must not reach the disk before the data it points to.
-bool sync_to_disk(const std::string& path) {
-  const int fd = ::open(path.c_str(), O_RDONLY);
-  if (fd < 0) return false;
-  const bool ok = ::fsync(fd) == 0;
-  ::close(fd);
-  return ok;
-}
-
 /// The writer's pid of a name `NAME.tmp.<pid>`, or -1 for any other name.
 long temporary_writer(const std::string& name) {
   const size_t mark = name.rfind(kTemporaryMark);
@@ -38,19 +29,33 @@ long temporary_writer(const std::string& name) {
 
 } // namespace
 
-void write_file_atomic(const std::string& path, const std::function<void(std::ostream&)>& write) {
+void write_file_atomic(const std::string& path, const std::string& content) {
   const std::string tmp = path + ".tmp." + std::to_string(::getpid());
-  try {
-    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-    if (!out) throw std::runtime_error(path + ": cannot write (" + std::strerror(errno) + ")");
-    write(out);
-    out.close();
-    if (!out) throw std::runtime_error(path + ": write failed");
-    if (!sync_to_disk(tmp)) throw std::runtime_error(path + ": cannot flush to disk (" + std::strerror(errno) + ")");
-  } catch (...) {
-    std::remove(tmp.c_str()); // never leave the temporary behind; the error goes on to the caller
-    throw;
+  // POSIX calls rather than a stream, so that a failure names its cause (errno): a full disk (ENOSPC),
+  // a file-size limit (EFBIG), a quota (EDQUOT).
+  const auto fail = [&](const char* what, int error) {
+    std::remove(tmp.c_str()); // never leave the temporary behind
+    throw std::runtime_error(path + ": " + what + " (" + std::strerror(error) + ")");
+  };
+  const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd < 0) throw std::runtime_error(path + ": cannot write (" + std::strerror(errno) + ")");
+  for (size_t written = 0; written < content.size();) {
+    const ssize_t n = ::write(fd, content.data() + written, content.size() - written);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) {
+      const int error = n < 0 ? errno : EIO;
+      ::close(fd);
+      fail("write failed", error);
+    }
+    written += static_cast<size_t>(n);
   }
+  // The rename must not reach the disk before the data it points to.
+  if (::fsync(fd) != 0) {
+    const int error = errno;
+    ::close(fd);
+    fail("cannot flush to disk", error);
+  }
+  if (::close(fd) != 0) fail("write failed", errno);
   std::error_code ec;
   std::filesystem::rename(tmp, path, ec);
   if (ec) {
@@ -59,8 +64,13 @@ void write_file_atomic(const std::string& path, const std::function<void(std::os
   }
 }
 
-void write_file_atomic(const std::string& path, const std::string& content) {
-  write_file_atomic(path, [&](std::ostream& out) { out << content; });
+void write_file_atomic(const std::string& path, const std::function<void(std::ostream&)>& write) {
+  // Serialized in memory first: a writer that fails halfway (LibTorch's archive writer aborts the process
+  // when its stream breaks) only ever sees a string stream, and the file's own errors carry errno.
+  std::ostringstream buffer(std::ios::binary);
+  write(buffer);
+  if (!buffer) throw std::runtime_error(path + ": could not serialize the content");
+  write_file_atomic(path, buffer.str());
 }
 
 std::vector<std::string> remove_stale_temporaries(const std::string& dir) {
@@ -76,6 +86,20 @@ std::vector<std::string> remove_stale_temporaries(const std::string& dir) {
   }
   if (ec) throw std::runtime_error(dir + ": cannot list the folder (" + ec.message() + ")");
   return removed;
+}
+
+std::string read_file(const std::string& path, size_t max_bytes, const std::string& what) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw std::runtime_error(path + ": cannot open (" + std::strerror(errno) + ")");
+  std::string text(max_bytes + 1, '\0');
+  in.read(text.data(), static_cast<std::streamsize>(text.size()));
+  const auto got = static_cast<size_t>(in.gcount());
+  if (got > max_bytes)
+    throw std::runtime_error(path + ": larger than " + std::to_string(max_bytes >> 10) + " KiB, the limit of " + what +
+                             " (is it the right file?)");
+  if (in.bad()) throw std::runtime_error(path + ": cannot read (" + std::strerror(errno) + ")");
+  text.resize(got);
+  return text;
 }
 
 std::string read_file(const std::string& path) {

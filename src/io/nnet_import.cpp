@@ -65,8 +65,9 @@ class NNetReader {
       errno = 0;
       char* stop = nullptr;
       const double v = std::strtod(token.c_str(), &stop);
-      if (stop != token.c_str() + token.size() || errno == ERANGE || !std::isfinite(v))
-        fail(number, "'" + token + "' is not a finite number");
+      // ERANGE alone also flags an underflow to a subnormal number or zero, a fine weight: only an
+      // overflow (infinite v) is refused.
+      if (stop != token.c_str() + token.size() || !std::isfinite(v)) fail(number, "'" + token + "' is not a finite number");
       values.push_back(v);
       i = end;
     }

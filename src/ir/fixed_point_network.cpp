@@ -26,6 +26,19 @@ int64_t product(const std::vector<int64_t>& shape) {
   return n;
 }
 
+/// True when the product of the dimensions is at most kMaxTensorElements; the bound is checked before
+/// each multiplication, so that it cannot overflow. (Callers check first that the dimensions are positive.)
+bool within_element_limit(const std::vector<int64_t>& shape) {
+  int64_t n = 1;
+  for (int64_t d : shape) {
+    if (d <= 0 || n > kMaxTensorElements / d) return false;
+    n *= d;
+  }
+  return true;
+}
+
+std::string element_limit_str() { return std::to_string(kMaxTensorElements) + " (2^31)"; }
+
 bool needs_requantize(OpKind op) {
   return op == OpKind::kRescale || op == OpKind::kConv2d || op == OpKind::kDense || op == OpKind::kAvgPool ||
          op == OpKind::kAdd;
@@ -33,9 +46,12 @@ bool needs_requantize(OpKind op) {
 
 bool has_window(OpKind op) { return op == OpKind::kConv2d || op == OpKind::kMaxPool || op == OpKind::kAvgPool; }
 
-/// Node and file names become file names (<node>.weight.npy) and C identifiers (model.h).
+/// Node and file names become file names (<node>.weight.npy) and C identifiers (model.h); a name
+/// of 200 bytes leaves room for ".multiplier.npy" within the 255 bytes of a file name.
+constexpr size_t kMaxNameLength = 200;
+
 bool is_safe_name(const std::string& name) {
-  if (name.empty() || name[0] == '.' || name.size() > 200) return false;
+  if (name.empty() || name[0] == '.' || name.size() > kMaxNameLength) return false;
   return std::all_of(name.begin(), name.end(), [](char c) {
     return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' || c == '.' ||
            c == '-';
@@ -131,6 +147,9 @@ void Network::validate() const {
     throw std::runtime_error("network input name '" + input_name + "': use letters, digits, '_', '.', '-'");
   if (input_shape.empty() || std::any_of(input_shape.begin(), input_shape.end(), [](int64_t d) { return d <= 0; }))
     throw std::runtime_error("network input shape " + shape_str(input_shape) + " must be non-empty and positive");
+  if (!within_element_limit(input_shape))
+    throw std::runtime_error("network input shape " + shape_str(input_shape) + " has more elements than " +
+                             element_limit_str());
   if (input_format.auto_range) throw std::runtime_error("network input format " + input_format.str() + " must be fixed");
   std::set<std::string> defined{input_name};
   for (const Node& node : nodes) {
@@ -146,6 +165,8 @@ void Network::validate() const {
     if (node.output_shape.empty() ||
         std::any_of(node.output_shape.begin(), node.output_shape.end(), [](int64_t d) { return d <= 0; }))
       fail(node, "output_shape " + shape_str(node.output_shape) + " must be non-empty and positive");
+    if (!within_element_limit(node.output_shape))
+      fail(node, "output_shape " + shape_str(node.output_shape) + " has more elements than " + element_limit_str());
 
     const bool weighted = node.op == OpKind::kConv2d || node.op == OpKind::kDense;
     if (weighted != node.weight.has_value()) fail(node, weighted ? "needs a weight" : "must not have a weight");
@@ -157,6 +178,8 @@ void Network::validate() const {
       if (node.kernel < 1 || node.stride < 1 || node.padding < 0)
         fail(node, "kernel " + std::to_string(node.kernel) + ", stride " + std::to_string(node.stride) +
                        ", padding " + std::to_string(node.padding) + ": need kernel >= 1, stride >= 1, padding >= 0");
+      if (node.padding > kMaxTensorElements)
+        fail(node, "padding " + std::to_string(node.padding) + " is larger than " + element_limit_str());
       if (node.op != OpKind::kConv2d && node.padding != 0)
         fail(node, "padding " + std::to_string(node.padding) + ": pooling windows have no padding");
     }
@@ -208,6 +231,8 @@ void Network::validate() const {
     if (weighted) {
       const IntTensor& w = *node.weight;
       check_format(node, w.format, "weight");
+      if (!within_element_limit(w.shape))
+        fail(node, "weight shape " + shape_str(w.shape) + " has more elements than " + element_limit_str());
       if (static_cast<int64_t>(w.data.size()) != w.numel())
         fail(node, "weight has " + std::to_string(w.data.size()) + " values for the shape " + shape_str(w.shape));
       for (size_t i = 0; i < w.data.size(); ++i)

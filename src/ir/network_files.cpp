@@ -1,6 +1,8 @@
 #include "fxnn/ir/network_files.h"
 
+#include <algorithm>
 #include <cstdint>
+#include <cstdio>
 #include <filesystem>
 #include <map>
 #include <nlohmann/json.hpp>
@@ -21,6 +23,32 @@ namespace {
 
 using Json = nlohmann::json;
 using OrderedJson = nlohmann::ordered_json;
+
+/// multiplier_frac, shift and accumulator_bits are read as ints within +-2^30 (validate() then
+/// applies their real ranges), so that no arithmetic on them can overflow.
+constexpr int64_t kSmallIntegerLimit = int64_t{1} << 30;
+
+/// The deepest nesting of '[' and '{' outside strings in `text` (a close below level 0 stays at 0),
+/// counted up to kMaxManifestDepth + 1.
+int manifest_depth(const std::string& text) {
+  int depth = 0, deepest = 0;
+  bool in_string = false, escaped = false;
+  for (char c : text) {
+    if (in_string) {
+      if (escaped) escaped = false;
+      else if (c == '\\') escaped = true;
+      else if (c == '"') in_string = false;
+    } else if (c == '"') {
+      in_string = true;
+    } else if (c == '[' || c == '{') {
+      deepest = std::max(deepest, ++depth);
+      if (deepest > kMaxManifestDepth) break;
+    } else if ((c == ']' || c == '}') && depth > 0) {
+      --depth;
+    }
+  }
+  return deepest;
+}
 
 bool has_window(OpKind op) { return op == OpKind::kConv2d || op == OpKind::kMaxPool || op == OpKind::kAvgPool; }
 
@@ -67,21 +95,38 @@ class ManifestReader {
 
   Network read() {
     std::string text = read_file(file_);
+    if (manifest_depth(text) > kMaxManifestDepth)
+      throw std::runtime_error(file_ + ": nested deeper than " + std::to_string(kMaxManifestDepth) +
+                               " levels (a manifest has 5)");
     Json root;
+    // A key given twice in one object would keep its last value in nlohmann (and the first in other
+    // parsers): refused. One set of keys per open object.
+    std::vector<std::set<std::string>> open_objects;
+    std::string duplicate;
+    const Json::parser_callback_t no_duplicates = [&](int, Json::parse_event_t event, Json& parsed) {
+      if (event == Json::parse_event_t::object_start) open_objects.emplace_back();
+      if (event == Json::parse_event_t::object_end && !open_objects.empty()) open_objects.pop_back();
+      if (event == Json::parse_event_t::key && !open_objects.empty() &&
+          !open_objects.back().insert(parsed.get<std::string>()).second && duplicate.empty())
+        duplicate = parsed.get<std::string>();
+      return true;
+    };
     try {
-      root = Json::parse(text);
+      root = Json::parse(text, no_duplicates);
     } catch (const Json::exception& e) { // parse_error, and out_of_range for a number beyond double
       throw std::runtime_error(file_ + ": not valid JSON (" + e.what() + ")");
     }
+    if (!duplicate.empty()) throw std::runtime_error(file_ + ": the key \"" + duplicate + "\" appears twice in an object");
     if (!root.is_object()) fail("(top level)", "expected a JSON object");
     keys(root, "(top level)", {"format", "version", "name", "input", "nodes", "output"}, {"source"});
     if (string(root, "format", "format") != kManifestFormat)
       fail("format", "expected \"" + std::string(kManifestFormat) + "\", got \"" + root["format"].get<std::string>() + "\"");
     Network net;
-    net.version = static_cast<int>(integer(root, "version", "version"));
-    if (net.version != kFormatVersion)
-      fail("version", std::to_string(net.version) + " is not a version this fxnn reads (" +
-                          std::to_string(kFormatVersion) + ")");
+    // Compared as read: 2^32 + 1 is not version 1 (a cast to int first would make it so).
+    const int64_t version = integer(root, "version", "version");
+    if (version != kFormatVersion)
+      fail("version", std::to_string(version) + " is not a version this fxnn reads (" + std::to_string(kFormatVersion) + ")");
+    net.version = kFormatVersion;
     net.name = string(root, "name", "name");
     if (root.contains("source")) net.source = string(root, "source", "source");
     const Json& input = object(root, "input", "input");
@@ -135,7 +180,7 @@ class ManifestReader {
   }
   int small_integer(const Json& obj, const char* key, const std::string& where) const {
     const int64_t v = integer(obj, key, where);
-    if (v < -(int64_t{1} << 30) || v > (int64_t{1} << 30)) fail(where, "out of range: " + std::to_string(v));
+    if (v < -kSmallIntegerLimit || v > kSmallIntegerLimit) fail(where, "out of range: " + std::to_string(v));
     return static_cast<int>(v);
   }
   std::string string(const Json& obj, const char* key, const std::string& where) const {
@@ -159,6 +204,8 @@ class ManifestReader {
     try {
       const Format f = Format::parse(text);
       if (f.auto_range) fail(where, "format " + text + " must be fixed, not auto");
+      // One spelling per format: Format::parse also takes " 8", "+8" and "08" (std::stoi).
+      if (f.str() != text) fail(where, "format \"" + text + "\" must be written " + f.str());
       return f;
     } catch (const std::invalid_argument& e) {
       fail(where, e.what());
@@ -168,8 +215,9 @@ class ManifestReader {
   /// The .npy file named by obj["file"] (a plain name inside the folder).
   io::NpyArray tensor_file(const Json& obj, const std::string& where) const {
     const std::string name = string(obj, "file", where + ".file");
-    if (name.empty() || name[0] == '.' || name.find('/') != std::string::npos || name.find('\\') != std::string::npos)
-      fail(where + ".file", "\"" + name + "\" must be a file name inside the folder");
+    if (name.empty() || name[0] == '.' || name.find('/') != std::string::npos || name.find('\\') != std::string::npos ||
+        name.find('\0') != std::string::npos) // the file system would read the name up to the NUL
+      fail(where + ".file", Json(name).dump() + " must be a file name inside the folder");
     const std::string path = (std::filesystem::path(dir_) / name).string();
     try {
       return io::load_npy(path);
@@ -326,36 +374,67 @@ std::string manifest_json(const Network& network) {
   return inline_short_arrays(root.dump(2)) + "\n";
 }
 
-void save_network(const Network& network, const std::string& dir) {
+FolderKind network_folder_kind() {
   namespace fs = std::filesystem;
+  FolderKind kind;
+  kind.name = "a fixed-point network folder";
+  kind.foreign = [](const fs::path& dir) -> std::string {
+    std::error_code ec;
+    for (fs::directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec)) {
+      const std::string name = it->path().filename().string();
+      const bool own = name == kManifestFile || name == kHeaderFile || it->path().extension() == ".npy";
+      if (!own || !it->is_regular_file()) return "it holds " + name;
+    }
+    if (ec) return "it cannot be listed: " + ec.message();
+    try {
+      const auto manifest = nlohmann::json::parse(read_file((dir / kManifestFile).string()));
+      if (manifest.value("format", std::string()) != kManifestFormat) return std::string(kManifestFile) + " is not fxnn's";
+    } catch (const std::exception&) {
+      return "no readable " + std::string(kManifestFile);
+    }
+    return "";
+  };
+  return kind;
+}
+
+void save_network(const Network& network, const std::string& dir, ExistingOutput existing) {
   network.validate();
-  // The folder is assembled next to its destination and renamed into place, so that a crash never
-  // leaves a mix of old and new files under `dir`.
-  const fs::path root = fs::path(dir).lexically_normal();
-  const fs::path staging = root.string() + ".partial." + std::to_string(::getpid());
-  std::error_code ec;
-  fs::remove_all(staging, ec);
-  fs::create_directories(staging, ec);
-  if (ec) throw std::runtime_error(staging.string() + ": cannot create the folder (" + ec.message() + ")");
-  try {
+  write_folder_atomic(dir, network_folder_kind(), existing, [&](const std::filesystem::path& staging) {
     for (const auto& node : network.nodes)
       for (const auto& t : node_tensors(node))
         io::save_npy((staging / t.file_name(node)).string(), io::NpyArray{t.shape, t.dtype, *t.data});
     write_file_atomic((staging / kHeaderFile).string(), model_header(network));
     write_file_atomic((staging / kManifestFile).string(), manifest_json(network));
-    const fs::path previous = root.string() + ".previous." + std::to_string(::getpid());
-    if (fs::exists(root)) fs::rename(root, previous);
-    fs::rename(staging, root);
-    fs::remove_all(previous, ec);
-  } catch (const fs::filesystem_error& e) {
-    fs::remove_all(staging, ec);
-    throw std::runtime_error(dir + ": cannot write the network folder (" + e.what() + ")");
-  } catch (...) {
-    fs::remove_all(staging, ec);
-    throw;
-  }
+  });
 }
 
-Network load_network(const std::string& dir) { return ManifestReader(dir).read(); }
+namespace {
+
+/// The message with its control characters written \xNN: names and strings from the files (a node
+/// named "a\nb") must not break the one line an error is.
+std::string one_line(const std::string& text) {
+  std::string out;
+  for (const char c : text) {
+    const auto u = static_cast<unsigned char>(c);
+    if (u >= 0x20 && u != 0x7f) {
+      out += c;
+      continue;
+    }
+    char escaped[8];
+    std::snprintf(escaped, sizeof escaped, "\\x%02x", u);
+    out += escaped;
+  }
+  return out;
+}
+
+} // namespace
+
+Network load_network(const std::string& dir) {
+  try {
+    return ManifestReader(dir).read();
+  } catch (const std::runtime_error& e) {
+    throw std::runtime_error(one_line(e.what()));
+  }
+}
 
 } // namespace fxnn::ir

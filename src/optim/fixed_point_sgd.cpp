@@ -138,17 +138,33 @@ void FixedPointSGD::save(torch::serialize::OutputArchive& archive) const {
 void FixedPointSGD::load(torch::serialize::InputArchive& archive) {
   torch::Tensor steps;
   archive.read("steps", steps);
-  steps_ = steps.item<int64_t>();
-  auto try_read = [&](const std::string& key, torch::Tensor& target) {
+  // Every state tensor this run keeps must be in the archive with its shape, and no other: a float run's
+  // checkpoint has no accumulators, and restoring it into a fixed-point run would silently keep the
+  // initial ones (and so the initial weights).
+  const auto read_matching = [&](const std::string& key, torch::Tensor& target) {
     torch::Tensor value;
-    if (archive.try_read(key, value)) target = value;
+    const bool found = archive.try_read(key, value);
+    if (found && !target.defined())
+      throw std::runtime_error("optimizer state " + key + " is not kept by this run (" +
+                               (key.find(".accumulator") != std::string::npos ? "a fixed-point run's checkpoint in a float run"
+                                                                               : "a run with momentum") + ")");
+    if (!found && target.defined())
+      throw std::runtime_error("optimizer state " + key + " is missing (" +
+                               (key.find(".accumulator") != std::string::npos ? "a float run's checkpoint in a fixed-point run"
+                                                                               : "a run without momentum") + ")");
+    if (!found) return;
+    if (value.sizes() != target.sizes())
+      throw std::runtime_error("optimizer state " + key + " has another shape than this run's network");
+    target = value;
   };
   for (auto& state : weights_) {
     const std::string key = "weight." + state.weight.layer;
-    try_read(key + ".accumulator", state.accumulator);
-    try_read(key + ".velocity", state.velocity);
+    read_matching(key + ".accumulator", state.accumulator);
+    read_matching(key + ".velocity", state.velocity);
   }
-  for (size_t i = 0; i < float_velocities_.size(); ++i) try_read("float." + std::to_string(i) + ".velocity", float_velocities_[i]);
+  for (size_t i = 0; i < float_velocities_.size(); ++i)
+    read_matching("float." + std::to_string(i) + ".velocity", float_velocities_[i]);
+  steps_ = steps.item<int64_t>();
 }
 
 } // namespace fxnn

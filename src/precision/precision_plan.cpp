@@ -116,7 +116,9 @@ bool PrecisionPlan::layer_matches(const std::string& pattern, const std::string&
   return pattern == layer || ::fnmatch(pattern.c_str(), layer.c_str(), 0) == 0;
 }
 
-PrecisionPlan PrecisionPlan::load(const std::string& path) { return parse(read_file(path), path); }
+PrecisionPlan PrecisionPlan::load(const std::string& path) {
+  return parse(read_file(path, kMaxTextInputBytes, "a precision plan"), path);
+}
 
 std::optional<QuantizerSpec> PrecisionPlan::resolve(const std::string& layer, TensorClass tensor_class) const {
   for (auto it = layers.rbegin(); it != layers.rend(); ++it) {

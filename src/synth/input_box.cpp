@@ -33,7 +33,9 @@ double parse_number(const std::string& token, const std::string& text) {
   errno = 0;
   char* stop = nullptr;
   const double v = std::strtod(token.c_str(), &stop);
-  if (token.empty() || stop != token.c_str() + token.size() || errno == ERANGE || !std::isfinite(v))
+  // ERANGE alone also flags an underflow to a subnormal number or zero, which is a fine value: only an
+  // overflow (infinite v) is refused.
+  if (token.empty() || stop != token.c_str() + token.size() || !std::isfinite(v))
     throw std::invalid_argument("--input-box '" + text + "': '" + token + "' is not a finite number");
   return v;
 }
@@ -98,14 +100,20 @@ Benchmark read_entry(const YamlMap& entry, const std::string& folder) {
 } // namespace
 
 std::vector<Benchmark> load_benchmarks(const std::string& suite_path) {
-  const YAML::Node root = parse_yaml(read_file(suite_path), suite_path);
+  const YAML::Node root = parse_yaml(read_file(suite_path, kMaxTextInputBytes, "a benchmark suite"), suite_path);
   const YamlMap doc(root, suite_path);
   const YAML::Node list = doc.node("benchmarks");
   if (!list.IsSequence()) doc.fail("benchmarks", "expected a list of benchmarks");
   const std::string folder = std::filesystem::path(suite_path).parent_path().string();
   std::vector<Benchmark> out;
-  for (size_t i = 0; i < list.size(); ++i)
-    out.push_back(read_entry(YamlMap(list[i], suite_path, "benchmarks[" + std::to_string(i) + "]"), folder));
+  for (size_t i = 0; i < list.size(); ++i) {
+    const std::string where = "benchmarks[" + std::to_string(i) + "]";
+    out.push_back(read_entry(YamlMap(list[i], suite_path, where), folder));
+    for (size_t j = 0; j + 1 < out.size(); ++j)
+      if (out[j].name == out.back().name)
+        throw std::runtime_error(suite_path + ": " + where + ".name: '" + out.back().name +
+                                 "' is already the name of benchmarks[" + std::to_string(j) + "]");
+  }
   return out;
 }
 

@@ -130,6 +130,10 @@ void print_validation(const ValidationResult& v, const SynthesisReport& r, std::
 
 } // namespace
 
+ExistingOutput existing_output(const SynthRunOptions& o) {
+  return o.force ? ExistingOutput::kReplace : ExistingOutput::kRefuse;
+}
+
 ResolvedProblem resolve_problem(const SynthRunOptions& o) {
   ResolvedProblem p;
   const bool have_box = o.input_box.has_value(), have_bench = !o.benchmark.empty() || !o.benchmarks.empty();
@@ -153,6 +157,7 @@ ResolvedProblem resolve_problem(const SynthRunOptions& o) {
   s.eps = p.eps;
   s.validate();
   if (!o.emit_c_dir.empty() || !o.emit_hls_dir.empty()) codegen::check_c_identifier(o.name);
+  if (!o.out_dir.empty()) check_output_folder(o.out_dir, ir::network_folder_kind(), existing_output(o));
   return p;
 }
 
@@ -228,7 +233,7 @@ void run_synthesis(const io::FloatNetwork& net, const ResolvedProblem& problem, 
     json["emitted_hls"] = files;
   }
   if (artifact) {
-    ir::save_network(*artifact, options.out_dir);
+    ir::save_network(*artifact, options.out_dir, existing_output(options));
     out << "  wrote the fixed-point network " << options.out_dir << " (" << ir::kManifestFile << ")\n";
     json["fixed_point_network"] = options.out_dir;
   }

@@ -4,6 +4,7 @@
 #include <torch/csrc/distributed/c10d/TCPStore.hpp>
 
 #include <atomic>
+#include <future>
 #include <stdexcept>
 #include <thread>
 
@@ -15,6 +16,9 @@ namespace {
 // moving for kHeartbeatWindow is the one that was lost.
 constexpr std::chrono::milliseconds kHeartbeatPeriod{500};
 constexpr std::chrono::milliseconds kHeartbeatWindow{2500};
+// How long the failure path waits for the store's answers: the store lives in rank 0, and a frozen
+// rank 0 never answers (its connections stay open, so no read fails by itself).
+constexpr std::chrono::milliseconds kStoreAnswerLimit{kHeartbeatWindow + std::chrono::milliseconds(2500)};
 
 std::pair<std::string, uint16_t> parse_master(const std::string& master) {
   const auto colon = master.rfind(':');
@@ -48,6 +52,7 @@ struct Communicator::Group {
   c10::intrusive_ptr<c10d::TCPStore> heartbeat_store; // its own connection: the beat thread never waits on a collective
   c10::intrusive_ptr<c10d::ProcessGroupGloo> process_group;
   std::atomic<bool> running{true};
+  std::atomic<bool> beat_stopped{false};
   std::thread beat;
 };
 
@@ -58,7 +63,7 @@ Communicator::Communicator(const DistributedOptions& options)
     throw std::invalid_argument("--rank " + std::to_string(rank_) + " is outside [0, " + std::to_string(size_) + ")");
   if (size_ == 1) return;
   const auto [host, port] = parse_master(options.master);
-  group_ = std::make_unique<Group>();
+  group_ = std::make_shared<Group>();
   group_->master = options.master;
   try {
     c10d::TCPStoreOptions store_options;
@@ -81,37 +86,59 @@ Communicator::Communicator(const DistributedOptions& options)
     throw std::runtime_error("rank " + std::to_string(rank_) + ": cannot join the run at " + options.master + " (" +
                              e.what() + ")");
   }
-  group_->beat = std::thread([group = group_.get(), rank = rank_] {
+  group_->beat = std::thread([group = group_, rank = rank_] {
     while (group->running) {
       try {
         group->heartbeat_store->add(heartbeat_key(rank), 1);
       } catch (const std::exception&) {
-        return; // the store is gone: the collectives will report it
+        break; // the store is gone: the collectives will report it
       }
       std::this_thread::sleep_for(kHeartbeatPeriod);
     }
+    group->beat_stopped = true;
   });
 }
 
 Communicator::~Communicator() {
   if (!group_) return;
   group_->running = false;
-  if (group_->beat.joinable()) group_->beat.join();
+  const auto deadline = std::chrono::steady_clock::now() + 2 * kHeartbeatPeriod;
+  while (!group_->beat_stopped && std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  if (group_->beat_stopped && !failed_) {
+    group_->beat.join();
+    return;
+  }
+  // A frozen peer can leave the heartbeat, the store's connections and Gloo's threads blocked for good;
+  // destroying them would block this process's exit as well. After a failure the process is about to
+  // exit with its error: the group is left to the operating system instead (deliberately not freed).
+  group_->beat.detach();
+  new std::shared_ptr<Group>(std::move(group_));
 }
 
 void Communicator::fail(const std::string& operation, const std::exception& error) {
-  // Which ranks stopped beating? Read every counter twice, a heartbeat window apart.
-  std::string lost;
-  try {
-    std::vector<int64_t> before(static_cast<size_t>(size_));
-    for (int r = 0; r < size_; ++r) before[static_cast<size_t>(r)] = group_->heartbeat_store->add(heartbeat_key(r), 0);
-    std::this_thread::sleep_for(kHeartbeatWindow);
-    for (int r = 0; r < size_; ++r)
-      if (r != rank_ && group_->heartbeat_store->add(heartbeat_key(r), 0) == before[static_cast<size_t>(r)])
-        lost += (lost.empty() ? "" : ", ") + std::to_string(r);
-  } catch (const std::exception&) {
-    lost = "0 (the master at " + group_->master + " is unreachable)";
-  }
+  failed_ = true;
+  // Which ranks stopped beating? Read every counter twice, a heartbeat window apart, on a thread of its
+  // own: a frozen rank 0 holds the store and never answers.
+  auto answer = std::make_shared<std::promise<std::string>>();
+  auto lost_ranks = answer->get_future();
+  std::thread([group = group_, size = size_, rank = rank_, answer] {
+    std::string lost;
+    try {
+      std::vector<int64_t> before(static_cast<size_t>(size));
+      for (int r = 0; r < size; ++r) before[static_cast<size_t>(r)] = group->heartbeat_store->add(heartbeat_key(r), 0);
+      std::this_thread::sleep_for(kHeartbeatWindow);
+      for (int r = 0; r < size; ++r)
+        if (r != rank && group->heartbeat_store->add(heartbeat_key(r), 0) == before[static_cast<size_t>(r)])
+          lost += (lost.empty() ? "" : ", ") + std::to_string(r);
+    } catch (const std::exception&) {
+      lost = "0 (the master at " + group->master + " is unreachable)";
+    }
+    answer->set_value(lost);
+  }).detach();
+  const std::string lost = lost_ranks.wait_for(kStoreAnswerLimit) == std::future_status::ready
+                               ? lost_ranks.get()
+                               : "0 (its store at " + group_->master + " does not answer: the rank is stopped or frozen)";
   throw std::runtime_error("rank " + std::to_string(rank_) + ": " + operation + " failed: " +
                            (lost.empty() ? std::string("no rank stopped beating (a timeout or a network error)")
                                          : "lost rank " + lost) +

@@ -10,6 +10,7 @@
 #include <thread>
 
 #include "fxnn/core/seed.h"
+#include "fxnn/core/thread_limit.h"
 #include "fxnn/io/atomic_file.h"
 #include "fxnn/train/checkpoint.h"
 #include "fxnn/train/progress_line.h"
@@ -74,8 +75,7 @@ std::string percent(double fraction) {
 } // namespace
 
 int configure_threads(int64_t threads) {
-  const int n = threads > 0 ? static_cast<int>(threads)
-                            : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  const int n = checked_thread_count(threads, "--threads (train.threads)");
   torch::set_num_threads(n);
   return n;
 }
@@ -105,6 +105,7 @@ Trainer::Trainer(TrainerOptions options) : options_(std::move(options)) {
   if (options_.out_dir.empty()) throw std::invalid_argument("--out: an output directory is required");
   const bool root = options_.distributed.rank == 0;
   if (root) {
+    lock_ = std::make_unique<DirectoryLock>(options_.out_dir); // one writer per run directory
     check_run_directory(); // before any expensive work
     // A run killed while it wrote a file leaves its temporary copy behind: never read, removed here.
     std::error_code ec;
@@ -126,23 +127,78 @@ Trainer::Trainer(TrainerOptions options) : options_(std::move(options)) {
   train_loader_ = std::make_unique<data::BatchLoader>(data_.train, loader_options(c, true));
   test_loader_ = std::make_unique<data::BatchLoader>(data_.test, loader_options(c, false));
 
-  if (root && options_.resume && fs::exists(path(kCheckpointFile))) {
-    const int64_t done = load_checkpoint(path(kCheckpointFile), *network_, *optimizer_);
-    first_epoch_ = done + 1;
-    // Training on from NaN or infinite weights (or accumulators) only repeats them; a complete run is
-    // left as it is.
-    const std::string bad = non_finite_state(*network_, *optimizer_);
-    if (!bad.empty() && first_epoch_ <= c.train.epochs)
-      throw std::runtime_error(path(kCheckpointFile) + ": cannot resume: the weights of epoch " + std::to_string(done) +
-                               " are not finite (" + bad + "); the run diverged (lower optim.lr or widen the plan's " +
-                               "formats) or the file is damaged");
-    for (auto& m : read_metrics(path(kMetricsFile)))
-      if (m.epoch <= done) history_.push_back(m); // drop lines of an epoch that did not finish
-  }
+  if (root && options_.resume) resume_from_checkpoint();
   // Joining the other processes comes last: a rank with bad input fails alone and fast.
   communicator_ = std::make_unique<Communicator>(options_.distributed);
   if (communicator_->size() > 1) share_state_from_root();
   step_ = std::make_unique<DataParallelStep>(*network_, *optimizer_, *communicator_, c.train.micro_batches, c.seed);
+}
+
+RunIdentity run_identity(const ExperimentConfig& config, const std::optional<PrecisionPlan>& plan) {
+  return {resumable_config(config), plan ? plan->to_yaml() : std::string()};
+}
+
+RunIdentity Trainer::identity() const { return run_identity(options_.config, options_.plan); }
+
+/// The checkpoint must be this run's: its plan (or float), and its config compared as parsed configs,
+/// as config.yaml is, so that a key added to fxnn later does not stop a run from resuming.
+void Trainer::check_identity(const RunIdentity& stored) const {
+  const std::string file = path(kCheckpointFile);
+  if (stored.plan.empty() != !options_.plan.has_value())
+    throw std::runtime_error(file + ": written by a " + (stored.plan.empty() ? "float" : "fixed-point") + " run, not this " +
+                             (options_.plan ? "fixed-point" : "float") + " one (was it copied from another run?)");
+  if (options_.plan && stored.plan != options_.plan->to_yaml())
+    throw std::runtime_error(file + ": written by a run with another precision plan (was it copied from another run?)");
+  std::string config;
+  try {
+    config = resumable_config(ExperimentConfig::parse(stored.config, file));
+  } catch (const std::exception&) {
+    config = stored.config; // a config this fxnn cannot read is not this run's
+  }
+  if (config != resumable_config(options_.config))
+    throw std::runtime_error(file + ": written by a run with another config (was it copied from another run?)");
+}
+
+/// Everything read from the run directory is checked against the config and against each other before
+/// anything is written: the checkpoint (shapes, optimizer state, identity, checksum, epoch) and the
+/// metrics (epochs 1..E in order, E the checkpoint's epoch or one more: the metrics are written first).
+void Trainer::resume_from_checkpoint() {
+  const auto& c = options_.config;
+  const bool has_checkpoint = fs::exists(path(kCheckpointFile));
+  const bool has_metrics = fs::exists(path(kMetricsFile));
+  if (!has_checkpoint && !fs::exists(path(kConfigFile))) return; // nothing of a run here: a fresh start
+  int64_t done = 0;
+  if (has_checkpoint) {
+    const auto loaded = load_checkpoint(path(kCheckpointFile), *network_, *optimizer_);
+    done = loaded.epoch;
+    if (loaded.identity) check_identity(*loaded.identity);
+    // Training on from NaN or infinite weights (or accumulators) only repeats them; a complete run is
+    // left as it is.
+    const std::string bad = non_finite_state(*network_, *optimizer_);
+    if (!bad.empty() && done < c.train.epochs)
+      throw std::runtime_error(path(kCheckpointFile) + ": cannot resume: the weights of epoch " + std::to_string(done) +
+                               " are not finite (" + bad + "); the run diverged (lower optim.lr or widen the plan's " +
+                               "formats) or the file is damaged");
+    if (!has_metrics)
+      throw std::runtime_error(path(kMetricsFile) + ": missing, but " + kCheckpointFile + " is at epoch " +
+                               std::to_string(done) + ": the run's history is gone; refusing to continue it");
+  }
+  const auto lines = has_metrics ? read_metrics(path(kMetricsFile)) : std::vector<EpochMetrics>{};
+  for (size_t i = 0; i < lines.size(); ++i)
+    if (lines[i].epoch != static_cast<int64_t>(i) + 1)
+      throw std::runtime_error(path(kMetricsFile) + ": line " + std::to_string(i + 1) + " is epoch " +
+                               std::to_string(lines[i].epoch) + ", expected " + std::to_string(i + 1) +
+                               " (epochs out of order, repeated or missing); refusing to continue the run");
+  const auto count = static_cast<int64_t>(lines.size());
+  if (count != done && count != done + 1)
+    throw std::runtime_error(path(kMetricsFile) + ": holds " +
+                             (count == 0 ? std::string("no epoch") : "epochs 1.." + std::to_string(count)) + " but " +
+                             (has_checkpoint ? std::string(kCheckpointFile) + " is at epoch " + std::to_string(done)
+                                             : std::string(kCheckpointFile) + " is missing") +
+                             ": the files do not belong together; refusing to continue the run");
+  for (const auto& m : lines)
+    if (m.epoch <= done) history_.push_back(m); // the line of an epoch whose checkpoint was not written goes
+  first_epoch_ = done + 1;
 }
 
 void Trainer::check_run_directory() const {
@@ -156,11 +212,13 @@ void Trainer::check_run_directory() const {
   if (has_run && fs::exists(path(kConfigFile)) &&
       resumable_config(ExperimentConfig::load(path(kConfigFile))) != resumable_config(c))
     throw std::runtime_error(path(kConfigFile) + ": the run was made with a different config; use another --out");
-  if (has_run && options_.plan.has_value() != fs::exists(path(kPlanFile)))
+  // Without a finished epoch a missing plan.yaml is a start killed between its identity files (older fxnn
+  // wrote config.yaml first): nothing can be lost, the files are written again.
+  if (has_run && fs::exists(path(kCheckpointFile)) && options_.plan.has_value() != fs::exists(path(kPlanFile)))
     throw std::runtime_error(options_.out_dir + ": the run was made " +
                              (options_.plan ? std::string("in float") : std::string("with a precision plan")) +
                              "; use another --out");
-  if (has_run && options_.plan && read_file(path(kPlanFile)) != options_.plan->to_yaml())
+  if (has_run && options_.plan && fs::exists(path(kPlanFile)) && read_file(path(kPlanFile)) != options_.plan->to_yaml())
     throw std::runtime_error(path(kPlanFile) + ": the run was made with a different precision plan; use another --out");
 }
 
@@ -213,9 +271,12 @@ std::string Trainer::path(const std::string& file) const { return (fs::path(opti
 void Trainer::prepare_run_directory() {
   if (!communicator_->is_root()) return;
   fs::create_directories(options_.out_dir);
-  write_file_atomic(path(kConfigFile), comparable_config(options_.config));
+  // config.yaml last: its presence says a run is here, so a kill before it leaves no half-identified
+  // run (a plan without its config is a start that never happened, and is written over).
   if (options_.plan) write_file_atomic(path(kPlanFile), options_.plan->to_yaml());
+  else fs::remove(path(kPlanFile)); // a float run restarted where a fixed-point start was killed
   write_metrics(path(kMetricsFile), history_);
+  write_file_atomic(path(kConfigFile), comparable_config(options_.config));
 }
 
 std::vector<EpochMetrics> Trainer::run() {
@@ -243,7 +304,7 @@ std::vector<EpochMetrics> Trainer::run() {
       write_metrics(path(kMetricsFile), history_);
       // Observer state first: a checkpoint never names an epoch whose measurements are missing.
       if (observer_) observer_->save_state(options_.out_dir);
-      save_checkpoint(path(kCheckpointFile), epoch, *network_, *optimizer_);
+      save_checkpoint(path(kCheckpointFile), epoch, *network_, *optimizer_, identity());
     }
     first_epoch_ = epoch + 1;
   }

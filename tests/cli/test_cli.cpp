@@ -91,6 +91,37 @@ TEST(Cli, TinyFixedPointRunSucceeds) {
   EXPECT_EQ(count_lines(testing_support::slurp(tmp / "run/metrics.jsonl")), 1);
 }
 
+TEST(Cli, ExportNeverReplacesWhatFxnnDidNotWrite) {
+  if (!testing_support::have_fashion_mnist()) GTEST_SKIP();
+  TempDir tmp;
+  const std::string run = tmp / "run";
+  ASSERT_EQ(run_command(train_command(run, "--precision " + kSource + "/configs/plans/uniform8.yaml --threads 1 "
+                                               "--set train.epochs=1 --set data.train_limit=300 "
+                                               "--set data.test_limit=100 --set model.hidden=[16]"),
+                        tmp.str())
+                .exit_code,
+            0);
+  const auto do_export = [&](const std::string& out, const std::string& extra = "") {
+    return run_command(kFxnn + " export --run " + run + " --out " + out + extra, tmp.str());
+  };
+  // Into its own run (the run's checkpoint and metrics must survive), with or without --force.
+  for (const char* force : {"", " --force"}) {
+    expect_one_line_error(do_export(run, force), run + ": not a fixed-point network folder written by fxnn (it holds ");
+    EXPECT_TRUE(fs::exists(run + "/checkpoint.pt"));
+    EXPECT_TRUE(fs::exists(run + "/metrics.jsonl"));
+  }
+  // Onto a plain file.
+  std::ofstream(tmp / "file.txt") << "keep";
+  expect_one_line_error(do_export(tmp / "file.txt", " --force"), tmp / "file.txt" + ": exists and is not a folder");
+  EXPECT_EQ(testing_support::slurp(tmp / "file.txt"), "keep");
+  // A network folder it wrote: replaced only with --force; no staging folders left behind.
+  EXPECT_EQ(do_export(tmp / "net").exit_code, 0);
+  expect_one_line_error(do_export(tmp / "net"), "add --force to replace it");
+  EXPECT_EQ(do_export(tmp / "net", " --force").exit_code, 0);
+  for (const auto& e : fs::directory_iterator(tmp.str()))
+    EXPECT_EQ(e.path().filename().string().find(".partial."), std::string::npos) << e.path();
+}
+
 /// The BLAS kernels `fxnn --version` reports, run with `env_options` (arguments of env(1)).
 std::string blas_kernels_of_version(const std::string& env_options) {
   const auto r = run_command("env -u OPENBLAS_CORETYPE -u FXNN_KEEP_BLAS_CORE " + env_options + " " + kFxnn + " --version", ".");

@@ -130,6 +130,16 @@ TEST(FuzzRegressions, OnnxSizesAreCheckedBeforeTheyAreUsed) {
             std::string::npos);
 }
 
+TEST(FuzzRegressions, ManifestNestedDeeplyIsRefusedBeforeItIsParsed) {
+  // {"format": [[[...]]]} 100000 deep: the error message printed the value with nlohmann's recursive
+  // dump(), which overflowed the stack (also `fxnn infer`, a segmentation fault).
+  TempDir tmp;
+  fs::create_directories(tmp / "net");
+  fs::copy_file(kRegressions / "network_folder/manifest_nested_100000_deep", tmp / "net/model.json");
+  EXPECT_EQ(error_message([&] { ir::load_network(tmp / "net"); }),
+            tmp / "net/model.json" + ": nested deeper than 16 levels (a manifest has 5)");
+}
+
 TEST(FuzzRegressions, NnetMatrixIsAllocatedForTheRowsTheFileHolds) {
   // The header announced 10^7 x 10^7 weights and the matrix was allocated before any row was read.
   const std::string huge = bytes_of(kRegressions / "nnet/header_announces_a_huge_matrix");

@@ -85,6 +85,15 @@ TEST(LowbitBench, NarrowKernelsAgreeWithTheWideOnes) {
   }
 }
 
+TEST_F(LowbitCli, OutNeverReplacesARunBeforeAnyConversion) {
+  TempDir tmp;
+  const std::string run = tmp / "fl";
+  ASSERT_EQ(run_command(kFxnn + " train --config " + kConfig + " --out " + run + kTiny, tmp.str()).exit_code, 0);
+  const auto r = run_command(lowbit(run + "/checkpoint.pt", run, "--mode shift-clip --bits 3 --force"), tmp.str());
+  expect_one_line_error(r, run + ": not a fixed-point network folder written by fxnn (it holds ");
+  EXPECT_TRUE(fs::exists(run + "/checkpoint.pt"));
+}
+
 TEST_F(LowbitCli, AFixedPointRunIsRefused) {
   TempDir tmp;
   std::ofstream(tmp / "plan.yaml") << "defaults:\n  W: s8.7\n  A: u8.7\n  GW: s12.auto\n  GA: s12.auto\n  acc: s20.19\n";

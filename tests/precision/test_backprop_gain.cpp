@@ -66,6 +66,8 @@ struct LayerKindCase {
   InputShape input;
 };
 
+void PrintTo(const LayerKindCase& c, std::ostream* os) { *os << c.name; }
+
 class ClosedFormAgainstInjection : public testing::TestWithParam<LayerKindCase> {};
 
 TEST_P(ClosedFormAgainstInjection, EveryPathWithinTenPercent) {

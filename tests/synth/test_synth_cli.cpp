@@ -70,6 +70,24 @@ TEST_F(SynthCli, CertifiedRunWritesCodeReportAndNetwork) {
   EXPECT_LE(j["validation"]["max_error_all"].get<double>(), j["certified_bound"].get<double>());
 }
 
+TEST_F(SynthCli, OutNeverReplacesWhatFxnnDidNotWrite) {
+  const std::string box = "--input-box -1:1,-0.5:1 --error 1e-3 --method lp --name tiny";
+  // A user's folder: refused before synthesis, with or without --force, and left as it was.
+  fs::create_directories(dir_ / "mine");
+  write_file_atomic(dir_ / "mine/notes.txt", "keep");
+  for (const char* force : {"", " --force"}) {
+    const auto r = run_command(synth(model_, box + " --out " + dir_ / "mine" + force), dir_.str());
+    expect_one_line_error(r, dir_ / "mine" + ": not a fixed-point network folder written by fxnn (it holds notes.txt)");
+    EXPECT_EQ(read_file(dir_ / "mine/notes.txt"), "keep");
+  }
+  // A network folder it wrote: replaced only with --force.
+  ASSERT_EQ(run_command(synth(model_, box + " --out " + dir_ / "net"), dir_.str()).exit_code, 0);
+  expect_one_line_error(run_command(synth(model_, box + " --out " + dir_ / "net"), dir_.str()),
+                        dir_ / "net" + ": holds a fixed-point network folder already; add --force to replace it");
+  EXPECT_EQ(run_command(synth(model_, box + " --out " + dir_ / "net --force"), dir_.str()).exit_code, 0);
+  EXPECT_NO_THROW(ir::load_network(dir_ / "net"));
+}
+
 TEST_F(SynthCli, MalformedNNetNamesTheFileAndLine) {
   std::string text = synth_testing::kNormalizedNNet;
   write_file_atomic(model_, text.replace(text.find("0.5,0.5,"), 8, "0.5,"));

@@ -92,7 +92,9 @@ DirectoryState check_every_file_parses(const std::string& dir, pid_t killed) {
   const std::string killed_suffix = ".tmp." + std::to_string(killed);
   for (const auto& entry : fs::directory_iterator(dir)) {
     const std::string name = entry.path().filename().string();
-    if (name == "config.yaml" || name == "plan.yaml" || name == "metrics.jsonl" || name == "checkpoint.pt") continue;
+    if (name == "config.yaml" || name == "plan.yaml" || name == "metrics.jsonl" || name == "checkpoint.pt" ||
+        name == ".lock")
+      continue;
     const bool killed_writer = name.size() > killed_suffix.size() &&
                                name.compare(name.size() - killed_suffix.size(), killed_suffix.size(), killed_suffix) == 0;
     EXPECT_TRUE(killed_writer) << "unexpected file " << name << " in " << dir;

@@ -7,8 +7,10 @@
 
 #include <chrono>
 #include <filesystem>
+#include <fstream>
 #include <thread>
 
+#include "../support/child_process.h"
 #include "../support/fixtures.h"
 #include "../support/run_command.h"
 #include "../support/temp_dir.h"
@@ -139,6 +141,76 @@ TEST(Distributed, LostRankStopsTheOthersAndTheRunResumes) {
   ASSERT_EQ(resumed.exit_code, 0) << resumed.err;
   ASSERT_EQ(run_command(kFxnn + " " + train_args(tmp / "straight", true, 4, 20000), tmp.str()).exit_code, 0);
   EXPECT_EQ(max_difference(tmp / "run", tmp / "straight"), 0.0);
+}
+
+/// The ranks a launcher started (its children).
+std::vector<pid_t> children_of(pid_t launcher) {
+  std::vector<pid_t> pids;
+  std::ifstream in("/proc/" + std::to_string(launcher) + "/task/" + std::to_string(launcher) + "/children");
+  for (pid_t pid; in >> pid;) pids.push_back(pid);
+  return pids;
+}
+
+bool alive(pid_t pid) { return ::kill(pid, 0) == 0; }
+
+/// A two-rank launch that trains long enough to be frozen or killed in the middle; ready once the first
+/// epoch is written (both ranks are then in their collectives).
+class FrozenRanks : public testing::Test {
+ protected:
+  void SetUp() override {
+    if (!have_fashion_mnist()) GTEST_SKIP() << "dataset-fashion-mnist is not installed";
+    launcher_ = std::make_unique<testing_support::ChildProcess>(
+        std::vector<std::string>{kFxnn, "launch", "--nproc", "2", "--grace", "2", "--", "fxnn", "train", "--config",
+                                 kSource + "/configs/fashion_mnist_mlp.yaml", "--set", "data.train_limit=2000", "--set",
+                                 "data.test_limit=100", "--set", "model.hidden=[32]", "--set", "train.batch_size=100",
+                                 "--set", "train.micro_batches=2", "--set", "train.epochs=1000", "--threads", "1", "--quiet", "--timeout", "5", "--out",
+                                 tmp_ / "run"},
+        tmp_ / "launch.log");
+    for (int i = 0; i < 1200 && !fs::exists(tmp_ / "run/checkpoint.pt"); ++i)
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    ASSERT_TRUE(fs::exists(tmp_ / "run/checkpoint.pt")) << launcher_->output();
+    ranks_ = children_of(launcher_->pid());
+    ASSERT_EQ(ranks_.size(), 2u);
+  }
+  /// Seconds until the launcher exits (it must, with an error), and every rank is gone by then.
+  double seconds_to_stop() {
+    const auto start = std::chrono::steady_clock::now();
+    const int code = launcher_->wait(std::chrono::seconds(120));
+    const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    EXPECT_NE(code, 0) << launcher_->output();
+    for (pid_t rank : ranks_) EXPECT_FALSE(alive(rank)) << "rank pid " << rank << " still runs";
+    return seconds;
+  }
+  TempDir tmp_;
+  std::unique_ptr<testing_support::ChildProcess> launcher_;
+  std::vector<pid_t> ranks_;
+};
+
+// Budget: the collective's timeout (5 s), the failure path's bounded look at the heartbeats (5 s), the
+// launcher's grace (2 s) and its SIGTERM-to-SIGKILL delay (5 s), and slack for a loaded machine.
+constexpr double kStopBudgetSeconds = 45;
+
+TEST_F(FrozenRanks, AFrozenRankZeroStopsTheRunWithinItsTimeouts) {
+  ::kill(ranks_[0], SIGSTOP); // the rank that holds the store
+  EXPECT_LT(seconds_to_stop(), kStopBudgetSeconds) << launcher_->output();
+}
+
+TEST_F(FrozenRanks, AFrozenRankOneStopsTheRunWithinItsTimeouts) {
+  ::kill(ranks_[1], SIGSTOP);
+  EXPECT_LT(seconds_to_stop(), kStopBudgetSeconds) << launcher_->output();
+  EXPECT_NE(launcher_->output().find("lost rank 1"), std::string::npos) << launcher_->output();
+}
+
+TEST_F(FrozenRanks, KillingTheLauncherTakesItsRanksDown) {
+  launcher_->kill_now();
+  for (int i = 0; i < 50 && (alive(ranks_[0]) || alive(ranks_[1])); ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  // Reaped by init once orphaned; a zombie would still answer kill(pid, 0), so look at its state.
+  for (pid_t rank : ranks_) {
+    std::ifstream stat("/proc/" + std::to_string(rank) + "/stat");
+    std::string pid, name, state;
+    if (stat >> pid >> name >> state) EXPECT_EQ(state, "Z") << "rank pid " << rank << " still runs";
+  }
 }
 
 } // namespace

@@ -51,7 +51,10 @@ TEST(NonFiniteValues, CheckpointWithNonFiniteWeightsIsNeitherResumedNorExported)
     first.value().view(-1)[5] = std::numeric_limits<float>::infinity();
   }
   auto optimizer = build_optimizer(config, *network);
-  save_checkpoint(dir + "/checkpoint.pt", 1, *network, *optimizer);
+  save_checkpoint(dir + "/checkpoint.pt", 1, *network, *optimizer, run_identity(config, std::nullopt));
+  EpochMetrics first_epoch;
+  first_epoch.epoch = 1;
+  write_metrics(dir + "/metrics.jsonl", {first_epoch}); // the line a run writes before the checkpoint
 
   auto fresh = build_network(config, std::nullopt);
   const std::string message = error_message([&] { load_network_weights(dir + "/checkpoint.pt", *fresh); });

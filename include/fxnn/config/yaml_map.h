@@ -9,6 +9,10 @@
 
 namespace fxnn {
 
+/// The most entries a list setting may have (a layer list, a schedule, a normalization): far above any
+/// real config, far below what would exhaust memory (docs/crash-safety.md, "Limits").
+inline constexpr size_t kMaxListLength = 4096;
+
 /// A view of one YAML map. Every error names the source file and the dotted key path, e.g.
 ///   configs/a.yaml: train.epochs: expected an integer, got 'ten'
 class YamlMap {

@@ -25,4 +25,12 @@ std::vector<std::string> remove_stale_temporaries(const std::string& dir);
 /// The whole file as a string; throws std::runtime_error naming the path when it cannot be read.
 std::string read_file(const std::string& path);
 
+/// The same, refusing a file (or a device such as /dev/zero) longer than `max_bytes` with one line
+/// naming the path, the limit and `what` the file was meant to be, before reading more than the limit.
+std::string read_file(const std::string& path, size_t max_bytes, const std::string& what);
+
+/// The size limit of the text files a person writes: experiment configs, precision plans, benchmark
+/// suites (a few kilobytes each; docs/crash-safety.md, "Limits").
+inline constexpr size_t kMaxTextInputBytes = size_t{1} << 20;
+
 } // namespace fxnn

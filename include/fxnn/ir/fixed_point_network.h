@@ -15,6 +15,13 @@ namespace fxnn::ir {
 
 inline constexpr int kFormatVersion = 1;
 
+/// The most elements a per-sample tensor may have (the network input, every node's output, every
+/// weight), and the largest padding: 2^31, beyond any network fxnn deals with. With it every size
+/// and index the evaluators form (shape products, padded sizes, kernel^2, a batch of up to 2^31
+/// samples times a tensor) stays inside int64, and a manifest cannot announce an allocation of
+/// exabytes. validate() refuses larger shapes before it multiplies their dimensions.
+inline constexpr int64_t kMaxTensorElements = int64_t{1} << 31;
+
 /// An integer tensor: codes (row-major) of one fixed-point format. Stored as int64 in memory; the
 /// files use the narrowest of int8/int16/int32/int64 that holds the format.
 struct IntTensor {

@@ -23,6 +23,7 @@ struct SynthRunOptions {
   std::string emit_c_dir;  // --emit-c DIR
   std::string emit_hls_dir; // --emit-hls DIR
   std::string out_dir;     // --out DIR: the fixed-point network (ir::save_network); sets synthesis.artifact
+  bool force = false;      // --force: replace a network folder already at --out (anything else is refused)
   std::string name = "net"; // --name: the C identifier of the generated functions
   int64_t validate = -1;   // --validate N (random inputs); < 0: no validation
   int64_t attack = 20000;  // --attack N: evaluations of the attack's local search after validation; 0: none

@@ -25,7 +25,9 @@ struct DistributedOptions {
 /// Collectives over the processes of the run; every call is made by every rank in the same order.
 /// Failures (a rank that died, a connection that broke, a timeout) become std::runtime_error naming
 /// the lost rank: every rank bumps a counter in the store twice a second from a background thread, and
-/// the ranks whose counters stop are the lost ones.
+/// the ranks whose counters stop are the lost ones. A frozen rank (SIGSTOP) fails its peers' next
+/// collective after `timeout`, and nothing in the failure path waits on it for longer than a few
+/// seconds (docs/distributed.md, "When a rank is lost").
 class Communicator {
  public:
   explicit Communicator(const DistributedOptions& options);
@@ -59,7 +61,8 @@ class Communicator {
   int size_ = 1;
   std::chrono::seconds timeout_{60};
   int64_t bytes_sent_ = 0;
-  std::unique_ptr<Group> group_; // null for a world of one
+  std::shared_ptr<Group> group_; // null for a world of one; shared with the heartbeat thread
+  bool failed_ = false;          // a collective failed: the group may hold threads blocked on a frozen peer
 };
 
 } // namespace fxnn

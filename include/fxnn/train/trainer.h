@@ -13,9 +13,11 @@
 #include "fxnn/config/experiment_config.h"
 #include "fxnn/data/batch_loader.h"
 #include "fxnn/data/dataset.h"
+#include "fxnn/io/directory_lock.h"
 #include "fxnn/nn/network.h"
 #include "fxnn/optim/fixed_point_sgd.h"
 #include "fxnn/precision/precision_plan.h"
+#include "fxnn/train/checkpoint.h"
 #include "fxnn/train/communicator.h"
 #include "fxnn/train/data_parallel_step.h"
 #include "fxnn/train/metrics.h"
@@ -40,6 +42,10 @@ struct TrainerOptions {
 /// Builds the network of a config (for its data set's input shape), seeded by config.seed, with the
 /// plan applied (float when none) and the per-point stochastic-rounding seeds set.
 Network build_network(const ExperimentConfig& config, const std::optional<PrecisionPlan>& plan);
+
+/// What a checkpoint of a run records to be recognised on resume: the config as resume compares it and
+/// the plan's text ("" in float).
+RunIdentity run_identity(const ExperimentConfig& config, const std::optional<PrecisionPlan>& plan);
 
 /// The optimizer of a config for a network, accumulators initialized from its weights.
 std::unique_ptr<FixedPointSGD> build_optimizer(const ExperimentConfig& config, NetworkImpl& network);
@@ -66,9 +72,13 @@ class Trainer {
   void prepare_run_directory();
   void check_run_directory() const;
   void share_state_from_root();
+  void resume_from_checkpoint();
+  RunIdentity identity() const;
+  void check_identity(const RunIdentity& stored) const;
   std::string path(const std::string& file) const;
 
   TrainerOptions options_;
+  std::unique_ptr<DirectoryLock> lock_; // rank 0: the one writer of the run directory
   data::DatasetSplits data_;
   Network network_{nullptr};
   std::unique_ptr<FixedPointSGD> optimizer_;
