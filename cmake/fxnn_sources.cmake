@@ -184,6 +184,7 @@ set(FXNN_TORCH_TEST_SOURCES
   train/test_resume_checks.cpp
   train/test_distributed.cpp
   cli/test_cli.cpp
+  cli/test_hostile_input.cpp
   deploy/test_export.cpp
   lowbit/test_lowbit_converter.cpp
   lowbit/test_lowbit_cli.cpp
