@@ -12,6 +12,7 @@
 #include "fxnn/io/text_table.h"
 #include "fxnn/precision/assignment.h"
 #include "fxnn/precision/pipeline.h"
+#include "fxnn/precision/probe.h"
 #include "fxnn/train/metrics.h"
 
 namespace fxnn {
@@ -93,6 +94,17 @@ void write_report(const std::string& dir_text) {
     md << "Feedforward bound: B_min = " << assignment.b_min << " gives p_m <= " << format_general(assignment.bound)
        << " (target " << format_general(assignment.target_pm) << ").\n\n"
        << candidate_table(assignment, assignment.target_pm).markdown() << "\n";
+  }
+  const auto stats_path = dir / "fl" / "stats.json";
+  if (fs::exists(stats_path)) {
+    const auto stats = ProbeStats::load(stats_path.string());
+    if (stats.injection_draws > 0)
+      md << "## Back-propagated noise gains\n\nPer G^(A) point and weight layer its noise reaches: lambda (the "
+            "largest element of eq. (13) of docs/precision-assignment.md over the probe's epochs, what the "
+            "assignment uses), and on the final network the closed form against the noise-injection measurement ("
+         << stats.injection_draws << " draws), at the closed form's largest element and summed over the elements. "
+            "Rows `weights`: layers reached only through weights, which eq. (15) leaves out.\n\n"
+         << backprop_gain_table(stats).markdown() << "\n";
   }
   md << "## Saturation (FX)\n\nFraction of the values of each quantization point clamped at its range during "
         "training. For activations only the top end counts, and it includes the clipped ReLU's own clip at 2: "
