@@ -57,6 +57,11 @@ set(FXNN_SYNTH_SOURCES
   src/synth/reference_plan.cpp
   src/codegen/c_codegen.cpp
   src/codegen/hls_codegen.cpp
+  src/codegen/network_common.cpp
+  src/codegen/network_c_codegen.cpp
+  src/codegen/network_hls_codegen.cpp
+  src/codegen/code_folder.cpp
+  src/codegen/codegen_run.cpp
 )
 set(FXNN_DATA_SOURCES
   src/data/dataset.cpp
@@ -127,6 +132,7 @@ set(FXNN_CLI_SOURCES
   src/cli/synth_command.cpp
   src/cli/deploy_commands.cpp
   src/cli/lowbit_command.cpp
+  src/cli/codegen_command.cpp
 )
 
 # Tests (paths relative to tests/).
@@ -151,10 +157,15 @@ set(FXNN_SYNTH_TEST_SOURCES
   synth/test_error_attack.cpp
   synth/test_numerical_limits.cpp
   codegen/test_codegen.cpp
+  codegen/test_network_codegen.cpp
 )
 # `fxnn synth` run as a command: built with the fxnn binary (LibTorch half).
 set(FXNN_SYNTH_CLI_TEST_SOURCES
   synth/test_synth_cli.cpp
+)
+# `fxnn codegen` run as a command, on networks of `fxnn export` and `fxnn lowbit` (runs the binary).
+set(FXNN_CODEGEN_CLI_TEST_SOURCES
+  codegen/test_codegen_cli.cpp
 )
 set(FXNN_DATA_TEST_SOURCES
   data/test_idx_reader.cpp

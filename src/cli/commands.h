@@ -14,5 +14,6 @@ void add_launch_command(CLI::App& app);     // launch
 void add_synth_command(CLI::App& app);      // synth
 void add_deploy_commands(CLI::App& app);    // export, infer
 void add_lowbit_command(CLI::App& app);     // lowbit
+void add_codegen_command(CLI::App& app);    // codegen
 
 } // namespace fxnn::cli

@@ -36,6 +36,7 @@ int main(int argc, char** argv) {
   fxnn::cli::add_synth_command(app);
   fxnn::cli::add_deploy_commands(app);
   fxnn::cli::add_lowbit_command(app);
+  fxnn::cli::add_codegen_command(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

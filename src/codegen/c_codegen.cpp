@@ -8,7 +8,9 @@
 #include <sstream>
 #include <stdexcept>
 
+#include "fxnn/codegen/network_codegen.h"
 #include "fxnn/io/atomic_file.h"
+#include "fxnn/synth/network_artifact.h"
 
 namespace fxnn::codegen {
 
@@ -76,12 +78,57 @@ std::string c_int_literal(__int128 v) {
   return "INT64_C(" + int128_str(v) + ")";
 }
 
-GeneratedCode generate_c(const synth::QuantizedNetwork& q, const synth::Certificate& cert, const std::string& name,
-                         const Provenance& provenance) {
-  check_c_identifier(name);
-  if (!cert.overflow_free)
-    throw std::invalid_argument("cannot generate code for formats that may overflow: " + cert.failure);
-  if (cert.layers.size() != q.layers.size()) throw std::invalid_argument("the certificate is not of this network");
+namespace {
+
+/// The declarations of the boundary wrapper of a synthesized network (docs/synthesis.md section 10).
+std::string wrapper_declarations(const synth::QuantizedNetwork& q, const std::string& name) {
+  std::string guard = name;
+  std::transform(guard.begin(), guard.end(), guard.begin(), [](unsigned char c) { return static_cast<char>(std::toupper(c)); });
+  std::ostringstream h;
+  h << "#define " << guard << "_INPUTS " << q.inputs() << "\n#define " << guard << "_OUTPUTS " << q.outputs() << "\n\n"
+    << "/* Fractional bits: input j is x[j] * 2^-" << name << "_input_frac[j], output i y[i] * 2^-" << name
+    << "_output_frac[i]. */\n"
+    << "extern const int " << name << "_input_frac[" << q.inputs() << "];\n"
+    << "extern const int " << name << "_output_frac[" << q.outputs() << "];\n\n"
+    << "/* Real inputs (clamped to the certified box) to real outputs. */\n"
+    << "void " << name << "(const double *x, double *y);\n";
+  return h.str();
+}
+
+/// The boundary wrapper: NAME(const double *x, double *y) around NAME_fixed (floating point only here).
+std::string wrapper_definitions(const synth::QuantizedNetwork& q, const std::string& name) {
+  const bool nearest = q.rounding == Rounding::kNearest;
+  const int64_t n_in = q.inputs();
+  std::ostringstream c;
+  c << "const int " << name << "_input_frac[" << n_in << "] = {";
+  for (int64_t j = 0; j < n_in; ++j) c << (j ? ", " : "") << q.input_frac[static_cast<size_t>(j)];
+  c << "};\nconst int " << name << "_output_frac[" << q.outputs() << "] = {";
+  const std::vector<int> out_frac = q.output_frac();
+  for (size_t i = 0; i < out_frac.size(); ++i) c << (i ? ", " : "") << out_frac[i];
+  c << "};\n\n";
+  c << "static const int32_t " << name << "_input_lo[" << n_in << "] = {";
+  for (int64_t j = 0; j < n_in; ++j) c << (j ? ", " : "") << c_int_literal(q.input_code_lo[static_cast<size_t>(j)]);
+  c << "};\nstatic const int32_t " << name << "_input_hi[" << n_in << "] = {";
+  for (int64_t j = 0; j < n_in; ++j) c << (j ? ", " : "") << c_int_literal(q.input_code_hi[static_cast<size_t>(j)]);
+  c << "};\n\n"
+    << "void " << name << "(const double *x, double *y) {\n"
+    << "  int32_t xq[" << n_in << "], yq[" << q.outputs() << "];\n"
+    << "  for (int j = 0; j < " << n_in << "; ++j) {\n"
+    << "    const double v = ldexp(x[j], " << name << "_input_frac[j]); /* exact: a power-of-two scaling */\n"
+    << "    double f = floor(v);\n";
+  if (nearest) c << "    if (v - f >= 0.5) f += 1.0; /* round half up: v - f is exact */\n";
+  c << "    if (!(f >= " << name << "_input_lo[j])) f = " << name << "_input_lo[j]; /* also NaN */\n"
+    << "    if (f > " << name << "_input_hi[j]) f = " << name << "_input_hi[j];\n"
+    << "    xq[j] = (int32_t)f;\n  }\n"
+    << "  " << name << "_fixed(xq, yq);\n"
+    << "  for (int i = 0; i < " << q.outputs() << "; ++i) y[i] = ldexp((double)yq[i], -" << name << "_output_frac[i]);\n"
+    << "}\n";
+  return c.str();
+}
+
+/// The generator of docs/synthesis.md section 10 on the synthesized network itself: per-neuron formats.
+GeneratedCode generate_per_neuron_c(const synth::QuantizedNetwork& q, const synth::Certificate& cert, const std::string& name,
+                                    const Provenance& provenance) {
   const bool nearest = q.rounding == Rounding::kNearest;
   std::string guard = name;
   std::transform(guard.begin(), guard.end(), guard.begin(), [](unsigned char c) { return static_cast<char>(std::toupper(c)); });
@@ -92,16 +139,10 @@ GeneratedCode generate_c(const synth::QuantizedNetwork& q, const synth::Certific
   comment_lines(h, provenance);
   h << " */\n#ifndef " << guard << "_H\n#define " << guard << "_H\n\n#include <stdint.h>\n\n"
     << "#ifdef __cplusplus\nextern \"C\" {\n#endif\n\n"
-    << "#define " << guard << "_INPUTS " << q.inputs() << "\n#define " << guard << "_OUTPUTS " << q.outputs() << "\n\n"
-    << "/* Fractional bits: input j is x[j] * 2^-" << name << "_input_frac[j], output i y[i] * 2^-"
-    << name << "_output_frac[i]. */\n"
-    << "extern const int " << name << "_input_frac[" << q.inputs() << "];\n"
-    << "extern const int " << name << "_output_frac[" << q.outputs() << "];\n\n"
     << "/* The integer core: input codes in, output codes out (no floating point). */\n"
     << "void " << name << "_fixed(const int32_t *x, int32_t *y);\n\n"
-    << "/* Real inputs (clamped to the certified box) to real outputs. */\n"
-    << "void " << name << "(const double *x, double *y);\n\n"
-    << "#ifdef __cplusplus\n}\n#endif\n\n#endif /* " << guard << "_H */\n";
+    << wrapper_declarations(q, name)
+    << "\n#ifdef __cplusplus\n}\n#endif\n\n#endif /* " << guard << "_H */\n";
   code.header = h.str();
 
   std::ostringstream c;
@@ -112,13 +153,6 @@ GeneratedCode generate_c(const synth::QuantizedNetwork& q, const synth::Certific
     << "#include <math.h>\n#include <stdint.h>\n\n#include \"" << name << ".h\"\n\n"
     << "#if (-1 >> 1) != -1\n#error \"" << name << ".c needs an arithmetic right shift of negative integers\"\n#endif\n\n";
 
-  const int64_t n_in = q.inputs();
-  c << "const int " << name << "_input_frac[" << n_in << "] = {";
-  for (int64_t j = 0; j < n_in; ++j) c << (j ? ", " : "") << q.input_frac[static_cast<size_t>(j)];
-  c << "};\nconst int " << name << "_output_frac[" << q.outputs() << "] = {";
-  const std::vector<int> out_frac = q.output_frac();
-  for (size_t i = 0; i < out_frac.size(); ++i) c << (i ? ", " : "") << out_frac[i];
-  c << "};\n\n";
 
   std::vector<std::string> acc_types;
   for (size_t l = 0; l < q.layers.size(); ++l) {
@@ -193,29 +227,64 @@ GeneratedCode generate_c(const synth::QuantizedNetwork& q, const synth::Certific
   }
   c << "}\n\n";
 
-  // The boundary wrapper (floating point only here).
-  c << "static const int32_t " << name << "_input_lo[" << n_in << "] = {";
-  for (int64_t j = 0; j < n_in; ++j) c << (j ? ", " : "") << c_int_literal(q.input_code_lo[static_cast<size_t>(j)]);
-  c << "};\nstatic const int32_t " << name << "_input_hi[" << n_in << "] = {";
-  for (int64_t j = 0; j < n_in; ++j) c << (j ? ", " : "") << c_int_literal(q.input_code_hi[static_cast<size_t>(j)]);
-  c << "};\n\n"
-    << "void " << name << "(const double *x, double *y) {\n"
-    << "  int32_t xq[" << n_in << "], yq[" << q.outputs() << "];\n"
-    << "  for (int j = 0; j < " << n_in << "; ++j) {\n"
-    << "    const double v = ldexp(x[j], " << name << "_input_frac[j]); /* exact: a power-of-two scaling */\n"
-    << "    double f = floor(v);\n";
-  if (nearest) c << "    if (v - f >= 0.5) f += 1.0; /* round half up: v - f is exact */\n";
-  c << "    if (!(f >= " << name << "_input_lo[j])) f = " << name << "_input_lo[j]; /* also NaN */\n"
-    << "    if (f > " << name << "_input_hi[j]) f = " << name << "_input_hi[j];\n"
-    << "    xq[j] = (int32_t)f;\n  }\n"
-    << "  " << name << "_fixed(xq, yq);\n"
-    << "  for (int i = 0; i < " << q.outputs() << "; ++i) y[i] = ldexp((double)yq[i], -" << name << "_output_frac[i]);\n"
-    << "}\n";
+  c << "\n" << wrapper_definitions(q, name);
   code.source = c.str();
+  code.origin = "per-neuron formats";
   return code;
 }
 
+} // namespace
+
+std::optional<ir::Network> synthesized_network(const synth::QuantizedNetwork& q, const synth::Certificate& cert,
+                                               const std::string& name, std::string* reason) {
+  try {
+    return synth::to_fixed_point_network(q, cert, name, "");
+  } catch (const std::exception& e) { // no exact encoding (docs/synthesis.md section 13): say why
+    if (reason) *reason = e.what();
+    return std::nullopt;
+  }
+}
+
+GeneratedCode generate_c(const synth::QuantizedNetwork& q, const synth::Certificate& cert, const std::string& name,
+                         const Provenance& provenance) {
+  check_c_identifier(name);
+  if (!cert.overflow_free)
+    throw std::invalid_argument("cannot generate code for formats that may overflow: " + cert.failure);
+  if (cert.layers.size() != q.layers.size()) throw std::invalid_argument("the certificate is not of this network");
+  std::string reason;
+  if (const std::optional<ir::Network> net = synthesized_network(q, cert, name, &reason)) {
+    // One generator for every fixed-point network (docs/codegen.md); the synthesized network keeps its
+    // interface: NAME_fixed on int32_t codes and the double wrapper NAME.
+    Provenance lines = provenance;
+    lines.push_back("generated from the synthesized network as a fixed-point network (docs/synthesis.md sections 10, 13)");
+    NetworkCodegenOptions o;
+    o.with_name(name).with_function(name + "_fixed").with_io_type("int32_t").with_provenance(lines).with_generator("fxnn synth");
+    o.header_extra = wrapper_declarations(q, name);
+    o.source_extra = wrapper_definitions(q, name);
+    o.source_includes = {"math.h"};
+    return generate_network_c(*net, o);
+  }
+  GeneratedCode code = generate_per_neuron_c(q, cert, name, provenance);
+  code.origin_reason = reason;
+  return code;
+}
+
+void check_code_files(const std::string& dir, const std::vector<std::string>& names) {
+  for (const std::string& name : names) {
+    const std::filesystem::path path = std::filesystem::path(dir) / name;
+    std::error_code ec;
+    const auto status = std::filesystem::symlink_status(path, ec);
+    if (ec || status.type() == std::filesystem::file_type::not_found) continue;
+    if (status.type() != std::filesystem::file_type::regular || !file_generated_by_fxnn(path.string()))
+      throw std::runtime_error(path.string() + ": exists and was not generated by fxnn; refusing to replace it "
+                                               "(choose another folder or --name)");
+  }
+}
+
 std::vector<std::string> write_files(const std::string& dir, const std::vector<std::pair<std::string, std::string>>& files) {
+  std::vector<std::string> names;
+  for (const auto& file : files) names.push_back(file.first);
+  check_code_files(dir, names);
   std::filesystem::create_directories(dir);
   std::vector<std::string> paths;
   for (const auto& [name, content] : files) {

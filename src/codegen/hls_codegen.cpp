@@ -6,6 +6,7 @@
 #include <sstream>
 #include <stdexcept>
 
+#include "fxnn/codegen/network_codegen.h"
 #include "fxnn/io/atomic_file.h"
 
 namespace fxnn::codegen {
@@ -79,11 +80,11 @@ std::string exact_decimal(__int128 code, int frac) {
   return (negative && out != "0" ? "-" : "") + out;
 }
 
-GeneratedHls generate_hls(const synth::QuantizedNetwork& q, const synth::Certificate& cert, const std::string& name,
-                          const Provenance& provenance) {
-  check_c_identifier(name);
-  if (!cert.overflow_free)
-    throw std::invalid_argument("cannot generate code for formats that may overflow: " + cert.failure);
+namespace {
+
+/// The generator of docs/synthesis.md section 10 on the synthesized network itself: per-neuron formats.
+GeneratedHls generate_per_neuron_hls(const synth::QuantizedNetwork& q, const synth::Certificate& cert, const std::string& name,
+                                     const Provenance& provenance) {
   const std::string mode = q.rounding == Rounding::kNearest ? "AP_RND" : "AP_TRN";
 
   // Value types per layer (index 0: the inputs).
@@ -213,6 +214,31 @@ GeneratedHls generate_hls(const synth::QuantizedNetwork& q, const synth::Certifi
   }
   c << "  for (int i = 0; i < " << q.outputs() << "; ++i) y[i] = h" << q.layers.size() << "[i];\n}\n";
   code.source = c.str();
+  code.origin = "per-neuron formats";
+  return code;
+}
+
+} // namespace
+
+GeneratedHls generate_hls(const synth::QuantizedNetwork& q, const synth::Certificate& cert, const std::string& name,
+                          const Provenance& provenance) {
+  check_c_identifier(name);
+  if (!cert.overflow_free)
+    throw std::invalid_argument("cannot generate code for formats that may overflow: " + cert.failure);
+  std::string reason;
+  if (const std::optional<ir::Network> net = synthesized_network(q, cert, name, &reason)) {
+    Provenance lines = provenance;
+    lines.push_back("generated from the synthesized network as a fixed-point network (docs/synthesis.md sections 10, 13)");
+    NetworkCodegenOptions o;
+    o.with_name(name).with_function(name + "_hls").with_provenance(lines).with_generator("fxnn synth");
+    try {
+      return generate_network_hls(*net, o);
+    } catch (const std::invalid_argument& e) { // a type wider than kMaxHlsWidth: the per-neuron types may fit
+      reason = e.what();
+    }
+  }
+  GeneratedHls code = generate_per_neuron_hls(q, cert, name, provenance);
+  code.origin_reason = reason;
   return code;
 }
 

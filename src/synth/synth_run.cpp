@@ -157,6 +157,9 @@ ResolvedProblem resolve_problem(const SynthRunOptions& o) {
   s.eps = p.eps;
   s.validate();
   if (!o.emit_c_dir.empty() || !o.emit_hls_dir.empty()) codegen::check_c_identifier(o.name);
+  // The code files replace no file of a user's (codegen::write_files checks again when it writes).
+  if (!o.emit_c_dir.empty()) codegen::check_code_files(o.emit_c_dir, {o.name + ".h", o.name + ".c"});
+  if (!o.emit_hls_dir.empty()) codegen::check_code_files(o.emit_hls_dir, {o.name + "_hls.h", o.name + "_hls.cpp"});
   if (!o.out_dir.empty()) check_output_folder(o.out_dir, ir::network_folder_kind(), existing_output(o));
   return p;
 }
@@ -220,17 +223,26 @@ void run_synthesis(const io::FloatNetwork& net, const ResolvedProblem& problem, 
       }
     }
   }
+  // The code comes from the fixed-point network of the synthesized formats when they have one (the
+  // generator of every fixed-point network, docs/codegen.md), else from the per-neuron generator.
+  const auto origin = [](const std::string& from, const std::string& why) {
+    return from + (why.empty() ? "" : " (" + why + ")");
+  };
   if (!options.emit_c_dir.empty()) {
-    const auto files = codegen::write_c(options.emit_c_dir, options.name,
-                                        codegen::generate_c(*report.quantized, cert, options.name, provenance(report)));
-    out << "  wrote " << files[0] << ", " << files[1] << "\n";
+    const codegen::GeneratedCode code = codegen::generate_c(*report.quantized, cert, options.name, provenance(report));
+    const auto files = codegen::write_c(options.emit_c_dir, options.name, code);
+    out << "  wrote " << files[0] << ", " << files[1] << ", generated from the " << origin(code.origin, code.origin_reason) << "\n";
     json["emitted_c"] = files;
+    json["emitted_c_from"] = code.origin;
+    if (!code.origin_reason.empty()) json["emitted_c_from_reason"] = code.origin_reason;
   }
   if (!options.emit_hls_dir.empty()) {
-    const auto files = codegen::write_hls(options.emit_hls_dir, options.name,
-                                          codegen::generate_hls(*report.quantized, cert, options.name, provenance(report)));
-    out << "  wrote " << files[0] << ", " << files[1] << "\n";
+    const codegen::GeneratedHls code = codegen::generate_hls(*report.quantized, cert, options.name, provenance(report));
+    const auto files = codegen::write_hls(options.emit_hls_dir, options.name, code);
+    out << "  wrote " << files[0] << ", " << files[1] << ", generated from the " << origin(code.origin, code.origin_reason) << "\n";
     json["emitted_hls"] = files;
+    json["emitted_hls_from"] = code.origin;
+    if (!code.origin_reason.empty()) json["emitted_hls_from_reason"] = code.origin_reason;
   }
   if (artifact) {
     ir::save_network(*artifact, options.out_dir, existing_output(options));

@@ -7,6 +7,7 @@
 #include <random>
 #include <sstream>
 
+#include "../support/float_free.h"
 #include "../support/run_command.h"
 #include "../support/temp_dir.h"
 #include "../synth/synth_test_util.h"
@@ -71,10 +72,19 @@ TEST_P(CodegenCases, CompiledCEqualsTheIntegerReference) {
   const GeneratedCode code = generate_c(q, *r.certificate, "tiny", {"a test"});
   write_c(dir.str(), "tiny", code);
 
-  // The core has no floating point at all.
-  const size_t begin = code.source.find("void tiny_fixed(");
+  // Generated from the fixed-point network whenever the formats have one (docs/synthesis.md section 10).
+  std::string reason;
+  const bool expressible = synthesized_network(q, *r.certificate, "tiny", &reason).has_value();
+  EXPECT_EQ(code.origin, expressible ? "fixed-point network" : "per-neuron formats");
+  EXPECT_EQ(code.origin_reason, reason);
+  if (method == synth::Method::kMilp) EXPECT_TRUE(expressible) << reason; // per-layer formats
+
+  // The core has no floating point at all: not in its text, not in its instructions.
+  const size_t begin = code.source.find(expressible ? "void tiny_fixed_with_work(" : "void tiny_fixed(");
   const std::string core = code.source.substr(begin, code.source.find("\n}\n", begin) - begin);
-  for (const char* word : {"double", "float", "ldexp", "floor"}) EXPECT_EQ(core.find(word), std::string::npos) << word;
+  EXPECT_TRUE(testing_support::float_words(core).empty()) << core;
+  for (const auto& line : testing_support::float_instructions(dir / "tiny.c", dir.str(), {"tiny_fixed"}, dir.str()))
+    ADD_FAILURE() << "floating-point instruction in the core: " << line;
 
   const Vectors v = vectors(q, r.box, 300);
   std::ostringstream main;

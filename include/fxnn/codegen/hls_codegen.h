@@ -19,8 +19,12 @@ namespace fxnn::codegen {
 struct GeneratedHls {
   std::string header; // NAME_hls.h
   std::string source; // NAME_hls.cpp
+  std::string origin; // "fixed-point network" or "per-neuron formats", as GeneratedCode::origin
+  std::string origin_reason;
 };
 
+/// The HLS code of q, from its fixed-point network (generate_network_hls) when it has one and its
+/// types fit, else by the per-neuron generator described above; the interface is the same.
 GeneratedHls generate_hls(const synth::QuantizedNetwork& q, const synth::Certificate& cert, const std::string& name,
                           const Provenance& provenance = {});
 
