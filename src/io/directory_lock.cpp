@@ -4,6 +4,7 @@
 #include <sys/file.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
@@ -11,9 +12,9 @@
 
 namespace fxnn {
 
-DirectoryLock::DirectoryLock(const std::string& dir) {
+DirectoryLock::DirectoryLock(const std::string& dir) : dir_(dir) {
   std::error_code ec;
-  std::filesystem::create_directories(dir, ec);
+  created_dir_ = std::filesystem::create_directories(dir, ec);
   if (ec) throw std::runtime_error(dir + ": cannot create the directory (" + ec.message() + ")");
   const std::string path = (std::filesystem::path(dir) / kLockFile).string();
   // O_CLOEXEC: programs the run starts (a compiler, a re-executed fxnn) must not inherit the lock.
@@ -36,7 +37,16 @@ DirectoryLock::DirectoryLock(const std::string& dir) {
 }
 
 DirectoryLock::~DirectoryLock() {
-  if (fd_ >= 0) ::close(fd_); // closing releases the flock
+  if (fd_ < 0) return;
+  if (created_dir_) {
+    // Only the lock file inside: remove it while still holding the lock, then the empty directory.
+    std::error_code ec;
+    const std::filesystem::path lock = std::filesystem::path(dir_) / kLockFile;
+    auto entries = std::filesystem::directory_iterator(dir_, ec);
+    const bool only_lock = !ec && std::all_of(begin(entries), end(entries), [&](const auto& e) { return e.path() == lock; });
+    if (only_lock && std::filesystem::remove(lock, ec)) std::filesystem::remove(dir_, ec);
+  }
+  ::close(fd_); // closing releases the flock
 }
 
 } // namespace fxnn

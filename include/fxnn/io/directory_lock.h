@@ -11,6 +11,8 @@ class DirectoryLock {
   /// Creates `dir` if needed and takes its lock. Throws std::runtime_error, one line naming the
   /// directory and the pid that holds it, when another live process does.
   explicit DirectoryLock(const std::string& dir);
+  /// Releases the lock. A directory this lock created and nothing else wrote into (a run refused
+  /// before its first file) is removed with it, so that a failed command leaves nothing behind.
   ~DirectoryLock();
   DirectoryLock(const DirectoryLock&) = delete;
   DirectoryLock& operator=(const DirectoryLock&) = delete;
@@ -18,6 +20,8 @@ class DirectoryLock {
   static constexpr const char* kLockFile = ".lock";
 
  private:
+  std::string dir_;
+  bool created_dir_ = false;
   int fd_ = -1;
 };
 
