@@ -11,7 +11,7 @@ set(FXNN_BASE_SOURCES
   src/io/directory_lock.cpp
   src/io/text_table.cpp
   src/io/plot.cpp
-  src/config/yaml_map.cpp
+  src/io/yaml_map.cpp
   src/io/npy.cpp
   src/ir/fixed_point_network.cpp
   src/ir/worst_case.cpp
@@ -31,14 +31,18 @@ set(FXNN_RUNTIME_SOURCES
   src/runtime/gemm_vnni.cpp
   src/runtime/gemm_narrow.cpp
   src/runtime/gemm_narrow_avx512.cpp
+  src/runtime/conv_direct.cpp
+  src/runtime/conv_portable.cpp
+  src/runtime/conv_vnni.cpp
+  src/runtime/conv_avx2.cpp
   src/runtime/optimized_kernels.cpp
   src/runtime/engine.cpp
 )
 set(FXNN_SYNTH_SOURCES
-  src/io/float_network.cpp
-  src/io/nnet_import.cpp
-  src/io/onnx_import.cpp
-  src/io/network_file.cpp
+  src/floatnet/float_network.cpp
+  src/floatnet/nnet_import.cpp
+  src/floatnet/onnx_import.cpp
+  src/floatnet/network_file.cpp
   src/synth/input_box.cpp
   src/synth/ranges.cpp
   src/synth/error_model.cpp
@@ -55,8 +59,9 @@ set(FXNN_SYNTH_SOURCES
   src/synth/synth_run.cpp
   src/synth/network_artifact.cpp
   src/synth/reference_plan.cpp
-  src/codegen/c_codegen.cpp
-  src/codegen/hls_codegen.cpp
+  src/synth/synth_c_codegen.cpp
+  src/synth/synth_hls_codegen.cpp
+  src/codegen/generated_code.cpp
   src/codegen/network_common.cpp
   src/codegen/network_c_codegen.cpp
   src/codegen/network_hls_codegen.cpp
@@ -76,7 +81,7 @@ set(FXNN_DATA_SOURCES
 )
 set(FXNN_TORCH_SOURCES
   src/autograd/tensor_quantizer.cpp
-  src/autograd/quantize_functions.cpp
+  src/nn/quantize_functions.cpp
   src/nn/tensor_class.cpp
   src/nn/quant_point.cpp
   src/nn/layers.cpp
@@ -84,8 +89,9 @@ set(FXNN_TORCH_SOURCES
   src/nn/network.cpp
   src/nn/model_zoo.cpp
   src/nn/layer_geometry.cpp
-  src/precision/precision_plan.cpp
-  src/precision/precision_plan_apply.cpp
+  src/nn/module_walk.cpp
+  src/nn/precision_plan.cpp
+  src/nn/precision_plan_apply.cpp
   src/precision/probe_stats.cpp
   src/precision/gradient_paths.cpp
   src/precision/backprop_gain.cpp
@@ -106,20 +112,26 @@ set(FXNN_TORCH_SOURCES
   src/train/trainer.cpp
   src/train/communicator.cpp
   src/train/data_parallel_step.cpp
+  src/train/launcher.cpp
+  src/train/run_inspection.cpp
   src/bench/benchmarks.cpp
   src/bench/bench_infer.cpp
   src/bench/bench_narrow.cpp
   src/bench/torch_peers.cpp
-  src/io/checkpoint_mlp_import.cpp
+  src/train/trained_run.cpp
+  src/deploy/batch_norm_fold.cpp
+  src/deploy/checkpoint_mlp_import.cpp
   src/deploy/export_network.cpp
   src/deploy/torch_simulation.cpp
   src/deploy/inference.cpp
-  src/train/trained_run.cpp
-  src/lowbit/float_layers.cpp
-  src/lowbit/calibration.cpp
-  src/lowbit/calibration_stream.cpp
-  src/lowbit/lowbit_converter.cpp
-  src/lowbit/float_checkpoint.cpp
+  src/deploy/float_layers.cpp
+  src/deploy/calibration.cpp
+  src/deploy/calibration_stream.cpp
+  src/deploy/lowbit_converter.cpp
+  src/deploy/float_checkpoint.cpp
+  src/deploy/lowbit_run.cpp
+  src/deploy/export_run.cpp
+  src/deploy/infer_run.cpp
 )
 set(FXNN_CLI_SOURCES
   src/cli/main.cpp
@@ -139,6 +151,7 @@ set(FXNN_CLI_SOURCES
 set(FXNN_RUNTIME_TEST_SOURCES
   runtime/test_engine.cpp
   runtime/test_lowbit_kernels.cpp
+  runtime/test_fused_kernels.cpp
   ir/test_network_files.cpp
 )
 # The low-bit quantizer math (no LibTorch).
@@ -147,8 +160,8 @@ set(FXNN_LOWBIT_TEST_SOURCES
   lowbit/test_requantize_builder.cpp
 )
 set(FXNN_SYNTH_TEST_SOURCES
-  io/test_nnet_import.cpp
-  io/test_onnx_import.cpp
+  floatnet/test_nnet_import.cpp
+  floatnet/test_onnx_import.cpp
   synth/test_ranges.cpp
   synth/test_certificate.cpp
   synth/test_optimizers.cpp
@@ -178,9 +191,10 @@ set(FXNN_DATA_TEST_SOURCES
   data/test_non_finite_data.cpp
 )
 set(FXNN_TORCH_TEST_SOURCES
-  autograd/test_quantize_functions.cpp
+  nn/test_quantize_functions.cpp
   nn/test_model_zoo.cpp
-  precision/test_precision_plan.cpp
+  nn/test_module_walk.cpp
+  nn/test_precision_plan.cpp
   precision/test_assignment.cpp
   precision/test_noise_gain.cpp
   precision/test_backprop_gain.cpp
@@ -197,7 +211,7 @@ set(FXNN_TORCH_TEST_SOURCES
   cli/test_cli.cpp
   cli/test_hostile_input.cpp
   deploy/test_export.cpp
-  lowbit/test_lowbit_converter.cpp
+  deploy/test_lowbit_converter.cpp
   lowbit/test_lowbit_cli.cpp
 )
 # The two readers of a network folder, `fxnn infer` and scripts/fxnn_infer.py, against one list of

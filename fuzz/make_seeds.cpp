@@ -103,7 +103,8 @@ void idx_seeds(SeedWriter& w, const fs::path& fashion) {
   std::string pixels;
   for (int i = 0; i < 3 * 4 * 5; ++i) pixels += static_cast<char>(i * 7);
   w.add("idx", "small", join_parts({idx_images(3, 4, 5, pixels), idx_labels(std::string("\x01\x09\x00", 3))}));
-  w.add("idx", "small_gz", join_parts({gzip(idx_images(3, 4, 5, pixels)), gzip(idx_labels(std::string("\x01\x09\x00", 3)))}));
+  w.add("idx", "small_gz",
+        join_parts({gzip(idx_images(3, 4, 5, pixels)), gzip(idx_labels(std::string("\x01\x09\x00", 3)))}));
   const fs::path images = fashion / "t10k-images-idx3-ubyte.gz", labels = fashion / "t10k-labels-idx1-ubyte.gz";
   if (fs::exists(images) && fs::exists(labels)) {
     // The first four Fashion-MNIST test images, with the header's count set to four.
@@ -123,14 +124,18 @@ std::string cifar_records(const std::vector<std::string>& labels) {
 }
 
 void cifar_seeds(SeedWriter& w) {
-  w.add("cifar", "cifar10_two_files", std::string(1, '\0') + join_parts({cifar_records({"\x03", "\x09"}), cifar_records({"\x00"})}));
-  w.add("cifar", "cifar100_fine", std::string(1, '\1') + cifar_records({std::string("\x13\x63", 2), std::string("\x00\x05", 2)}));
+  w.add("cifar", "cifar10_two_files",
+        std::string(1, '\0') + join_parts({cifar_records({"\x03", "\x09"}), cifar_records({"\x00"})}));
+  w.add("cifar", "cifar100_fine",
+        std::string(1, '\1') + cifar_records({std::string("\x13\x63", 2), std::string("\x00\x05", 2)}));
   w.add("cifar", "cifar100_coarse", std::string(1, '\2') + cifar_records({std::string("\x04\x2a", 2)}));
 }
 
 /// A .mat file written by matio (X uint8 HxWx3xN, y of `y_class` Nx1 or 1xN), read back as bytes.
-std::string svhn_mat(size_t height, size_t width, size_t n, matio_classes y_class, bool row, matio_compression compression) {
-  const std::string path = (fs::temp_directory_path() / ("fxnn_fuzz_seed_" + std::to_string(::getpid()) + ".mat")).string();
+std::string svhn_mat(size_t height, size_t width, size_t n, matio_classes y_class, bool row,
+                     matio_compression compression) {
+  const std::string path =
+      (fs::temp_directory_path() / ("fxnn_fuzz_seed_" + std::to_string(::getpid()) + ".mat")).string();
   std::vector<uint8_t> x(height * width * 3 * n);
   for (size_t i = 0; i < x.size(); ++i) x[i] = static_cast<uint8_t>(i * 31);
   std::vector<double> y_double(n);
@@ -179,7 +184,8 @@ void jpeg_seeds(SeedWriter& w, const fs::path& cifar_jpeg) {
   w.add("jpeg_folder", "rgb_444_two_classes", join_parts({jpeg(8, 8, 3, TJSAMP_444), jpeg(8, 8, 3, TJSAMP_420)}));
   w.add("jpeg_folder", "gray", join_parts({jpeg(5, 7, 1, TJSAMP_GRAY), jpeg(5, 7, 1, TJSAMP_GRAY)}));
   const fs::path a = cifar_jpeg / "train/airplane/0000.jpg", b = cifar_jpeg / "train/automobile/0000.jpg";
-  if (fs::exists(a) && fs::exists(b)) w.add("jpeg_folder", "cifar10_two_images", join_parts({read_bytes(a), read_bytes(b)}));
+  if (fs::exists(a) && fs::exists(b))
+    w.add("jpeg_folder", "cifar10_two_images", join_parts({read_bytes(a), read_bytes(b)}));
 }
 
 void copy_files(SeedWriter& w, const std::string& target, const fs::path& dir, const std::string& extension) {

@@ -17,6 +17,7 @@ PACKAGES=(
   libonnx-dev libprotobuf-dev libboost-dev  # synthesis: ONNX import, exact rationals (cpp_rational)
   python3-matplotlib python3-numpy          # plots and the numpy reader
   clang-14 libclang-rt-14-dev               # fuzzing: libFuzzer, AddressSanitizer, UBSan (scripts/fuzz.sh)
+  clang-format-14 clang-tidy-14             # the layout (.clang-format) and lint (.clang-tidy) checks of the test suite
 )
 
 missing=()

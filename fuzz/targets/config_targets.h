@@ -7,7 +7,7 @@
 #include "../fuzz_contract.h"
 #include "../fuzz_input.h"
 #include "fxnn/config/experiment_config.h"
-#include "fxnn/precision/precision_plan.h"
+#include "fxnn/nn/precision_plan.h"
 
 namespace fxnn::fuzz {
 
@@ -23,7 +23,9 @@ inline Target experiment_config_target() {
             if (ExperimentConfig::parse(saved, scratch + "/saved.yaml").to_yaml() != saved)
               throw std::logic_error("config.yaml does not round-trip:\n" + saved);
           },
-          [](const std::string& scratch) { return std::vector<std::string>{scratch, "--set"}; }};
+          [](const std::string& scratch) {
+            return std::vector<std::string>{scratch, "--set"};
+          }};
 }
 
 /// The input is a plan; what parses must survive save() and load() unchanged.

@@ -37,8 +37,10 @@ inline Target cifar_target() {
               files.push_back(scratch + "/data_batch_" + std::to_string(i + 1) + ".bin");
               write_file(files.back(), parts[i]);
             }
-            if (layout == 0) data::read_cifar10_binary(files);
-            else data::read_cifar100_binary(files.front(), layout == 1);
+            if (layout == 0)
+              data::read_cifar10_binary(files);
+            else
+              data::read_cifar100_binary(files.front(), layout == 1);
           },
           scratch_is_source};
 }

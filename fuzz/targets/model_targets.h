@@ -5,8 +5,8 @@
 
 #include "../fuzz_contract.h"
 #include "../fuzz_input.h"
-#include "fxnn/io/nnet_import.h"
-#include "fxnn/io/onnx_import.h"
+#include "fxnn/floatnet/nnet_import.h"
+#include "fxnn/floatnet/onnx_import.h"
 #include "fxnn/synth/input_box.h"
 
 namespace fxnn::fuzz {
@@ -15,8 +15,8 @@ namespace fxnn::fuzz {
 inline Target nnet_target() {
   return {"nnet",
           [](const std::string& input, const std::string& scratch) {
-            io::NNetHeader header;
-            io::parse_nnet(input, scratch + "/input.nnet", &header);
+            floatnet::NNetHeader header;
+            floatnet::parse_nnet(input, scratch + "/input.nnet", &header);
           },
           scratch_is_source};
 }
@@ -24,7 +24,9 @@ inline Target nnet_target() {
 /// The input is an ONNX ModelProto, parsed in memory.
 inline Target onnx_target() {
   return {"onnx",
-          [](const std::string& input, const std::string& scratch) { io::parse_onnx(input, scratch + "/input.onnx"); },
+          [](const std::string& input, const std::string& scratch) {
+            floatnet::parse_onnx(input, scratch + "/input.onnx");
+          },
           scratch_is_source};
 }
 

@@ -35,18 +35,18 @@ TensorQuantization quantize_tensor(const torch::Tensor& x, const QuantizerSpec& 
   result.format = resolve_format(x, spec.format);
   result.values = torch::empty_like(x);
   if (x.scalar_type() == torch::kFloat)
-    result.saturation = quantize(x.data_ptr<float>(), result.values.data_ptr<float>(), x.numel(), result.format,
-                                 spec.rounding, seed);
+    result.saturation =
+        quantize(x.data_ptr<float>(), result.values.data_ptr<float>(), x.numel(), result.format, spec.rounding, seed);
   else
-    result.saturation = quantize(x.data_ptr<double>(), result.values.data_ptr<double>(), x.numel(), result.format,
-                                 spec.rounding, seed);
+    result.saturation =
+        quantize(x.data_ptr<double>(), result.values.data_ptr<double>(), x.numel(), result.format, spec.rounding, seed);
   return result;
 }
 
 TensorQuantization quantize_tensor_masked(const torch::Tensor& g, const torch::Tensor& x, double lo, double hi,
                                           const QuantizerSpec& spec, uint64_t seed) {
-  const bool fused = uses_cpu_kernel(g) && x.device().is_cpu() && x.scalar_type() == g.scalar_type() &&
-                     x.sizes() == g.sizes();
+  const bool fused =
+      uses_cpu_kernel(g) && x.device().is_cpu() && x.scalar_type() == g.scalar_type() && x.sizes() == g.sizes();
   if (!fused) {
     auto result = quantize_tensor(g, spec, seed);
     result.values = result.values * x.ge(lo).logical_and_(x.le(hi));
@@ -57,9 +57,9 @@ TensorQuantization quantize_tensor_masked(const torch::Tensor& g, const torch::T
   result.format = resolve_format(g, spec.format);
   result.values = torch::empty_like(g);
   if (g.scalar_type() == torch::kFloat)
-    result.saturation = quantize_masked(g.data_ptr<float>(), xc.data_ptr<float>(), result.values.data_ptr<float>(),
-                                        g.numel(), result.format, spec.rounding, seed, static_cast<float>(lo),
-                                        static_cast<float>(hi));
+    result.saturation =
+        quantize_masked(g.data_ptr<float>(), xc.data_ptr<float>(), result.values.data_ptr<float>(), g.numel(),
+                        result.format, spec.rounding, seed, static_cast<float>(lo), static_cast<float>(hi));
   else
     result.saturation = quantize_masked(g.data_ptr<double>(), xc.data_ptr<double>(), result.values.data_ptr<double>(),
                                         g.numel(), result.format, spec.rounding, seed, lo, hi);

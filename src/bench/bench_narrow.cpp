@@ -81,7 +81,8 @@ nlohmann::ordered_json bench_narrow(const BenchNarrowOptions& o) {
     std::vector<uint8_t> a(static_cast<size_t>(s.rows * lda), 0);
     for (int64_t row = 0; row < s.rows; ++row)
       for (int64_t i = 0; i < s.k; ++i)
-        a[static_cast<size_t>(row * lda + i)] = static_cast<uint8_t>(std::uniform_int_distribution<int64_t>(0, a_codes.hi)(rng));
+        a[static_cast<size_t>(row * lda + i)] =
+            static_cast<uint8_t>(std::uniform_int_distribution<int64_t>(0, a_codes.hi)(rng));
     // A hidden layer's requantization: shift 3 (the step ratio of one octave per bit), clamp to the codes.
     const ir::Requantize req{{1}, 0, {0}, 3, Rounding::kNearest, 0, a_codes.hi};
     const auto rq = runtime::prepare_requant(req, s.n, kernels[0].weights.n_padded(), ir::WorstCase{{bound}});
@@ -103,7 +104,8 @@ nlohmann::ordered_json bench_narrow(const BenchNarrowOptions& o) {
     r["kernels"] = per;
     // Per packing, 16-bit against 32-bit sums (> 1: the narrow kernel is faster).
     for (size_t p = 0; p < packings.size(); ++p)
-      r["narrow_over_wide_" + runtime::to_string(packings[p])] = median(kernels[2 * p].ms) / median(kernels[2 * p + 1].ms);
+      r["narrow_over_wide_" + runtime::to_string(packings[p])] =
+          median(kernels[2 * p].ms) / median(kernels[2 * p + 1].ms);
     r["outputs_equal"] = equal;
     results.push_back(r);
   }

@@ -5,10 +5,10 @@
 #include <vector>
 
 #include "fxnn/core/quantize_kernels.h"
-#include "timing.h"
 #include "fxnn/data/dataset.h"
 #include "fxnn/train/train_step.h"
 #include "fxnn/train/trainer.h"
+#include "timing.h"
 
 namespace fxnn {
 

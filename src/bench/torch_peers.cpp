@@ -1,7 +1,7 @@
 #include "fxnn/bench/torch_peers.h"
 
-#include <ATen/native/quantized/PackedParams.h>
 #include <ATen/core/dispatch/Dispatcher.h>
+#include <ATen/native/quantized/PackedParams.h>
 
 #include <cmath>
 #include <map>
@@ -74,7 +74,7 @@ struct TorchFloatNetwork::Impl {
     const ir::Node* node;
     std::vector<int> inputs; // 0: network input, i + 1: step i
     RealAffine affine;
-    torch::Tensor weight;    // conv, dense: scale folded in
+    torch::Tensor weight; // conv, dense: scale folded in
   };
   const ir::Network* net;
   bool channels_last;
@@ -92,10 +92,14 @@ struct TorchFloatNetwork::Impl {
       torch::Tensor y;
       const auto& n = *s.node;
       switch (n.op) {
-        case ir::OpKind::kRescale: y = x * per_channel(s.affine.scale, x.dim()) + per_channel(s.affine.bias, x.dim()); break;
+        case ir::OpKind::kRescale:
+          y = x * per_channel(s.affine.scale, x.dim()) + per_channel(s.affine.bias, x.dim());
+          break;
         case ir::OpKind::kConv2d: y = torch::conv2d(x, s.weight, s.affine.bias, n.stride, n.padding); break;
         case ir::OpKind::kDense: y = torch::linear(x, s.weight, s.affine.bias); break;
-        case ir::OpKind::kMaxPool: y = torch::max_pool2d(x, {n.kernel, n.kernel}, {n.stride, n.stride}, {0, 0}, {1, 1}); break;
+        case ir::OpKind::kMaxPool:
+          y = torch::max_pool2d(x, {n.kernel, n.kernel}, {n.stride, n.stride}, {0, 0}, {1, 1});
+          break;
         case ir::OpKind::kAvgPool:
           y = torch::avg_pool2d(x, n.kernel, n.stride, 0, false, true, 1) * per_channel(s.affine.scale, 4) +
               per_channel(s.affine.bias, 4);
@@ -176,9 +180,7 @@ torch::Tensor quantize_weight(const torch::Tensor& w) {
   return torch::quantize_per_tensor(w, scale, 0, torch::kQInt8);
 }
 
-c10::OperatorHandle op(const char* name) {
-  return c10::Dispatcher::singleton().findSchemaOrThrow(name, "");
-}
+c10::OperatorHandle op(const char* name) { return c10::Dispatcher::singleton().findSchemaOrThrow(name, ""); }
 
 c10::IValue call(const c10::OperatorHandle& handle, std::vector<c10::IValue> args) {
   torch::jit::Stack stack(std::move(args));
@@ -234,8 +236,10 @@ TorchInt8Network::TorchInt8Network(const ir::Network& network, const torch::Tens
                      .toCustomClass<LinearPackedParamsBase>();
     } else if (node.op == ir::OpKind::kAvgPool) {
       const double k2 = static_cast<double>(node.kernel * node.kernel);
-      if (std::abs(s.affine.scale.max().item<double>() * k2 - 1) > 1e-6 || s.affine.bias.abs().max().item<double>() != 0)
-        throw std::runtime_error("int8 peer: node " + node.name + ": only a plain average pool has a quantized operator");
+      if (std::abs(s.affine.scale.max().item<double>() * k2 - 1) > 1e-6 ||
+          s.affine.bias.abs().max().item<double>() != 0)
+        throw std::runtime_error("int8 peer: node " + node.name +
+                                 ": only a plain average pool has a quantized operator");
     }
     index[node.name] = static_cast<int>(i) + 1;
     impl_->steps.push_back(std::move(s));
@@ -273,7 +277,9 @@ torch::Tensor TorchInt8Network::forward(const torch::Tensor& pixels) const {
         y = is_relu(s.affine) ? s.linear->apply_relu(x, s.out.scale, s.out.zero_point)
                               : s.linear->apply(x, s.out.scale, s.out.zero_point);
         break;
-      case ir::OpKind::kMaxPool: y = torch::max_pool2d(x, {n.kernel, n.kernel}, {n.stride, n.stride}, {0, 0}, {1, 1}); break;
+      case ir::OpKind::kMaxPool:
+        y = torch::max_pool2d(x, {n.kernel, n.kernel}, {n.stride, n.stride}, {0, 0}, {1, 1});
+        break;
       case ir::OpKind::kAvgPool: y = torch::avg_pool2d(x, {n.kernel, n.kernel}, {n.stride, n.stride}, {0, 0}); break;
       case ir::OpKind::kAdd:
         y = call(is_relu(s.affine) ? add_relu : add,

@@ -75,10 +75,15 @@ void add_bench_command(CLI::App& app) {
       ->required()
       ->check(CLI::ExistingDirectory);
   infer_cmd->add_option("--batch", infer->options.batch_size, "Batch size")->capture_default_str();
-  infer_cmd->add_option("--steps", infer->options.steps, "Timed batches per side")->capture_default_str();
-  infer_cmd->add_option("--config", infer->options.config, "Use the test images of this config (default: random pixels)")
+  infer_cmd->add_option("--steps", infer->options.steps, "Timed batches per side (0: 20, or 2000 at batch 1)")
+      ->capture_default_str();
+  infer_cmd
+      ->add_option("--config", infer->options.config, "Use the test images of this config (default: random pixels)")
       ->check(CLI::ExistingFile);
-  infer_cmd->add_option("--isa", infer->options.isa, "fxnn kernels: portable | avx512vnni | auto")->capture_default_str();
+  infer_cmd
+      ->add_option("--isa", infer->options.isa,
+                   "fxnn kernels: portable (no AVX-512) | avx512vnni | auto ($FXNN_ISA when set, else the best)")
+      ->capture_default_str();
   infer_cmd->add_option("--threads", infer->threads, "Threads of all three (0 or absent: all hardware threads)");
   infer_cmd->callback([infer] {
     configure_threads(std::max<int64_t>(infer->threads, 0));
@@ -104,8 +109,12 @@ void add_bench_command(CLI::App& app) {
   narrow_cmd->add_option("--bits", narrow->bits, "Bits of the weight and activation codes (2..8)")
       ->capture_default_str()
       ->check(CLI::Range(2, 8));
-  narrow_cmd->add_option("--batch", narrow->batch, "Images per product")->capture_default_str()->check(CLI::PositiveNumber);
-  narrow_cmd->add_option("--steps", narrow->steps, "Timed calls per kernel")->capture_default_str()->check(CLI::PositiveNumber);
+  narrow_cmd->add_option("--batch", narrow->batch, "Images per product")
+      ->capture_default_str()
+      ->check(CLI::PositiveNumber);
+  narrow_cmd->add_option("--steps", narrow->steps, "Timed calls per kernel")
+      ->capture_default_str()
+      ->check(CLI::PositiveNumber);
   narrow_cmd->add_option("--warmup", narrow->warmup, "Untimed calls per kernel first")->capture_default_str();
   narrow_cmd->callback([narrow] { print(bench_narrow(*narrow)); });
 }

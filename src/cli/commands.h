@@ -3,6 +3,8 @@
 
 #include <CLI/CLI.hpp>
 
+#include <cstdint>
+
 namespace fxnn::cli {
 
 void add_train_command(CLI::App& app);
@@ -15,5 +17,10 @@ void add_synth_command(CLI::App& app);      // synth
 void add_deploy_commands(CLI::App& app);    // export, infer
 void add_lowbit_command(CLI::App& app);     // lowbit
 void add_codegen_command(CLI::App& app);    // codegen
+
+/// --limit N of the commands that evaluate a network on a test split (data::first_samples).
+inline CLI::Option* add_limit_option(CLI::App* command, int64_t& limit) {
+  return command->add_option("--limit", limit, "Only the first N test samples");
+}
 
 } // namespace fxnn::cli

@@ -23,7 +23,8 @@ struct MakeDataArgs {
 void add_data_command(CLI::App& app) {
   auto args = std::make_shared<MakeDataArgs>();
   auto* cmd = app.add_subcommand(
-      "make-data", "Write a small synthetic data set in an official file format (to run a pipeline without the real data)");
+      "make-data",
+      "Write a small synthetic data set in an official file format (to run a pipeline without the real data)");
   cmd->add_option("--dataset", args->dataset, "cifar10 | cifar100 | svhn")->required();
   cmd->add_option("--out", args->out, "Folder to write the files into (the config's data.path)")->required();
   cmd->add_option("--train", args->train, "Training images")->capture_default_str()->check(CLI::PositiveNumber);

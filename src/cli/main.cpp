@@ -19,9 +19,8 @@ int main(int argc, char** argv) {
   CLI::App app("fxnn: neural networks in fixed-point arithmetic", "fxnn");
   app.require_subcommand(1);
   // A refused command line is one line, like every other error (CLI11 adds a second by default).
-  app.failure_message([](const CLI::App*, const CLI::Error& e) {
-    return "fxnn: error: " + std::string(e.what()) + " (see --help)\n";
-  });
+  app.failure_message(
+      [](const CLI::App*, const CLI::Error& e) { return "fxnn: error: " + std::string(e.what()) + " (see --help)\n"; });
   // The BLAS kernels matter for speed (include/fxnn/core/blas_kernels.h), so the version names them.
   app.set_version_flag("--version", "fxnn 0.1.0 (BLAS kernels: " + fxnn::blas_core_in_use() + ")");
   // Logs and progress go to stderr; stdout carries results (tables, JSON) that scripts read.

@@ -11,8 +11,8 @@
 #include "fxnn/precision/assignment.h"
 #include "fxnn/precision/cost_model.h"
 #include "fxnn/precision/pipeline.h"
-#include "fxnn/precision/sweep.h"
 #include "fxnn/precision/probe.h"
+#include "fxnn/precision/sweep.h"
 #include "fxnn/train/trainer.h"
 
 namespace fxnn::cli {
@@ -92,8 +92,7 @@ void run_assign_command(const AssignArgs& args) {
 ExperimentConfig load_config_with(const ProbeArgs& args, std::optional<double> target_pm = std::nullopt) {
   std::vector<std::string> overrides = args.overrides;
   if (args.threads >= 0) overrides.push_back("train.threads=" + std::to_string(args.threads));
-  if (args.injection_draws)
-    overrides.push_back("precision.injection_draws=" + std::to_string(*args.injection_draws));
+  if (args.injection_draws) overrides.push_back("precision.injection_draws=" + std::to_string(*args.injection_draws));
   if (args.samples) overrides.push_back("precision.noise_samples=" + std::to_string(*args.samples));
   if (target_pm) overrides.push_back("precision.target_pm=" + format_general(*target_pm, 17));
   return ExperimentConfig::load(args.config, overrides);
@@ -139,7 +138,8 @@ void run_cost_command(const CostArgs& args) {
 
 void add_precision_commands(CLI::App& app) {
   auto probe = std::make_shared<ProbeArgs>();
-  auto* probe_cmd = app.add_subcommand("probe", "Float baseline run that records the statistics of the precision assignment");
+  auto* probe_cmd =
+      app.add_subcommand("probe", "Float baseline run that records the statistics of the precision assignment");
   probe_cmd->add_option("--config", probe->config, "Experiment config (YAML)")->required()->check(CLI::ExistingFile);
   probe_cmd->add_option("--out", probe->out, "Run directory (stats.json is written there)")->required();
   probe_cmd->add_option("--set", probe->overrides, "Override a config key (repeatable)");
@@ -175,11 +175,14 @@ void add_precision_commands(CLI::App& app) {
 
   auto sweep = std::make_shared<SweepArgs>();
   auto* sweep_cmd = app.add_subcommand("sweep", "Retrain with each tensor class one bit narrower (near-minimality)");
-  sweep_cmd->add_option("--config", sweep->run.config, "Experiment config (YAML)")->required()->check(CLI::ExistingFile);
+  sweep_cmd->add_option("--config", sweep->run.config, "Experiment config (YAML)")
+      ->required()
+      ->check(CLI::ExistingFile);
   sweep_cmd->add_option("--plan", sweep->plan, "The precision plan to test")->required()->check(CLI::ExistingFile);
   sweep_cmd->add_flag("--minus-one", sweep->minus_one, "Each class one bit narrower, one at a time, then all");
   sweep_cmd->add_option("--out", sweep->run.out, "Sweep directory")->required();
-  sweep_cmd->add_option("--reference", sweep->reference, "A `fxnn run` directory whose fl/ and fx/ runs to compare with")
+  sweep_cmd
+      ->add_option("--reference", sweep->reference, "A `fxnn run` directory whose fl/ and fx/ runs to compare with")
       ->check(CLI::ExistingDirectory);
   sweep_cmd->add_option("--set", sweep->run.overrides, "Override a config key (repeatable)");
   sweep_cmd->add_option("--threads", sweep->run.threads, "Threads (default: the config's; 0 = all hardware threads)");
@@ -187,7 +190,8 @@ void add_precision_commands(CLI::App& app) {
   sweep_cmd->callback([sweep] { run_sweep_command(*sweep); });
 
   auto cost = std::make_shared<CostArgs>();
-  auto* cost_cmd = app.add_subcommand("cost", "Computational, representational and communication costs of FL, FX, BN, SQ, TG");
+  auto* cost_cmd =
+      app.add_subcommand("cost", "Computational, representational and communication costs of FL, FX, BN, SQ, TG");
   cost_cmd->add_option("--config", cost->config, "Experiment config (YAML)")->required()->check(CLI::ExistingFile);
   cost_cmd->add_option("--plan", cost->plan, "The precision plan (FX)")->required()->check(CLI::ExistingFile);
   cost_cmd->add_option("--set", cost->overrides, "Override a config key (repeatable)");
@@ -198,8 +202,9 @@ void add_precision_commands(CLI::App& app) {
   auto* assign_cmd = app.add_subcommand("assign", "Per-tensor precisions from probe statistics, as a precision plan");
   assign_cmd->add_option("--stats", assign->stats, "stats.json of a probe run")->required()->check(CLI::ExistingFile);
   assign_cmd->add_option("--target-pm", assign->target_pm, "Mismatch-probability budget p_m")->capture_default_str();
-  assign_cmd->add_option("--gradient-rounding", assign->gradient_rounding,
-                         "Rounding of the G^(W) and G^(A) formats: nearest (the method) or stochastic (an ablation)")
+  assign_cmd
+      ->add_option("--gradient-rounding", assign->gradient_rounding,
+                   "Rounding of the G^(W) and G^(A) formats: nearest (the method) or stochastic (an ablation)")
       ->check(CLI::IsMember({"nearest", "stochastic"}))
       ->capture_default_str();
   assign_cmd->add_option("--out", assign->out, "Precision plan to write (YAML)")->required();

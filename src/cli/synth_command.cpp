@@ -7,7 +7,7 @@
 #include <memory>
 
 #include "commands.h"
-#include "fxnn/io/checkpoint_mlp_import.h"
+#include "fxnn/deploy/checkpoint_mlp_import.h"
 #include "fxnn/synth/synth_run.h"
 
 namespace fxnn::cli {
@@ -38,7 +38,8 @@ void add_synth_command(CLI::App& app) {
       ->capture_default_str();
   cmd->add_option("--rounding", args->rounding, "nearest | floor (default: nearest; floor for aster)");
   cmd->add_option("--ranges", args->ranges, "interval | symbolic (zonotopes)")->capture_default_str();
-  cmd->add_option("--word", o.synthesis.word, "Word size W of inputs, weights and stored values (<= 32)")->capture_default_str();
+  cmd->add_option("--word", o.synthesis.word, "Word size W of inputs, weights and stored values (<= 32)")
+      ->capture_default_str();
   cmd->add_option("--acc", o.synthesis.acc, "Accumulator size A (<= 64)")->capture_default_str();
   cmd->add_option("--time-limit", o.synthesis.time_limit, "Seconds per solver call")->capture_default_str();
   cmd->add_option("--emit-c", o.emit_c_dir, "Write DIR/NAME.c and DIR/NAME.h");
@@ -63,7 +64,7 @@ void add_synth_command(CLI::App& app) {
     if (!args->rounding.empty()) o.synthesis.rounding = parse_rounding(args->rounding);
     o.synthesis.ranges = synth::parse_range_mode(args->ranges);
     const synth::ResolvedProblem problem = synth::resolve_problem(o);
-    const io::FloatNetwork net = io::load_float_network(problem.model);
+    const floatnet::FloatNetwork net = load_float_network(problem.model);
     problem.box.check_dimension(net.inputs(), problem.model);
     synth::run_synthesis(net, problem, o, std::cout);
   });

@@ -55,11 +55,13 @@ void add_train_command(CLI::App& app) {
   cmd->add_option("--set", args->overrides, "Override a config key, e.g. --set train.epochs=3 (repeatable)");
   cmd->add_flag("--resume", args->resume, "Continue the run in --out from its last checkpoint");
   cmd->add_option("--seed", args->seed, "Seed (overrides the config's seed)");
-  cmd->add_option("--threads", args->threads, "Threads (default: the config's train.threads; 0 = all hardware threads)");
+  cmd->add_option("--threads", args->threads,
+                  "Threads (default: the config's train.threads; 0 = all hardware threads)");
   cmd->add_flag("--quiet", args->quiet, "No progress line");
   cmd->add_option("--stop-after-epoch", args->stop_after_epoch,
                   "Stop after this epoch (checkpointed); continue later with --resume");
-  cmd->add_option("--world-size", args->distributed.world_size, "Processes of a data-parallel run (docs/distributed.md)")
+  cmd->add_option("--world-size", args->distributed.world_size,
+                  "Processes of a data-parallel run (docs/distributed.md)")
       ->capture_default_str();
   cmd->add_option("--rank", args->distributed.rank, "This process's rank in [0, world size)")->capture_default_str();
   cmd->add_option("--master", args->distributed.master, "HOST:PORT of rank 0")->capture_default_str();

@@ -42,25 +42,28 @@ bool file_generated_by_fxnn(const std::string& path) {
 }
 
 FolderKind code_folder_kind() {
-  return {"a generated code folder", [](const fs::path& dir) -> std::string {
-            std::error_code ec;
-            for (fs::directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec)) {
-              const std::string name = it->path().filename().string();
-              const auto type = it->symlink_status(ec).type();
-              if (type != fs::file_type::regular || !code_file_name(name) || !file_generated_by_fxnn(it->path().string()))
-                return "it holds " + name;
-            }
-            if (ec) return "it cannot be read: " + ec.message();
-            return "";
-          }};
+  return {
+      "a generated code folder", [](const fs::path& dir) -> std::string {
+        std::error_code ec;
+        for (fs::directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec)) {
+          const std::string name = it->path().filename().string();
+          const auto type = it->symlink_status(ec).type();
+          if (type != fs::file_type::regular || !code_file_name(name) || !file_generated_by_fxnn(it->path().string()))
+            return "it holds " + name;
+        }
+        if (ec) return "it cannot be read: " + ec.message();
+        return "";
+      }};
 }
 
-std::vector<std::string> write_code_folder(const std::string& dir, const std::vector<std::pair<std::string, std::string>>& files,
+std::vector<std::string> write_code_folder(const std::string& dir,
+                                           const std::vector<std::pair<std::string, std::string>>& files,
                                            ExistingOutput existing) {
   std::vector<std::string> paths;
   write_folder_atomic(dir, code_folder_kind(), existing, [&](const fs::path& staging) {
     for (const auto& [name, content] : files) write_file_atomic((staging / name).string(), content);
   });
+  paths.reserve(files.size());
   for (const auto& file : files) paths.push_back((fs::path(dir) / file.first).string());
   return paths;
 }

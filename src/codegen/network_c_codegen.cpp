@@ -30,13 +30,14 @@ int ctype_bytes(const std::string& t) {
   if (t == "int16_t" || t == "uint16_t") return 2;
   if (t == "int32_t" || t == "uint32_t") return 4;
   if (t == "int64_t") return 8;
-  throw std::invalid_argument("'" + t + "' is not an integer type of <stdint.h> (int8_t ... int64_t, uint8_t ... uint32_t)");
+  throw std::invalid_argument("'" + t +
+                              "' is not an integer type of <stdint.h> (int8_t ... int64_t, uint8_t ... uint32_t)");
 }
 
 bool ctype_holds(const std::string& t, int64_t lo, int64_t hi) {
   const std::map<std::string, std::pair<int64_t, int64_t>> ranges = {
-      {"int8_t", {INT8_MIN, INT8_MAX}},    {"uint8_t", {0, UINT8_MAX}},   {"int16_t", {INT16_MIN, INT16_MAX}},
-      {"uint16_t", {0, UINT16_MAX}},       {"int32_t", {INT32_MIN, INT32_MAX}}, {"uint32_t", {0, UINT32_MAX}},
+      {"int8_t", {INT8_MIN, INT8_MAX}},   {"uint8_t", {0, UINT8_MAX}},         {"int16_t", {INT16_MIN, INT16_MAX}},
+      {"uint16_t", {0, UINT16_MAX}},      {"int32_t", {INT32_MIN, INT32_MAX}}, {"uint32_t", {0, UINT32_MAX}},
       {"int64_t", {INT64_MIN, INT64_MAX}}};
   const auto& r = ranges.at(t);
   return lo >= r.first && hi <= r.second;
@@ -58,8 +59,8 @@ struct Tensor {
   Place place = Place::kWork;
   std::string ctype;
   int64_t numel = 0;
-  int64_t offset = 0; // kWork: elements into its arena
-  std::string base;   // kAlias: the tensor whose memory it is
+  int64_t offset = 0;      // kWork: elements into its arena
+  std::string base;        // kAlias: the tensor whose memory it is
   int first = 0, last = 0; // kWork: the nodes that write it first and read it last
 };
 
@@ -218,7 +219,8 @@ class CGenerator {
       a << "{";
       for (int64_t k = 0; k < dims[level]; ++k) {
         if (dims[level] > kPerLine && k % kPerLine == 0) a << "\n" << indent << "  ";
-        a << lit(values[at++]) << (k + 1 < dims[level] ? (dims[level] > kPerLine && (k + 1) % kPerLine == 0 ? "," : ", ") : "");
+        a << lit(values[at++])
+          << (k + 1 < dims[level] ? (dims[level] > kPerLine && (k + 1) % kPerLine == 0 ? "," : ", ") : "");
       }
       if (dims[level] > kPerLine) a << "\n" << indent;
       a << "}";
@@ -244,12 +246,14 @@ class CGenerator {
     q.shift = r.shift;
     q.lo = r.clamp_min;
     q.hi = r.clamp_max;
-    const __int128 rounding = r.rounding == Rounding::kNearest && r.shift > 0 ? static_cast<__int128>(1) << (r.shift - 1) : 0;
+    const __int128 rounding =
+        r.rounding == Rounding::kNearest && r.shift > 0 ? static_cast<__int128>(1) << (r.shift - 1) : 0;
     std::vector<int64_t> offsets;
     for (int64_t o : r.offset) {
       const __int128 folded = static_cast<__int128>(o) + rounding;
       // |offset + 2^(s-1)| < 2^63: eq. (3) at acc = 0 is within the bound validate() checks.
-      if (folded > std::numeric_limits<int64_t>::max()) throw std::logic_error(node.name + ": offset + rounding overflows");
+      if (folded > std::numeric_limits<int64_t>::max())
+        throw std::logic_error(node.name + ": offset + rounding overflows");
       offsets.push_back(static_cast<int64_t>(folded));
     }
     const int64_t channels = node.output_shape[0];
@@ -274,8 +278,9 @@ class CGenerator {
     c << "eq. (3): v = acc * multiplier" << (r.multiplier.size() == 1 ? "" : "[c]") << " + offset"
       << (r.offset.size() == 1 ? "" : "[c]");
     if (r.shift > 0)
-      c << (r.rounding == Rounding::kNearest ? " + 2^" + std::to_string(r.shift - 1) + " (round half up, folded into the offset)"
-                                             : "")
+      c << (r.rounding == Rounding::kNearest
+                ? " + 2^" + std::to_string(r.shift - 1) + " (round half up, folded into the offset)"
+                : "")
         << ", >> " << r.shift << (r.rounding == Rounding::kNearest ? "" : " (floor)");
     else if (r.shift < 0)
       c << ", * 2^" << -r.shift << " (exact)";
@@ -284,17 +289,22 @@ class CGenerator {
   }
 
   /// The statements of eq. (3) for accumulator `acc` of channel `c`, stored to `out`.
-  static std::string requant_code(const RequantC& q, const std::string& acc, const std::string& c, const std::string& out,
-                                  const std::string& out_type, const std::string& ind) {
+  static std::string requant_code(const RequantC& q, const std::string& acc, const std::string& c,
+                                  const std::string& out, const std::string& out_type, const std::string& ind) {
     std::string v = "(int64_t)" + acc;
-    if (!q.mult_array.empty()) v += " * " + q.mult_array + "[" + c + "]";
-    else if (q.mult != 1) v += " * " + operand(q.mult);
-    if (!q.off_array.empty()) v += " + " + q.off_array + "[" + c + "]";
-    else if (q.off != 0) v += " + " + operand(q.off);
+    if (!q.mult_array.empty())
+      v += " * " + q.mult_array + "[" + c + "]";
+    else if (q.mult != 1)
+      v += " * " + operand(q.mult);
+    if (!q.off_array.empty())
+      v += " + " + q.off_array + "[" + c + "]";
+    else if (q.off != 0)
+      v += " + " + operand(q.off);
     std::string s = ind + "int64_t v = " + v + ";\n";
     if (q.shift > 0) s += ind + "v >>= " + std::to_string(q.shift) + ";\n";
     if (q.shift < 0) s += ind + "v *= " + lit(int64_t{1} << -q.shift) + ";\n";
-    s += ind + "if (v < " + lit(q.lo) + ") v = " + lit(q.lo) + "; else if (v > " + lit(q.hi) + ") v = " + lit(q.hi) + ";\n";
+    s += ind + "if (v < " + lit(q.lo) + ") v = " + lit(q.lo) + "; else if (v > " + lit(q.hi) + ") v = " + lit(q.hi) +
+         ";\n";
     s += ind + out + " = (" + out_type + ")v;\n";
     return s;
   }
@@ -316,7 +326,8 @@ class CGenerator {
     for (size_t i = 0; i < node.inputs.size(); ++i) {
       const std::string& in = node.inputs[i];
       body_ << "    const " << tensors_.at(detail::storage_base(net_, in)).ctype << " *const "
-            << (node.inputs.size() == 1 ? std::string("in") : std::string(i == 0 ? "a" : "b")) << " = " << pointer(in) << ";\n";
+            << (node.inputs.size() == 1 ? std::string("in") : std::string(i == 0 ? "a" : "b")) << " = " << pointer(in)
+            << ";\n";
     }
     body_ << "    " << out.ctype << " *const out = " << pointer(node.name) << ";\n";
     switch (node.op) {
@@ -370,8 +381,8 @@ class CGenerator {
       const std::string e = "(" + acc + ")" + v + "[e]";
       return scale == 0 ? e : e + " * " + lit(int64_t{1} << scale);
     };
-    body_ << "    /* add: acc = a * 2^" << frac - fa.frac << " + b * 2^" << frac - fb.frac << " (F = max(F_a, F_b) = " << frac
-          << "), then eq. (3) */\n";
+    body_ << "    /* add: acc = a * 2^" << frac - fa.frac << " + b * 2^" << frac - fb.frac
+          << " (F = max(F_a, F_b) = " << frac << "), then eq. (3) */\n";
     elementwise(node, q, out_type, term("a", frac - fa.frac) + " + " + term("b", frac - fb.frac));
   }
 
@@ -390,8 +401,9 @@ class CGenerator {
       e += " + " + kk;
       return p == 0 ? e : e + " - " + lit(p);
     };
-    body_ << "    /* eq. (1): acc = sum_{i,ky,kx} W[o][i][ky][kx] in[i][oy*" << s << "+ky-" << p << "][ox*" << s << "+kx-" << p
-          << "] (zero outside), " << node.accumulator_bits << "-bit accumulator (the worst case fits) */\n"
+    body_ << "    /* eq. (1): acc = sum_{i,ky,kx} W[o][i][ky][kx] in[i][oy*" << s << "+ky-" << p << "][ox*" << s
+          << "+kx-" << p << "] (zero outside), " << node.accumulator_bits
+          << "-bit accumulator (the worst case fits) */\n"
           << "    " << ix << " at = 0;\n"
           << "    for (" << ix << " o = 0; o < " << lit(co) << "; ++o)\n"
           << "      for (" << ix << " oy = 0; oy < " << lit(oh) << "; ++oy)\n"
@@ -404,8 +416,8 @@ class CGenerator {
     body_ << "              for (" << ix << " kx = 0; kx < " << lit(k) << "; ++kx) {\n"
           << "                const " << ix << " jx = " << position("ox", "kx") << ";\n";
     if (p > 0) body_ << "                if (jx < 0 || jx >= " << lit(wd) << ") continue;\n";
-    body_ << "                acc += (" << acc << ")" << wname << "[o][i][ky][kx] * in[(i * " << lit(h) << " + iy) * " << lit(wd)
-          << " + jx];\n"
+    body_ << "                acc += (" << acc << ")" << wname << "[o][i][ky][kx] * in[(i * " << lit(h) << " + iy) * "
+          << lit(wd) << " + jx];\n"
           << "              }\n"
           << "            }\n"
           << "          { /* " << requant_comment(node) << " */\n"
@@ -416,10 +428,12 @@ class CGenerator {
   void emit_dense(const ir::Node& node, const std::string& id, const std::string& out_type) {
     const ir::IntTensor& w = *node.weight;
     const std::string wname = o_.name + "_" + id + "_weight";
-    consts_ << "/* weights " << w.format.str() << ", [out, in] */\n" << array(narrowest_of(w.data), wname, w.shape, w.data);
+    consts_ << "/* weights " << w.format.str() << ", [out, in] */\n"
+            << array(narrowest_of(w.data), wname, w.shape, w.data);
     const RequantC q = requant(node, id);
     const std::string acc = acc_type(node), ix = index_type_;
-    body_ << "    /* eq. (2): acc = sum_i W[o][i] in[i], " << node.accumulator_bits << "-bit accumulator (the worst case fits) */\n"
+    body_ << "    /* eq. (2): acc = sum_i W[o][i] in[i], " << node.accumulator_bits
+          << "-bit accumulator (the worst case fits) */\n"
           << "    for (" << ix << " o = 0; o < " << lit(w.shape[0]) << "; ++o) {\n"
           << "      " << acc << " acc = 0;\n"
           << "      for (" << ix << " i = 0; i < " << lit(w.shape[1]) << "; ++i) acc += (" << acc << ")" << wname
@@ -440,9 +454,9 @@ class CGenerator {
           << "    for (" << ix << " c = 0; c < " << lit(c) << "; ++c)\n"
           << "      for (" << ix << " oy = 0; oy < " << lit(oh) << "; ++oy)\n"
           << "        for (" << ix << " ox = 0; ox < " << lit(ow) << "; ++ox) {\n"
-          << "          const " << ix << " corner = (c * " << lit(h) << " + " << y0 << ") * " << lit(wd) << " + " << x0 << ";\n"
-          << init
-          << "          for (" << ix << " ky = 0; ky < " << lit(k) << "; ++ky)\n"
+          << "          const " << ix << " corner = (c * " << lit(h) << " + " << y0 << ") * " << lit(wd) << " + " << x0
+          << ";\n"
+          << init << "          for (" << ix << " ky = 0; ky < " << lit(k) << "; ++ky)\n"
           << "            for (" << ix << " kx = 0; kx < " << lit(k) << "; ++kx) {\n"
           << "              const " << tensors_.at(detail::storage_base(net_, node.inputs[0])).ctype
           << " v = in[corner + ky * " << lit(wd) << " + kx];\n"
@@ -471,8 +485,8 @@ class CGenerator {
   std::string guard() const { return detail::upper(o_.name) + "_H"; }
 
   void leading_comment(std::ostringstream& s, const std::string& file) const {
-    s << "/* " << file << ": generated by " << o_.generator << " from the fixed-point network \"" << comment_text(net_.name)
-      << "\"\n";
+    s << "/* " << file << ": generated by " << o_.generator << " from the fixed-point network \""
+      << comment_text(net_.name) << "\"\n";
     if (!net_.source.empty()) s << " * source: " << comment_text(net_.source) << "\n";
     for (const std::string& line : o_.provenance) s << " * " << comment_text(line) << "\n";
   }
@@ -486,9 +500,10 @@ class CGenerator {
       << "#ifndef " << guard() << "\n#define " << guard() << "\n\n#include <stdint.h>\n\n"
       << "#ifdef __cplusplus\nextern \"C\" {\n#endif\n\n"
       << "/* One sample: input codes in, output codes out; a code q of a format with FRAC fractional bits\n"
-      << " * stands for q * 2^-FRAC. The input \"" << net_.input_name << "\" " << shape_str(net_.input_shape) << " has the format "
-      << net_.input_format.str() << ",\n * the output \"" << net_.output << "\" " << shape_str(net_.shape_of(net_.output))
-      << " the format " << out_format.str() << " (row-major, channels first: C, H, W). */\n"
+      << " * stands for q * 2^-FRAC. The input \"" << net_.input_name << "\" " << shape_str(net_.input_shape)
+      << " has the format " << net_.input_format.str() << ",\n * the output \"" << net_.output << "\" "
+      << shape_str(net_.shape_of(net_.output)) << " the format " << out_format.str()
+      << " (row-major, channels first: C, H, W). */\n"
       << "#define " << g << "_INPUT_SIZE " << detail::numel(net_.input_shape) << "\n"
       << "#define " << g << "_INPUT_FRAC " << net_.input_format.frac << "\n"
       << "#define " << g << "_OUTPUT_SIZE " << detail::numel(net_.shape_of(net_.output)) << "\n"
@@ -497,15 +512,17 @@ class CGenerator {
       << "typedef " << out_type_ << " " << n << "_output_t;\n\n"
       << "/* The work area: the intermediate tensors, " << work_bytes_ << " bytes (" << g
       << "_WORK_BYTES; sizeof adds at most 7 bytes\n"
-      << " * of padding). Constants: " << constant_bytes_ << " bytes of static const arrays in " << n << ".c ("
-      << g << "_CONSTANT_BYTES).\n * Stack: a few scalars per call. */\n"
+      << " * of padding). Constants: " << constant_bytes_ << " bytes of static const arrays in " << n << ".c (" << g
+      << "_CONSTANT_BYTES).\n * Stack: a few scalars per call. */\n"
       << "#define " << g << "_WORK_BYTES " << work_bytes_ << "\n"
       << "#define " << g << "_CONSTANT_BYTES " << constant_bytes_ << "\n"
       << "typedef struct {\n";
-    for (const auto& [type, size] : arena_sizes_) h << "  " << type << " " << arena_member(type) << "[" << size << "];\n";
+    for (const auto& [type, size] : arena_sizes_)
+      h << "  " << type << " " << arena_member(type) << "[" << size << "];\n";
     if (arena_sizes_.empty()) h << "  char unused; /* no intermediate tensor */\n";
     h << "} " << n << "_work_t;\n\n"
-      << "/* x: " << g << "_INPUT_SIZE codes of the format " << net_.input_format.str() << " (the caller keeps them in it);\n"
+      << "/* x: " << g << "_INPUT_SIZE codes of the format " << net_.input_format.str()
+      << " (the caller keeps them in it);\n"
       << " * y: " << g << "_OUTPUT_SIZE codes. Equal to the output of the integer runtime, bit for bit.\n"
       << " * Uses a static work area: not reentrant. */\n"
       << "void " << function_ << "(const " << n << "_input_t *x, " << n << "_output_t *y);\n"
@@ -527,10 +544,10 @@ class CGenerator {
       << "#include <stdint.h>\n";
     for (const std::string& inc : o_.source_includes) c << "#include <" << inc << ">\n";
     c << "\n#include \"" << n << ".h\"\n\n"
-      << "#if (-1 >> 1) != -1\n#error \"" << n << ".c needs an arithmetic right shift of negative integers\"\n#endif\n\n"
-      << all_consts_.str()
-      << "void " << function_ << "_with_work(const " << n << "_input_t *x, " << n << "_output_t *y, " << n
-      << "_work_t *work) {\n";
+      << "#if (-1 >> 1) != -1\n#error \"" << n
+      << ".c needs an arithmetic right shift of negative integers\"\n#endif\n\n"
+      << all_consts_.str() << "void " << function_ << "_with_work(const " << n << "_input_t *x, " << n
+      << "_output_t *y, " << n << "_work_t *work) {\n";
     if (arena_sizes_.empty()) c << "  (void)work;\n";
     std::string body = body_.str();
     while (body.size() >= 2 && body[body.size() - 1] == '\n' && body[body.size() - 2] == '\n') body.pop_back();

@@ -73,7 +73,8 @@ std::string storage_base(const ir::Network& network, const std::string& tensor) 
 std::string describe(const ir::Network& network, const ir::Node& node) {
   std::string s = node.name + ": " + ir::to_string(node.op);
   if (node.op == ir::OpKind::kConv2d || node.op == ir::OpKind::kMaxPool || node.op == ir::OpKind::kAvgPool) {
-    s += " " + std::to_string(node.kernel) + "x" + std::to_string(node.kernel) + ", stride " + std::to_string(node.stride);
+    s += " " + std::to_string(node.kernel) + "x" + std::to_string(node.kernel) + ", stride " +
+         std::to_string(node.stride);
     if (node.op == ir::OpKind::kConv2d) s += ", padding " + std::to_string(node.padding);
   }
   s += " of";

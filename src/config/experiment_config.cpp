@@ -6,10 +6,13 @@
 #include <sstream>
 #include <stdexcept>
 
-#include "fxnn/config/yaml_map.h"
 #include "fxnn/io/atomic_file.h"
+#include "fxnn/io/yaml_map.h"
 
 namespace fxnn {
+
+using io::parse_yaml;
+using io::YamlMap;
 
 namespace {
 
@@ -33,8 +36,7 @@ void apply_override(YAML::Node& root, const std::string& assignment, const std::
   }
   // operator[] throws YAML::BadSubscript on a scalar and turns a sequence into a map: only a map of
   // keys takes an override.
-  if (!root.IsMap())
-    throw std::runtime_error(source + ": --set " + key + ": the document is not a map of keys");
+  if (!root.IsMap()) throw std::runtime_error(source + ": --set " + key + ": the document is not a map of keys");
   // yaml-cpp nodes are handles: walking with operator[] on copies edits the shared document.
   std::vector<YAML::Node> chain{root};
   for (size_t i = 0; i + 1 < parts.size(); ++i) {

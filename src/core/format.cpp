@@ -23,16 +23,15 @@ Format::Format(int bits_, int frac_, bool is_signed_, bool auto_range_)
     : bits(bits_), frac(frac_), is_signed(is_signed_), auto_range(auto_range_) {
   const std::string text = str();
   if (bits < (is_signed ? 2 : 1) || bits > kMaxBits)
-    bad_format(text, "word length must be in [" + std::to_string(is_signed ? 2 : 1) + ", " +
-                         std::to_string(kMaxBits) + "]");
+    bad_format(text,
+               "word length must be in [" + std::to_string(is_signed ? 2 : 1) + ", " + std::to_string(kMaxBits) + "]");
   if (!auto_range && (frac > kMaxFrac || frac < -kMaxFrac))
-    bad_format(text, "fractional bits must be in [-" + std::to_string(kMaxFrac) + ", " +
-                         std::to_string(kMaxFrac) + "]");
+    bad_format(text,
+               "fractional bits must be in [-" + std::to_string(kMaxFrac) + ", " + std::to_string(kMaxFrac) + "]");
 }
 
 Format Format::with_range(int bits, double range, bool is_signed) {
-  if (!is_power_of_two(range))
-    throw std::invalid_argument("range " + std::to_string(range) + " is not a power of two");
+  if (!is_power_of_two(range)) throw std::invalid_argument("range " + std::to_string(range) + " is not a power of two");
   const int log2_range = static_cast<int>(std::lround(std::log2(range)));
   return Format(bits, bits - (is_signed ? 1 : 0) - log2_range, is_signed);
 }
@@ -49,9 +48,7 @@ Format Format::parse(const std::string& text) {
     int value = 0;
     try {
       value = std::stoi(digits, &used);
-    } catch (const std::exception&) {
-      bad_format(text, std::string("bad ") + what);
-    }
+    } catch (const std::exception&) { bad_format(text, std::string("bad ") + what); }
     if (used != digits.size()) bad_format(text, std::string("bad ") + what);
     return value;
   };
@@ -82,9 +79,7 @@ double Format::range() const { return std::ldexp(1.0, bits - (is_signed ? 1 : 0)
 
 int64_t Format::code_min() const { return is_signed ? -(int64_t{1} << (bits - 1)) : 0; }
 
-int64_t Format::code_max() const {
-  return is_signed ? (int64_t{1} << (bits - 1)) - 1 : (int64_t{1} << bits) - 1;
-}
+int64_t Format::code_max() const { return is_signed ? (int64_t{1} << (bits - 1)) - 1 : (int64_t{1} << bits) - 1; }
 
 std::string Format::str() const {
   return std::string(is_signed ? "s" : "u") + std::to_string(bits) + "." +
@@ -92,8 +87,7 @@ std::string Format::str() const {
 }
 
 bool Format::operator==(const Format& o) const {
-  return bits == o.bits && is_signed == o.is_signed && auto_range == o.auto_range &&
-         (auto_range || frac == o.frac);
+  return bits == o.bits && is_signed == o.is_signed && auto_range == o.auto_range && (auto_range || frac == o.frac);
 }
 
 } // namespace fxnn

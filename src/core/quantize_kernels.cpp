@@ -31,16 +31,14 @@ struct QuantizeParams {
 template <typename T>
 T largest_not_above(int64_t code) {
   T value = static_cast<T>(code);
-  if (static_cast<long double>(value) > static_cast<long double>(code))
-    value = std::nextafter(value, T(0));
+  if (static_cast<long double>(value) > static_cast<long double>(code)) value = std::nextafter(value, T(0));
   return value;
 }
 
 template <typename T>
 T smallest_not_below(int64_t code) {
   T value = static_cast<T>(code);
-  if (static_cast<long double>(value) < static_cast<long double>(code))
-    value = std::nextafter(value, T(0));
+  if (static_cast<long double>(value) < static_cast<long double>(code)) value = std::nextafter(value, T(0));
   return value;
 }
 
@@ -110,9 +108,12 @@ FXNN_ALWAYS_INLINE T clamped_code(T x, int64_t index, const QuantizeParams<T>& p
   const T v = x * p.scale;
   const T f = std::floor(v);
   T q;
-  if constexpr (kMode == Rounding::kNearest) q = f + ((v - f) >= T(0.5) ? T(1) : T(0));
-  else if constexpr (kMode == Rounding::kFloor) q = f;
-  else q = f + (uniform24<T>(p.seed, static_cast<uint64_t>(index)) < (v - f) ? T(1) : T(0));
+  if constexpr (kMode == Rounding::kNearest)
+    q = f + ((v - f) >= T(0.5) ? T(1) : T(0));
+  else if constexpr (kMode == Rounding::kFloor)
+    q = f;
+  else
+    q = f + (uniform24<T>(p.seed, static_cast<uint64_t>(index)) < (v - f) ? T(1) : T(0));
   below += q < p.lo;
   above += q > p.hi;
   q = q < p.lo ? p.lo : q;
@@ -121,7 +122,7 @@ FXNN_ALWAYS_INLINE T clamped_code(T x, int64_t index, const QuantizeParams<T>& p
 
 template <typename T, Rounding kMode>
 FXNN_ALWAYS_INLINE SaturationCount quantize_block_impl(const T* __restrict x, T* __restrict y, int64_t n, int64_t first,
-                                           const QuantizeParams<T>& p) {
+                                                       const QuantizeParams<T>& p) {
   int64_t below = 0, above = 0;
   for (int64_t i = 0; i < n; ++i) y[i] = clamped_code<T, kMode>(x[i], first + i, p, below, above) * p.step;
   return SaturationCount{below, above};
@@ -131,7 +132,7 @@ FXNN_ALWAYS_INLINE SaturationCount quantize_block_impl(const T* __restrict x, T*
 /// compiler vectorizes it without an aliasing check).
 template <typename T, Rounding kMode>
 FXNN_ALWAYS_INLINE SaturationCount quantize_inplace_block_impl(T* __restrict x, int64_t n, int64_t first,
-                                                   const QuantizeParams<T>& params) {
+                                                               const QuantizeParams<T>& params) {
   const QuantizeParams<T> p = params;
   int64_t below = 0, above = 0;
   for (int64_t i = 0; i < n; ++i) x[i] = clamped_code<T, kMode>(x[i], first + i, p, below, above) * p.step;
@@ -139,13 +140,15 @@ FXNN_ALWAYS_INLINE SaturationCount quantize_inplace_block_impl(T* __restrict x, 
 }
 
 template <typename T, Rounding kMode>
-FXNN_ALWAYS_INLINE SaturationCount quantize_any(const T* x, T* y, int64_t n, int64_t first, const QuantizeParams<T>& p) {
+FXNN_ALWAYS_INLINE SaturationCount quantize_any(const T* x, T* y, int64_t n, int64_t first,
+                                                const QuantizeParams<T>& p) {
   if (x == y) return quantize_inplace_block_impl<T, kMode>(y, n, first, p);
   return quantize_block_impl<T, kMode>(x, y, n, first, p);
 }
 
 template <typename T>
-FXNN_ALWAYS_INLINE SaturationCount quantize_block_dispatch(const T* x, T* y, int64_t n, int64_t first, const QuantizeParams<T>& p) {
+FXNN_ALWAYS_INLINE SaturationCount quantize_block_dispatch(const T* x, T* y, int64_t n, int64_t first,
+                                                           const QuantizeParams<T>& p) {
   switch (p.rounding) {
     case Rounding::kNearest: return quantize_any<T, Rounding::kNearest>(x, y, n, first, p);
     case Rounding::kFloor: return quantize_any<T, Rounding::kFloor>(x, y, n, first, p);
@@ -155,9 +158,9 @@ FXNN_ALWAYS_INLINE SaturationCount quantize_block_dispatch(const T* x, T* y, int
 }
 
 template <typename T, Rounding kMode>
-FXNN_ALWAYS_INLINE SaturationCount quantize_masked_block_impl(const T* __restrict g, const T* __restrict x, T* __restrict out,
-                                                  int64_t n, int64_t first, const QuantizeParams<T>& params,
-                                                  T mask_lo, T mask_hi) {
+FXNN_ALWAYS_INLINE SaturationCount quantize_masked_block_impl(const T* __restrict g, const T* __restrict x,
+                                                              T* __restrict out, int64_t n, int64_t first,
+                                                              const QuantizeParams<T>& params, T mask_lo, T mask_hi) {
   const QuantizeParams<T> p = params; // a local copy: stores to out cannot change it, so it stays in registers
   int64_t below = 0, above = 0;
   for (int64_t i = 0; i < n; ++i) {
@@ -170,8 +173,8 @@ FXNN_ALWAYS_INLINE SaturationCount quantize_masked_block_impl(const T* __restric
 /// The same with out == g: element i is read before it is written, so one pointer serves both.
 template <typename T, Rounding kMode>
 FXNN_ALWAYS_INLINE SaturationCount quantize_masked_inplace_block_impl(T* __restrict g, const T* __restrict x, int64_t n,
-                                                          int64_t first, const QuantizeParams<T>& params, T mask_lo,
-                                                          T mask_hi) {
+                                                                      int64_t first, const QuantizeParams<T>& params,
+                                                                      T mask_lo, T mask_hi) {
   const QuantizeParams<T> p = params;
   int64_t below = 0, above = 0;
   for (int64_t i = 0; i < n; ++i) {
@@ -183,14 +186,14 @@ FXNN_ALWAYS_INLINE SaturationCount quantize_masked_inplace_block_impl(T* __restr
 
 template <typename T, Rounding kMode>
 FXNN_ALWAYS_INLINE SaturationCount quantize_masked_any(const T* g, const T* x, T* out, int64_t n, int64_t first,
-                                           const QuantizeParams<T>& p, T lo, T hi) {
+                                                       const QuantizeParams<T>& p, T lo, T hi) {
   if (out == g) return quantize_masked_inplace_block_impl<T, kMode>(out, x, n, first, p, lo, hi);
   return quantize_masked_block_impl<T, kMode>(g, x, out, n, first, p, lo, hi);
 }
 
 template <typename T>
 FXNN_ALWAYS_INLINE SaturationCount quantize_masked_dispatch(const T* g, const T* x, T* out, int64_t n, int64_t first,
-                                                const QuantizeParams<T>& p, T lo, T hi) {
+                                                            const QuantizeParams<T>& p, T lo, T hi) {
   switch (p.rounding) {
     case Rounding::kNearest: return quantize_masked_any<T, Rounding::kNearest>(g, x, out, n, first, p, lo, hi);
     case Rounding::kFloor: return quantize_masked_any<T, Rounding::kFloor>(g, x, out, n, first, p, lo, hi);
@@ -226,14 +229,17 @@ SaturationCount quantize_block_f32(const float* x, float* y, int64_t n, int64_t 
 }
 
 FXNN_MULTIVERSION
-SaturationCount quantize_block_f64(const double* x, double* y, int64_t n, int64_t first, const QuantizeParams<double>& p) {
+SaturationCount quantize_block_f64(const double* x, double* y, int64_t n, int64_t first,
+                                   const QuantizeParams<double>& p) {
   return quantize_block_dispatch<double>(x, y, n, first, p);
 }
 
-inline SaturationCount block_kernel(const float* x, float* y, int64_t n, int64_t first, const QuantizeParams<float>& p) {
+inline SaturationCount block_kernel(const float* x, float* y, int64_t n, int64_t first,
+                                    const QuantizeParams<float>& p) {
   return quantize_block_f32(x, y, n, first, p);
 }
-inline SaturationCount block_kernel(const double* x, double* y, int64_t n, int64_t first, const QuantizeParams<double>& p) {
+inline SaturationCount block_kernel(const double* x, double* y, int64_t n, int64_t first,
+                                    const QuantizeParams<double>& p) {
   return quantize_block_f64(x, y, n, first, p);
 }
 
@@ -274,7 +280,9 @@ inline T nan_max(T a, T b) {
 
 } // namespace
 
-double stochastic_uniform(uint64_t seed, int64_t index) { return uniform24<double>(seed, static_cast<uint64_t>(index)); }
+double stochastic_uniform(uint64_t seed, int64_t index) {
+  return uniform24<double>(seed, static_cast<uint64_t>(index));
+}
 
 template <typename T>
 SaturationCount quantize_reference(const T* x, T* y, int64_t n, const Format& format, Rounding rounding,
@@ -327,7 +335,8 @@ SaturationCount quantize_masked(const T* g, const T* x, T* out, int64_t n, const
 #pragma omp parallel for schedule(static) reduction(+ : below, above) if (blocks > 1)
   for (int64_t b = 0; b < blocks; ++b) {
     const int64_t first = b * kBlock;
-    const auto count = masked_block_kernel(g + first, x + first, out + first, std::min(kBlock, n - first), first, p, lo, hi);
+    const auto count =
+        masked_block_kernel(g + first, x + first, out + first, std::min(kBlock, n - first), first, p, lo, hi);
     below += count.below;
     above += count.above;
   }
@@ -371,16 +380,16 @@ T max_abs(const T* x, int64_t n) {
   return m;
 }
 
-#define FXNN_INSTANTIATE(T)                                                                                     \
-  template SaturationCount quantize_reference<T>(const T*, T*, int64_t, const Format&, Rounding, uint64_t);    \
-  template SaturationCount quantize<T>(const T*, T*, int64_t, const Format&, Rounding, uint64_t);              \
-  template SaturationCount quantize_to_codes<T>(const T*, int64_t*, int64_t, const Format&, Rounding, uint64_t); \
-  template void codes_to_values<T>(const int64_t*, T*, int64_t, const Format&);                                \
-  template T max_abs_reference<T>(const T*, int64_t);                                                          \
-  template SaturationCount quantize_masked_reference<T>(const T*, const T*, T*, int64_t, const Format&, Rounding,  \
-                                                        uint64_t, T, T);                                         \
-  template SaturationCount quantize_masked<T>(const T*, const T*, T*, int64_t, const Format&, Rounding, uint64_t, \
-                                              T, T);                                                             \
+#define FXNN_INSTANTIATE(T)                                                                                          \
+  template SaturationCount quantize_reference<T>(const T*, T*, int64_t, const Format&, Rounding, uint64_t);          \
+  template SaturationCount quantize<T>(const T*, T*, int64_t, const Format&, Rounding, uint64_t);                    \
+  template SaturationCount quantize_to_codes<T>(const T*, int64_t*, int64_t, const Format&, Rounding, uint64_t);     \
+  template void codes_to_values<T>(const int64_t*, T*, int64_t, const Format&);                                      \
+  template T max_abs_reference<T>(const T*, int64_t);                                                                \
+  template SaturationCount quantize_masked_reference<T>(const T*, const T*, T*, int64_t, const Format&, Rounding,    \
+                                                        uint64_t, T, T);                                             \
+  template SaturationCount quantize_masked<T>(const T*, const T*, T*, int64_t, const Format&, Rounding, uint64_t, T, \
+                                              T);                                                                    \
   template T max_abs<T>(const T*, int64_t);
 FXNN_INSTANTIATE(float)
 FXNN_INSTANTIATE(double)

@@ -22,8 +22,12 @@ FXNN_MULTIVERSION void block_f32(const float* x, const float* g, float* o, int64
 FXNN_MULTIVERSION void block_f64(const double* x, const double* g, double* o, int64_t n, double lo, double hi) {
   straight_through_block(x, g, o, n, lo, hi);
 }
-inline void block(const float* x, const float* g, float* o, int64_t n, float lo, float hi) { block_f32(x, g, o, n, lo, hi); }
-inline void block(const double* x, const double* g, double* o, int64_t n, double lo, double hi) { block_f64(x, g, o, n, lo, hi); }
+inline void block(const float* x, const float* g, float* o, int64_t n, float lo, float hi) {
+  block_f32(x, g, o, n, lo, hi);
+}
+inline void block(const double* x, const double* g, double* o, int64_t n, double lo, double hi) {
+  block_f64(x, g, o, n, lo, hi);
+}
 
 } // namespace
 

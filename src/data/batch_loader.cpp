@@ -35,9 +35,8 @@ double channel_entry(const std::vector<double>& values, int64_t c, double fallba
 
 std::vector<ChannelTable> value_tables(const TransformOptions& t, int64_t channels) {
   const auto check_count = [&](const std::vector<double>& v, const char* name) {
-    TORCH_CHECK(v.empty() || v.size() == 1 || static_cast<int64_t>(v.size()) == channels,
-                "transform ", name, " has ", v.size(), " entries; the data has ", channels,
-                " channels (give 1 or ", channels, ")");
+    TORCH_CHECK(v.empty() || v.size() == 1 || static_cast<int64_t>(v.size()) == channels, "transform ", name, " has ",
+                v.size(), " entries; the data has ", channels, " channels (give 1 or ", channels, ")");
   };
   check_count(t.mean, "mean");
   check_count(t.std, "std");
@@ -46,9 +45,7 @@ std::vector<ChannelTable> value_tables(const TransformOptions& t, int64_t channe
     const double mean = channel_entry(t.mean, c, 0.0);
     const double std = channel_entry(t.std, c, 1.0);
     TORCH_CHECK(std > 0, "transform std[", c, "] = ", std, " must be positive");
-    for (int p = 0; p < kPixelLevels; ++p) {
-      tables[c][p] = static_cast<float>((p / kPixelMax - mean) / std);
-    }
+    for (int p = 0; p < kPixelLevels; ++p) { tables[c][p] = static_cast<float>((p / kPixelMax - mean) / std); }
   }
   return tables;
 }
@@ -69,8 +66,7 @@ Placement draw_placement(const LoaderOptions& options, int64_t epoch, int64_t sa
   const auto& t = options.transform;
   const bool crop = t.crop_padding > 0;
   if (!options.augment || (!crop && !t.horizontal_flip)) return pl;
-  detail::SplitMix64 rng(
-      detail::mix_seed(options.seed, static_cast<uint64_t>(epoch), static_cast<uint64_t>(sample)));
+  detail::SplitMix64 rng(detail::mix_seed(options.seed, static_cast<uint64_t>(epoch), static_cast<uint64_t>(sample)));
   if (crop) {
     const auto span = static_cast<uint64_t>(2 * t.crop_padding + 1);
     pl.dy = static_cast<int64_t>(rng.uniform_below(span)) - t.crop_padding;
@@ -82,8 +78,8 @@ Placement draw_placement(const LoaderOptions& options, int64_t epoch, int64_t sa
 
 /// The fused pass for one sample: every output value is written exactly once, straight from the
 /// uint8 source through the channel table (no intermediate float image, no separate pad/crop/flip).
-void write_sample(const uint8_t* src, float* dst, int64_t channels, int64_t height, int64_t width,
-                  const Placement& pl, const std::vector<ChannelTable>& tables) {
+void write_sample(const uint8_t* src, float* dst, int64_t channels, int64_t height, int64_t width, const Placement& pl,
+                  const std::vector<ChannelTable>& tables) {
   // Columns whose source column lies inside the image: [x_begin, x_end).
   const int64_t x_begin = std::clamp<int64_t>(pl.flip ? pl.dx : -pl.dx, 0, width);
   const int64_t x_end = std::clamp<int64_t>(pl.flip ? width + pl.dx : width - pl.dx, 0, width);
@@ -116,11 +112,10 @@ void check_dataset(const ImageDataset& dataset) {
   TORCH_CHECK(dataset.images.defined() && dataset.labels.defined(), "the data set is empty");
   TORCH_CHECK(dataset.images.dim() == 4 && dataset.images.scalar_type() == torch::kUInt8 &&
                   dataset.images.is_contiguous() && dataset.images.device().is_cpu(),
-              "data set images must be contiguous CPU uint8 [N, C, H, W], got ",
-              dataset.images.sizes(), " ", dataset.images.scalar_type());
+              "data set images must be contiguous CPU uint8 [N, C, H, W], got ", dataset.images.sizes(), " ",
+              dataset.images.scalar_type());
   TORCH_CHECK(dataset.labels.dim() == 1 && dataset.labels.scalar_type() == torch::kInt64 &&
-                  dataset.labels.is_contiguous() &&
-                  dataset.labels.size(0) == dataset.images.size(0),
+                  dataset.labels.is_contiguous() && dataset.labels.size(0) == dataset.images.size(0),
               "data set labels must be contiguous int64 [N] matching the images");
 }
 
@@ -173,8 +168,8 @@ Batch make_batch(const ImageDataset& dataset, const std::vector<int64_t>& indice
 namespace {
 
 /// Batch k of an epoch visiting the samples in `order`.
-Batch epoch_batch(const ImageDataset& dataset, const LoaderOptions& options,
-                  const std::vector<int64_t>& order, int64_t epoch, int64_t k) {
+Batch epoch_batch(const ImageDataset& dataset, const LoaderOptions& options, const std::vector<int64_t>& order,
+                  int64_t epoch, int64_t k) {
   const auto n = static_cast<int64_t>(order.size());
   const int64_t begin = k * options.batch_size;
   const int64_t end = std::min(n, begin + options.batch_size);
@@ -261,8 +256,8 @@ BatchLoader::BatchLoader(const ImageDataset& dataset, LoaderOptions options)
     : dataset_(dataset), options_(std::move(options)) {
   check_dataset(dataset_);
   TORCH_CHECK(options_.batch_size > 0, "batch_size = ", options_.batch_size, " must be positive");
-  TORCH_CHECK(options_.transform.crop_padding >= 0,
-              "crop_padding = ", options_.transform.crop_padding, " must not be negative");
+  TORCH_CHECK(options_.transform.crop_padding >= 0, "crop_padding = ", options_.transform.crop_padding,
+              " must not be negative");
   value_tables(options_.transform, dataset_.channels()); // reports bad mean/std here, not mid-epoch
 }
 

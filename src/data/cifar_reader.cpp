@@ -26,31 +26,27 @@ struct RecordLayout {
 };
 
 /// Checks one file and returns its number of records.
-int64_t check_records(const std::vector<uint8_t>& bytes, const RecordLayout& layout,
-                      const std::string& path) {
+int64_t check_records(const std::vector<uint8_t>& bytes, const RecordLayout& layout, const std::string& path) {
   const size_t rec = layout.record_bytes();
   const size_t whole = bytes.size() / rec;
   if (bytes.size() % rec != 0) {
     throw std::runtime_error(path + ": record " + std::to_string(whole) + " is truncated (" +
-                             std::to_string(bytes.size() % rec) + " of " + std::to_string(rec) +
-                             " bytes)");
+                             std::to_string(bytes.size() % rec) + " of " + std::to_string(rec) + " bytes)");
   }
   if (whole == 0) throw std::runtime_error(path + ": the file holds no records");
   for (size_t r = 0; r < whole; ++r) {
     for (size_t b = 0; b < layout.label_bytes; ++b) {
       const int64_t label = bytes[r * rec + b];
       if (label >= layout.label_limits[b]) {
-        throw std::runtime_error(path + ": record " + std::to_string(r) + " has label " +
-                                 std::to_string(label) + " (expected 0.." +
-                                 std::to_string(layout.label_limits[b] - 1) + ")");
+        throw std::runtime_error(path + ": record " + std::to_string(r) + " has label " + std::to_string(label) +
+                                 " (expected 0.." + std::to_string(layout.label_limits[b] - 1) + ")");
       }
     }
   }
   return static_cast<int64_t>(whole);
 }
 
-ImageDataset read_records(const std::vector<std::string>& files, const RecordLayout& layout,
-                          int64_t num_classes) {
+ImageDataset read_records(const std::vector<std::string>& files, const RecordLayout& layout, int64_t num_classes) {
   if (files.empty()) throw std::invalid_argument("no CIFAR binary files given");
   // All files are read before the output is allocated: its size is the sum of their record counts.
   std::vector<std::vector<uint8_t>> contents;

@@ -67,33 +67,26 @@ std::string required_file(const fs::path& p) {
 /// The folder holding the binary files: `path` itself or the sub-folder the official archive
 /// unpacks to (cifar-10-batches-bin/, cifar-100-binary/).
 fs::path binary_dir(const fs::path& path, const char* probe, const char* archive_folder) {
-  if (!exists_file(path / probe) && exists_file(path / archive_folder / probe)) {
-    return path / archive_folder;
-  }
+  if (!exists_file(path / probe) && exists_file(path / archive_folder / probe)) { return path / archive_folder; }
   return path;
 }
 
 bool has_native_files(const DatasetInfo& info, const fs::path& path) {
   const std::string name = info.name;
   if (name == "mnist" || name == "fashion-mnist") {
-    return exists_file(path / "train-images-idx3-ubyte") ||
-           exists_file(path / "train-images-idx3-ubyte.gz");
+    return exists_file(path / "train-images-idx3-ubyte") || exists_file(path / "train-images-idx3-ubyte.gz");
   }
   if (name == "cifar10") {
-    return exists_file(binary_dir(path, "data_batch_1.bin", "cifar-10-batches-bin") /
-                       "data_batch_1.bin");
+    return exists_file(binary_dir(path, "data_batch_1.bin", "cifar-10-batches-bin") / "data_batch_1.bin");
   }
-  if (name == "cifar100") {
-    return exists_file(binary_dir(path, "train.bin", "cifar-100-binary") / "train.bin");
-  }
+  if (name == "cifar100") { return exists_file(binary_dir(path, "train.bin", "cifar-100-binary") / "train.bin"); }
   return exists_file(path / "train_32x32.mat"); // svhn
 }
 
 /// Option values are checked before the disk is touched, so a typo is reported as a typo.
 void check_option_values(const DataOptions& options) {
   const std::string& format = options.format;
-  if (format != "auto" && format != "idx" && format != "binary" && format != "mat" &&
-      format != "jpeg") {
+  if (format != "auto" && format != "idx" && format != "binary" && format != "mat" && format != "jpeg") {
     throw std::invalid_argument("unknown data format '" + format +
                                 "' (data.format): expected auto, idx, binary, mat or jpeg");
   }
@@ -109,14 +102,12 @@ std::string pick_format(const DatasetInfo& info, const DataOptions& options, con
   if (format == "auto") {
     if (has_native_files(info, path)) return info.native_format;
     if (exists_dir(path / "train") && exists_dir(path / "test")) return "jpeg";
-    throw std::runtime_error("data folder '" + path.string() + "' holds neither the " +
-                             info.native_format + " files of " + info.name +
-                             " nor train/ and test/ JPEG class folders (data.path)");
+    throw std::runtime_error("data folder '" + path.string() + "' holds neither the " + info.native_format +
+                             " files of " + info.name + " nor train/ and test/ JPEG class folders (data.path)");
   }
   if (format != "jpeg" && format != info.native_format) {
     throw std::invalid_argument("data format '" + format + "' does not apply to " + info.name +
-                                " (data.format): expected auto, " + info.native_format +
-                                " or jpeg");
+                                " (data.format): expected auto, " + info.native_format + " or jpeg");
   }
   return format;
 }
@@ -130,16 +121,14 @@ DatasetSplits load_jpeg(const DatasetInfo& info, const fs::path& path) {
   // The test split uses the training split's classes, so a label means the same in both.
   const auto classes = detail::sorted_subfolders(train_dir.string());
   if (static_cast<int64_t>(classes.size()) != info.num_classes) {
-    throw std::runtime_error("folder '" + train_dir.string() + "' has " +
-                             std::to_string(classes.size()) + " class folders but " + info.name +
-                             " has " + std::to_string(info.num_classes) + " classes");
+    throw std::runtime_error("folder '" + train_dir.string() + "' has " + std::to_string(classes.size()) +
+                             " class folders but " + info.name + " has " + std::to_string(info.num_classes) +
+                             " classes");
   }
-  return {read_jpeg_folder(train_dir.string(), classes),
-          read_jpeg_folder(test_dir.string(), classes)};
+  return {read_jpeg_folder(train_dir.string(), classes), read_jpeg_folder(test_dir.string(), classes)};
 }
 
-DatasetSplits load_native(const DatasetInfo& info, const DataOptions& options,
-                          const fs::path& path) {
+DatasetSplits load_native(const DatasetInfo& info, const DataOptions& options, const fs::path& path) {
   const std::string name = info.name;
   if (name == "mnist" || name == "fashion-mnist") {
     // Named one by one: the first missing file is the one reported (argument order is unspecified).
@@ -178,21 +167,17 @@ DatasetSplits load_dataset(const DataOptions& options) {
   std::string path = options.path;
   if (path.empty()) {
     if (options.dataset != "fashion-mnist") {
-      throw std::invalid_argument("data set '" + options.dataset +
-                                  "' has no default folder: set data.path");
+      throw std::invalid_argument("data set '" + options.dataset + "' has no default folder: set data.path");
     }
     path = kFashionMnistDefaultPath;
   }
-  if (!exists_dir(path)) {
-    throw std::runtime_error("data folder '" + path + "' does not exist (data.path)");
-  }
+  if (!exists_dir(path)) { throw std::runtime_error("data folder '" + path + "' does not exist (data.path)"); }
   const std::string format = pick_format(info, options, path);
   if (options.dataset == "cifar100" && format == "jpeg" && options.cifar100_labels != "fine") {
     throw std::invalid_argument("data.cifar100_labels = '" + options.cifar100_labels +
                                 "' needs the binary files: JPEG class folders give one label each");
   }
-  DatasetSplits splits =
-      format == "jpeg" ? load_jpeg(info, path) : load_native(info, options, path);
+  DatasetSplits splits = format == "jpeg" ? load_jpeg(info, path) : load_native(info, options, path);
   splits.train = random_subset(splits.train, options.train_limit, options.subset_seed);
   splits.test = random_subset(splits.test, options.test_limit, options.subset_seed);
   return splits;
@@ -219,6 +204,14 @@ ImageDataset random_subset(const ImageDataset& dataset, int64_t n, uint64_t seed
   out.num_classes = dataset.num_classes;
   out.source = dataset.source;
   return out;
+}
+
+ImageDataset first_samples(const ImageDataset& dataset, int64_t n) {
+  if (n <= 0 || n >= dataset.size()) return dataset;
+  ImageDataset first = dataset;
+  first.images = dataset.images.narrow(0, 0, n);
+  first.labels = dataset.labels.narrow(0, 0, n);
+  return first;
 }
 
 } // namespace fxnn::data

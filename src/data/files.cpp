@@ -46,9 +46,7 @@ std::vector<uint8_t> read_file_bytes(const std::string& path) {
   }
   const auto on_disk = fs::file_size(path, ec);
   std::unique_ptr<gzFile_s, GzCloser> file(gzopen(path.c_str(), "rb"));
-  if (!file) {
-    throw std::runtime_error("cannot open '" + path + "': " + std::strerror(errno));
-  }
+  if (!file) { throw std::runtime_error("cannot open '" + path + "': " + std::strerror(errno)); }
   gzbuffer(file.get(), kGzBuffer);
 
   std::vector<uint8_t> bytes;
@@ -63,9 +61,7 @@ std::vector<uint8_t> read_file_bytes(const std::string& path) {
     }
     const size_t room = std::min(bytes.size() - used, kReadChunk);
     const int got = gzread(file.get(), bytes.data() + used, static_cast<unsigned>(room));
-    if (got < 0) {
-      throw std::runtime_error("cannot read '" + path + "': " + gz_message(file.get()));
-    }
+    if (got < 0) { throw std::runtime_error("cannot read '" + path + "': " + gz_message(file.get())); }
     used += static_cast<size_t>(got);
     if (got == 0) break;
   }

@@ -25,32 +25,30 @@ std::string hex(uint32_t v) {
   return buf;
 }
 
-void check_magic(const std::vector<uint8_t>& bytes, size_t header, uint32_t magic,
-                 const std::string& path, const char* what) {
+void check_magic(const std::vector<uint8_t>& bytes, size_t header, uint32_t magic, const std::string& path,
+                 const char* what) {
   // The magic first: a file of the wrong kind is reported as such even when it is short.
   if (bytes.size() >= sizeof(uint32_t)) {
     const uint32_t found = detail::read_be32(bytes.data());
     if (found != magic) {
-      throw std::runtime_error(path + ": magic number " + hex(found) + " is not that of IDX " +
-                               what + " (" + hex(magic) + ")");
+      throw std::runtime_error(path + ": magic number " + hex(found) + " is not that of IDX " + what + " (" +
+                               hex(magic) + ")");
     }
   }
   if (bytes.size() < header) {
-    throw std::runtime_error(path + ": " + std::to_string(bytes.size()) +
-                             " bytes are too few for an IDX " + what + " header (" +
-                             std::to_string(header) + " bytes)");
+    throw std::runtime_error(path + ": " + std::to_string(bytes.size()) + " bytes are too few for an IDX " + what +
+                             " header (" + std::to_string(header) + " bytes)");
   }
 }
 
 // `announced` is computed in 128 bits: a product of three uint32 header fields can overflow size_t,
 // and a corrupt header must fail here rather than wrap around.
-void check_size(const std::vector<uint8_t>& bytes, size_t header, unsigned __int128 announced,
-                const std::string& what, const std::string& path) {
+void check_size(const std::vector<uint8_t>& bytes, size_t header, unsigned __int128 announced, const std::string& what,
+                const std::string& path) {
   const size_t held = bytes.size() - header;
   if (announced != held) {
-    throw std::runtime_error(path + ": the header announces " + what + " but the file holds " +
-                             std::to_string(held) + " data bytes" +
-                             (announced > held ? " (truncated)" : " (trailing bytes)"));
+    throw std::runtime_error(path + ": the header announces " + what + " but the file holds " + std::to_string(held) +
+                             " data bytes" + (announced > held ? " (truncated)" : " (trailing bytes)"));
   }
 }
 
@@ -63,12 +61,11 @@ ImageDataset read_idx(const std::string& images_file, const std::string& labels_
   const uint32_t rows = detail::read_be32(image_bytes.data() + 8);
   const uint32_t cols = detail::read_be32(image_bytes.data() + 12);
   if (rows == 0 || cols == 0) {
-    throw std::runtime_error(images_file + ": image size " + std::to_string(rows) + "x" +
-                             std::to_string(cols) + " is empty");
+    throw std::runtime_error(images_file + ": image size " + std::to_string(rows) + "x" + std::to_string(cols) +
+                             " is empty");
   }
   check_size(image_bytes, kImagesHeader, static_cast<unsigned __int128>(n) * rows * cols,
-             std::to_string(n) + " images of " + std::to_string(rows) + "x" + std::to_string(cols) +
-                 " pixels",
+             std::to_string(n) + " images of " + std::to_string(rows) + "x" + std::to_string(cols) + " pixels",
              images_file);
   const size_t pixels = image_bytes.size() - kImagesHeader;
 
@@ -76,8 +73,8 @@ ImageDataset read_idx(const std::string& images_file, const std::string& labels_
   check_magic(label_bytes, kLabelsHeader, kLabelsMagic, labels_file, "labels (idx1-ubyte)");
   const uint32_t n_labels = detail::read_be32(label_bytes.data() + 4);
   if (n_labels != n) {
-    throw std::runtime_error(labels_file + " holds " + std::to_string(n_labels) + " labels but " +
-                             images_file + " holds " + std::to_string(n) + " images");
+    throw std::runtime_error(labels_file + " holds " + std::to_string(n_labels) + " labels but " + images_file +
+                             " holds " + std::to_string(n) + " images");
   }
   check_size(label_bytes, kLabelsHeader, n, std::to_string(n) + " labels", labels_file);
 
@@ -89,9 +86,8 @@ ImageDataset read_idx(const std::string& images_file, const std::string& labels_
   for (uint32_t i = 0; i < n; ++i) {
     const uint8_t label = label_bytes[kLabelsHeader + i];
     if (label >= kNumClasses) {
-      throw std::runtime_error(labels_file + ": record " + std::to_string(i) + " has label " +
-                               std::to_string(label) + " (expected 0.." +
-                               std::to_string(kNumClasses - 1) + ")");
+      throw std::runtime_error(labels_file + ": record " + std::to_string(i) + " has label " + std::to_string(label) +
+                               " (expected 0.." + std::to_string(kNumClasses - 1) + ")");
     }
     labels[i] = label;
   }

@@ -74,8 +74,7 @@ Geometry read_geometry(tjhandle tj, const std::string& path) {
   const auto bytes = file_bytes(path);
   Geometry g;
   int subsamp = 0, colorspace = 0;
-  if (tjDecompressHeader3(tj, bytes.data(), bytes.size(), &g.width, &g.height, &subsamp,
-                          &colorspace) != 0) {
+  if (tjDecompressHeader3(tj, bytes.data(), bytes.size(), &g.width, &g.height, &subsamp, &colorspace) != 0) {
     throw std::runtime_error(path + ": not a valid JPEG file (" + tjGetErrorStr2(tj) + ")");
   }
   if (int64_t{g.width} * g.height > kMaxPixels) {
@@ -88,21 +87,18 @@ Geometry read_geometry(tjhandle tj, const std::string& path) {
 /// Decodes one file into `pixels` (HWC RGB scratch) and scatters it into the CHW planes at `dst`.
 /// Returns whether the JPEG is grayscale. Libjpeg warnings (a truncated file, corrupt entropy data)
 /// count as errors: the decoded image would silently contain grey filler.
-bool decode_into(tjhandle tj, const std::string& path, const Geometry& g,
-                 std::vector<uint8_t>& pixels, uint8_t* dst) {
+bool decode_into(tjhandle tj, const std::string& path, const Geometry& g, std::vector<uint8_t>& pixels, uint8_t* dst) {
   const auto bytes = file_bytes(path);
   int width = 0, height = 0, subsamp = 0, colorspace = 0;
-  if (tjDecompressHeader3(tj, bytes.data(), bytes.size(), &width, &height, &subsamp, &colorspace) !=
-      0) {
+  if (tjDecompressHeader3(tj, bytes.data(), bytes.size(), &width, &height, &subsamp, &colorspace) != 0) {
     throw std::runtime_error(path + ": not a valid JPEG file (" + tjGetErrorStr2(tj) + ")");
   }
   if (width != g.width || height != g.height) {
-    throw std::runtime_error(path + ": image is " + std::to_string(width) + "x" +
-                             std::to_string(height) + ", the others are " +
-                             std::to_string(g.width) + "x" + std::to_string(g.height));
+    throw std::runtime_error(path + ": image is " + std::to_string(width) + "x" + std::to_string(height) +
+                             ", the others are " + std::to_string(g.width) + "x" + std::to_string(g.height));
   }
-  if (tjDecompress2(tj, bytes.data(), bytes.size(), pixels.data(), width, 0, height, TJPF_RGB,
-                    TJFLAG_ACCURATEDCT) != 0) {
+  if (tjDecompress2(tj, bytes.data(), bytes.size(), pixels.data(), width, 0, height, TJPF_RGB, TJFLAG_ACCURATEDCT) !=
+      0) {
     throw std::runtime_error(path + ": corrupt JPEG data (" + tjGetErrorStr2(tj) + ")");
   }
   const int64_t plane = int64_t{height} * width;
@@ -133,8 +129,7 @@ ImageDataset read_jpeg_folder(const std::string& dir, const std::vector<std::str
   if (samples.empty()) throw std::runtime_error("folder '" + dir + "' holds no .jpg/.jpeg files");
 
   TjHandle first(tjInitDecompress());
-  if (!first)
-    throw std::runtime_error(std::string("cannot start TurboJPEG: ") + tjGetErrorStr2(nullptr));
+  if (!first) throw std::runtime_error(std::string("cannot start TurboJPEG: ") + tjGetErrorStr2(nullptr));
   const Geometry g = read_geometry(first.get(), samples.front().path);
   const int64_t image_bytes = kRgb * g.height * g.width;
   {

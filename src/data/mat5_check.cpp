@@ -32,10 +32,19 @@ constexpr int kMaxDepth = 16;
 /// Bytes of one element of a MAT data type (0: not a numeric type).
 size_t type_size(uint32_t type) {
   switch (type) {
-    case 1: case 2: case 16: return 1;  // miINT8, miUINT8, miUTF8
-    case 3: case 4: case 17: return 2;  // miINT16, miUINT16, miUTF16
-    case 5: case 6: case 7: case 18: return 4; // miINT32, miUINT32, miSINGLE, miUTF32
-    case 9: case 12: case 13: return 8; // miDOUBLE, miINT64, miUINT64
+    case 1:
+    case 2:
+    case 16: return 1; // miINT8, miUINT8, miUTF8
+    case 3:
+    case 4:
+    case 17: return 2; // miINT16, miUINT16, miUTF16
+    case 5:
+    case 6:
+    case 7:
+    case 18: return 4; // miINT32, miUINT32, miSINGLE, miUTF32
+    case 9:
+    case 12:
+    case 13: return 8; // miDOUBLE, miINT64, miUINT64
     default: return 0;
   }
 }
@@ -55,8 +64,10 @@ class Mat5Checker {
       if (bytes > size - at - kTagBytes)
         fail(at, "an element of " + std::to_string(bytes) + " bytes, but the file has " +
                      std::to_string(size - at - kTagBytes) + " after its tag");
-      if (type == kMiMatrix) check_matrix(data + at + kTagBytes, bytes, bytes, at + kTagBytes, 0);
-      else if (type == kMiCompressed) check_compressed(data + at + kTagBytes, bytes, at);
+      if (type == kMiMatrix)
+        check_matrix(data + at + kTagBytes, bytes, bytes, at + kTagBytes, 0);
+      else if (type == kMiCompressed)
+        check_compressed(data + at + kTagBytes, bytes, at);
       // Other top-level types are skipped by matio, as by MATLAB.
       at += kTagBytes + (type == kMiCompressed ? bytes : std::min<size_t>(padded8(bytes), size - at - kTagBytes));
     }
@@ -89,7 +100,8 @@ class Mat5Checker {
     if (first >> 16 != 0) { // small data element: 2-byte size, 2-byte type, up to 4 bytes of data
       e.type = first & 0xffff;
       e.bytes = first >> 16;
-      if (e.bytes > 4) fail(offset, std::string("a small ") + what + " element of " + std::to_string(e.bytes) + " bytes");
+      if (e.bytes > 4)
+        fail(offset, std::string("a small ") + what + " element of " + std::to_string(e.bytes) + " bytes");
       e.data = data + 4;
       e.stride = kTagBytes;
       return e;
@@ -162,8 +174,8 @@ class Mat5Checker {
     const size_t size = type_size(part.type);
     if (size == 0) fail(offset, "the data has type " + std::to_string(part.type) + ", not a numeric type");
     if (count * size > part.bytes)
-      fail(offset, "the dimensions announce " + std::to_string(static_cast<uint64_t>(count)) + " elements, the data holds " +
-                       std::to_string(part.bytes / size));
+      fail(offset, "the dimensions announce " + std::to_string(static_cast<uint64_t>(count)) +
+                       " elements, the data holds " + std::to_string(part.bytes / size));
   }
 
   /// One miMATRIX element inside a cell or struct; returns its size in the stream.
@@ -184,12 +196,14 @@ class Mat5Checker {
     std::vector<uint8_t> head = inflate_prefix(data, bytes, kTagBytes + kPrefixBytes, offset);
     if (head.size() < kTagBytes) fail(offset, "the compressed element inflates to less than a tag");
     const uint32_t type = u32(head.data()), inner = u32(head.data() + 4);
-    if (type != kMiMatrix) fail(offset, "the compressed element holds type " + std::to_string(type) + ", not a miMATRIX");
+    if (type != kMiMatrix)
+      fail(offset, "the compressed element holds type " + std::to_string(type) + ", not a miMATRIX");
     if (inner > limit)
       fail(offset, "the compressed element announces " + std::to_string(inner) + " bytes, more than " +
                        std::to_string(bytes) + " compressed bytes can inflate to");
     const uint32_t array_class = head.size() >= kTagBytes + 16 ? u32(head.data() + kTagBytes + 8) & 0xff : 0;
-    if (array_class == kMxCell || array_class == kMxStruct) head = inflate_prefix(data, bytes, kTagBytes + inner, offset);
+    if (array_class == kMxCell || array_class == kMxStruct)
+      head = inflate_prefix(data, bytes, kTagBytes + inner, offset);
     const size_t available = std::min<size_t>(head.size() - kTagBytes, inner);
     check_matrix(head.data() + kTagBytes, available, inner, offset + kTagBytes, 0);
   }

@@ -9,8 +9,8 @@
 // compressed element inflates to no more than zlib's maximum ratio allows. What matio then
 // allocates is bounded by a small multiple of the file size.
 
-#include <cstdint>
 #include <cstddef>
+#include <cstdint>
 #include <string>
 
 namespace fxnn::data::detail {

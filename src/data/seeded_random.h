@@ -41,9 +41,7 @@ class SplitMix64 {
 
 /// A seed for one stream out of several inputs (seed, epoch, sample): each input goes through a
 /// full SplitMix64 round so that neighbouring epochs or samples give unrelated streams.
-inline uint64_t mix_seed(uint64_t a, uint64_t b) {
-  return SplitMix64(SplitMix64(a).next() ^ b).next();
-}
+inline uint64_t mix_seed(uint64_t a, uint64_t b) { return SplitMix64(SplitMix64(a).next() ^ b).next(); }
 inline uint64_t mix_seed(uint64_t a, uint64_t b, uint64_t c) { return mix_seed(mix_seed(a, b), c); }
 
 } // namespace fxnn::data::detail

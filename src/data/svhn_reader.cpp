@@ -35,13 +35,9 @@ std::string dims_string(const matvar_t& var) {
 
 MatVar read_variable(mat_t* mat, const char* name, const std::string& path) {
   MatVar var(Mat_VarRead(mat, name));
-  if (!var) {
-    throw std::runtime_error(path + ": variable '" + std::string(name) +
-                             "' is missing or cannot be read");
-  }
+  if (!var) { throw std::runtime_error(path + ": variable '" + std::string(name) + "' is missing or cannot be read"); }
   if (var->isComplex || var->data == nullptr) {
-    throw std::runtime_error(path + ": variable '" + std::string(name) +
-                             "' is not a real numeric array");
+    throw std::runtime_error(path + ": variable '" + std::string(name) + "' is not a real numeric array");
   }
   return var;
 }
@@ -55,30 +51,19 @@ double element(const matvar_t& var, size_t i) {
 
 double numeric_element(const matvar_t& var, size_t i, const std::string& path) {
   switch (var.class_type) {
-    case MAT_C_DOUBLE:
-      return element<double>(var, i);
-    case MAT_C_SINGLE:
-      return element<float>(var, i);
-    case MAT_C_INT8:
-      return element<int8_t>(var, i);
-    case MAT_C_UINT8:
-      return element<uint8_t>(var, i);
-    case MAT_C_INT16:
-      return element<int16_t>(var, i);
-    case MAT_C_UINT16:
-      return element<uint16_t>(var, i);
-    case MAT_C_INT32:
-      return element<int32_t>(var, i);
-    case MAT_C_UINT32:
-      return element<uint32_t>(var, i);
-    case MAT_C_INT64:
-      return element<int64_t>(var, i);
-    case MAT_C_UINT64:
-      return element<uint64_t>(var, i);
+    case MAT_C_DOUBLE: return element<double>(var, i);
+    case MAT_C_SINGLE: return element<float>(var, i);
+    case MAT_C_INT8: return element<int8_t>(var, i);
+    case MAT_C_UINT8: return element<uint8_t>(var, i);
+    case MAT_C_INT16: return element<int16_t>(var, i);
+    case MAT_C_UINT16: return element<uint16_t>(var, i);
+    case MAT_C_INT32: return element<int32_t>(var, i);
+    case MAT_C_UINT32: return element<uint32_t>(var, i);
+    case MAT_C_INT64: return element<int64_t>(var, i);
+    case MAT_C_UINT64: return element<uint64_t>(var, i);
     default:
       throw std::runtime_error(path + ": variable '" + std::string(var.name ? var.name : "?") +
-                               "' has a non-numeric class (" + std::to_string(var.class_type) +
-                               ")");
+                               "' has a non-numeric class (" + std::to_string(var.class_type) + ")");
   }
 }
 
@@ -109,8 +94,8 @@ ImageDataset read_svhn_mat(const std::string& file) {
   // Nx1 as written by MATLAB; a 1xN row is the same list of labels.
   const bool list = y->rank == 2 && (y->dims[0] == 1 || y->dims[1] == 1);
   if (!list || static_cast<int64_t>(y->dims[0] * y->dims[1]) != n) {
-    throw std::runtime_error(file + ": variable 'y' must be " + std::to_string(n) +
-                             "x1 to match X (" + dims_string(*x) + "), found " + dims_string(*y));
+    throw std::runtime_error(file + ": variable 'y' must be " + std::to_string(n) + "x1 to match X (" +
+                             dims_string(*x) + "), found " + dims_string(*y));
   }
 
   ImageDataset out;
@@ -119,8 +104,8 @@ ImageDataset read_svhn_mat(const std::string& file) {
   for (int64_t i = 0; i < n; ++i) {
     const double v = numeric_element(*y, static_cast<size_t>(i), file);
     if (!(v >= 1 && v <= kZeroDigitLabel) || v != std::floor(v)) {
-      throw std::runtime_error(file + ": variable 'y' has label " + std::to_string(v) +
-                               " at index " + std::to_string(i) + " (expected 1..10)");
+      throw std::runtime_error(file + ": variable 'y' has label " + std::to_string(v) + " at index " +
+                               std::to_string(i) + " (expected 1..10)");
     }
     labels[i] = static_cast<int64_t>(v) % kZeroDigitLabel;
   }

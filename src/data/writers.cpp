@@ -65,8 +65,8 @@ void write_svhn_mat(const ImageDataset& dataset, const std::string& path) {
   matvar_t* xv = Mat_VarCreate("X", MAT_C_UINT8, MAT_T_UINT8, 4, x_dims, const_cast<uint8_t*>(x.data_ptr<uint8_t>()),
                                MAT_F_DONT_COPY_DATA);
   matvar_t* yv = Mat_VarCreate("y", MAT_C_DOUBLE, MAT_T_DOUBLE, 2, y_dims, y.data(), MAT_F_DONT_COPY_DATA);
-  const bool ok = xv && yv && Mat_VarWrite(mat, xv, MAT_COMPRESSION_NONE) == 0 &&
-                  Mat_VarWrite(mat, yv, MAT_COMPRESSION_NONE) == 0;
+  const bool ok =
+      xv && yv && Mat_VarWrite(mat, xv, MAT_COMPRESSION_NONE) == 0 && Mat_VarWrite(mat, yv, MAT_COMPRESSION_NONE) == 0;
   Mat_VarFree(xv);
   Mat_VarFree(yv);
   Mat_Close(mat);

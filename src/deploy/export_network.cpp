@@ -6,9 +6,9 @@
 #include <stdexcept>
 
 #include "fxnn/autograd/tensor_quantizer.h"
+#include "fxnn/deploy/batch_norm_fold.h"
 #include "fxnn/ir/worst_case.h"
-#include "fxnn/nn/layers.h"
-#include "fxnn/nn/residual_block.h"
+#include "fxnn/nn/module_walk.h"
 
 namespace fxnn {
 
@@ -24,54 +24,13 @@ std::vector<int64_t> to_codes(const torch::Tensor& values, const Format& format)
   return std::vector<int64_t>(codes.data_ptr<int64_t>(), codes.data_ptr<int64_t>() + codes.numel());
 }
 
-/// The affine map y_c = scale_c * z + shift_c that follows a layer's linear output z in inference
-/// mode: batch norm (running statistics) and the layer's bias, folded (eq. (4)).
-struct ChannelAffine {
-  std::vector<double> scale;
-  std::vector<double> shift;
-  bool is_identity_scale = true;
-};
+/// A residual block's batch norm (always there).
+std::optional<BatchNormView> batch_norm_of(const torch::nn::BatchNorm2dImpl& bn) { return batch_norm_view({"", &bn}); }
 
-/// Batch norm in inference mode: y = gamma (x - mean) / sqrt(var + eps) + beta.
-struct BatchNormParams {
-  torch::Tensor gamma, beta, mean, var;
-  double eps = 0;
-};
-
-template <typename BatchNorm>
-BatchNormParams params_of(const BatchNorm& bn) {
-  return {bn.weight, bn.bias, bn.running_mean, bn.running_var, bn.options.eps()};
-}
-
-std::optional<BatchNormParams> batch_norm_of(const torch::nn::Module* module) {
-  if (const auto* bn = dynamic_cast<const torch::nn::BatchNorm1dImpl*>(module)) return params_of(*bn);
-  if (const auto* bn = dynamic_cast<const torch::nn::BatchNorm2dImpl*>(module)) return params_of(*bn);
-  return std::nullopt;
-}
-
-ChannelAffine fold(int64_t channels, const torch::Tensor& bias, const std::optional<BatchNormParams>& bn) {
-  ChannelAffine a;
-  a.scale.assign(static_cast<size_t>(channels), 1.0);
-  a.shift.assign(static_cast<size_t>(channels), 0.0);
-  const auto b = bias.defined() ? bias.to(torch::kDouble) : torch::zeros({channels}, torch::kDouble);
-  for (int64_t c = 0; c < channels; ++c) {
-    double scale = 1.0, shift = 0.0;
-    if (bn) {
-      scale = bn->gamma[c].item<double>() / std::sqrt(bn->var[c].item<double>() + bn->eps);
-      shift = bn->beta[c].item<double>() - bn->mean[c].item<double>() * scale;
-      a.is_identity_scale = false;
-    }
-    a.scale[static_cast<size_t>(c)] = scale;
-    a.shift[static_cast<size_t>(c)] = scale * b[c].item<double>() + shift;
-  }
-  return a;
-}
-
-/// Builds the node list while walking the modules, tracking the current tensor.
-class Exporter {
+/// Builds the node list while walking the modules (nn/module_walk.h), tracking the current tensor.
+class Exporter : public ModuleVisitor {
  public:
-  Exporter(const ExperimentConfig& config, const InputShape& input, const ExportOptions& options)
-      : options_(options) {
+  Exporter(const ExperimentConfig& config, const InputShape& input, const ExportOptions& options) : options_(options) {
     net_.name = config.name;
     net_.input_shape = {input.channels, input.height, input.width};
     net_.input_format = Format(8, 0, false);
@@ -79,35 +38,34 @@ class Exporter {
     rescale_input(config.transform, input.channels);
   }
 
-  void walk(const torch::nn::Sequential& body) {
-    const auto modules = body->children();
-    for (size_t i = 0; i < modules.size(); ++i) {
-      const auto* m = modules[i].get();
-      if (auto* conv = dynamic_cast<const QConv2dImpl*>(m)) {
-        i = weighted_layer(modules, i, conv->weight_point(), conv->options.name(), conv->weight, conv->bias,
-                           conv->options.out_channels(), true, conv->options.kernel_size(), conv->options.stride(),
-                           conv->options.padding());
-      } else if (auto* fc = dynamic_cast<const QLinearImpl*>(m)) {
-        i = weighted_layer(modules, i, fc->weight_point(), fc->options.name(), fc->weight, fc->bias,
-                           fc->options.out_features(), false, 1, 1, 0);
-      } else if (auto* pool = dynamic_cast<const torch::nn::MaxPool2dImpl*>(m)) {
-        max_pool(pool->options.kernel_size()->at(0), pool->options.stride()->at(0));
-      } else if (dynamic_cast<const torch::nn::AdaptiveAvgPool2dImpl*>(m)) {
-        global_average_pool();
-      } else if (dynamic_cast<const torch::nn::FlattenImpl*>(m)) {
-        flatten();
-      } else if (auto* block = dynamic_cast<const ResidualBlockImpl*>(m)) {
-        residual_block(*block);
-      } else if (dynamic_cast<const torch::nn::DropoutImpl*>(m) || dynamic_cast<const GradientPointImpl*>(m)) {
-        continue; // inference: dropout is the identity; a gradient point does nothing in forward
-      } else {
-        throw std::runtime_error("export: no integer form for module " + modules[i]->name());
-      }
+  /// A weighted layer with the batch norm and activation that follow it.
+  void weighted_layer(const WeightedLayer& layer) override {
+    const auto affine = fold_batch_norm(layer.out_channels(), layer.bias(), layer.batch_norm);
+    if (layer.conv) {
+      const auto& o = layer.conv->options;
+      linear_node(o.name(), layer.weight_point(), layer.weight(), true, o.kernel_size(), o.stride(), o.padding(),
+                  affine, layer.activation);
+    } else {
+      linear_node(layer.name(), layer.weight_point(), layer.weight(), false, 1, 1, 0, affine, layer.activation);
     }
-    net_.output = current_.name;
+  }
+  void max_pool(const torch::nn::MaxPool2dImpl& pool, const ModuleRef&) override {
+    max_pool_node(pool.options.kernel_size()->at(0), pool.options.stride()->at(0));
+  }
+  void average_pool(const torch::nn::AdaptiveAvgPool2dImpl&, const ModuleRef&) override { average_pool_node(); }
+  void flatten(const ModuleRef&) override { flatten_node(); }
+  void residual_block(const ResidualBlockImpl& block, const ModuleRef&) override { residual_node(block); }
+  // Inference: dropout is the identity; a gradient point does nothing in forward.
+  void dropout(const ModuleRef&) override {}
+  void gradient_point(const GradientPointImpl&, const ModuleRef&) override {}
+  void unsupported(const ModuleRef& where) override {
+    throw std::runtime_error("export: no integer form for module " + where.module->name());
   }
 
-  ir::Network take() { return std::move(net_); }
+  ir::Network take() {
+    net_.output = current_.name;
+    return std::move(net_);
+  }
 
  private:
   struct Tensor {
@@ -115,22 +73,6 @@ class Exporter {
     Format format;
     std::vector<int64_t> shape;
   };
-
-  /// The weighted layer at modules[i], with the batch norm and activation that follow it. Returns the
-  /// index of the last module consumed.
-  size_t weighted_layer(const std::vector<std::shared_ptr<torch::nn::Module>>& modules, size_t i,
-                        const QuantPointPtr& weight_point, const std::string& name, const torch::Tensor& weight,
-                        const torch::Tensor& bias, int64_t channels, bool conv, int64_t kernel, int64_t stride,
-                        int64_t padding) {
-    std::optional<BatchNormParams> bn;
-    const QActivationImpl* activation = nullptr;
-    size_t j = i + 1;
-    if (j < modules.size() && (bn = batch_norm_of(modules[j].get()))) ++j;
-    if (j < modules.size() && (activation = dynamic_cast<const QActivationImpl*>(modules[j].get()))) ++j;
-    const auto affine = fold(channels, bias, bn);
-    linear_node(name, weight_point, weight, conv, kernel, stride, padding, affine, activation);
-    return j - 1;
-  }
 
   /// Fractional bits of the per-channel multipliers: multiplier_bits (signed) for the largest scale,
   /// or 0 (multiplier 1) when there is no scale to apply.
@@ -163,7 +105,8 @@ class Exporter {
                    int64_t kernel, int64_t stride, int64_t padding, const ChannelAffine& affine,
                    const QActivationImpl* activation) {
     if (!weight_point->spec())
-      throw std::runtime_error("export: layer " + name + ": its weights have no format (export needs a precision plan)");
+      throw std::runtime_error("export: layer " + name +
+                               ": its weights have no format (export needs a precision plan)");
     const auto wq = quantize_tensor(weight.detach().to(torch::kDouble), *weight_point->spec(), 0);
     ir::Node node;
     node.name = name;
@@ -244,7 +187,7 @@ class Exporter {
     push(std::move(node));
   }
 
-  void max_pool(int64_t kernel, int64_t stride) {
+  void max_pool_node(int64_t kernel, int64_t stride) {
     ir::Node node;
     node.name = "pool" + std::to_string(++pools_);
     node.op = ir::OpKind::kMaxPool;
@@ -259,7 +202,7 @@ class Exporter {
 
   /// The mean over the whole map, exact: F_out = F_in + ceil(log2(H W)) keeps every bit of the sum
   /// when H W is a power of two (8 x 8 in the ResNet).
-  void global_average_pool() {
+  void average_pool_node() {
     const int64_t h = current_.shape[1];
     if (current_.shape[2] != h) throw std::runtime_error("export: global average pooling needs a square map");
     const int extra = ceil_log2_int(static_cast<double>(h * h));
@@ -273,7 +216,8 @@ class Exporter {
     node.output_shape = {current_.shape[0], 1, 1};
     ir::Requantize r;
     r.multiplier_frac = 30;
-    r.multiplier = {static_cast<int64_t>(std::llround(std::ldexp(1.0, r.multiplier_frac + extra) / static_cast<double>(h * h)))};
+    r.multiplier = {
+        static_cast<int64_t>(std::llround(std::ldexp(1.0, r.multiplier_frac + extra) / static_cast<double>(h * h)))};
     r.offset = {0};
     r.shift = r.multiplier_frac; // (sum * 2^(30+extra) / HW) >> 30 = sum * 2^extra / HW
     r.clamp_min = node.output_format.code_min();
@@ -282,7 +226,7 @@ class Exporter {
     push(std::move(node));
   }
 
-  void flatten() {
+  void flatten_node() {
     ir::Node node;
     node.name = "flatten";
     node.op = ir::OpKind::kFlatten;
@@ -297,26 +241,26 @@ class Exporter {
   /// conv1 - BN - act - conv2 - BN - (+ shortcut) - act: both branches end in a wide pre-addition
   /// format (F = F_out + residual_extra_bits), the addition is exact, and its requantization is the
   /// block's activation.
-  void residual_block(const ResidualBlockImpl& block) {
+  void residual_node(const ResidualBlockImpl& block) {
     const std::string name = block.options.name();
     const Tensor input = current_;
     const auto& c1 = block.conv1();
     linear_node(c1->options.name(), c1->weight_point(), c1->weight, true, 3, c1->options.stride(), 1,
-                fold(c1->options.out_channels(), c1->bias, params_of(*block.bn1())), block.act1().get());
+                fold_batch_norm(c1->options.out_channels(), c1->bias, batch_norm_of(*block.bn1())), block.act1().get());
     const auto& act2 = block.act2()->activation_point()->spec();
     if (!act2 || act2->format.auto_range)
       throw std::runtime_error("export: block " + name + ": its output activation needs a fixed format in the plan");
     const Format wide(32, act2->format.frac + options_.residual_extra_bits, true);
     const auto& c2 = block.conv2();
     branch(c2->options.name() + ".bn", c2->weight_point(), c2->weight, c2->bias, c2->options.stride(),
-           params_of(*block.bn2()), wide);
+           batch_norm_of(*block.bn2()), wide);
     const Tensor main = current_;
     Tensor skip = input;
     if (!block.shortcut().is_empty()) {
       current_ = input;
       const auto& s = block.shortcut();
       branch(s->options.name(), s->weight_point(), s->weight, s->bias, s->options.stride(),
-             params_of(*block.shortcut_bn()), wide);
+             batch_norm_of(*block.shortcut_bn()), wide);
       skip = current_;
     }
     ir::Node add;
@@ -331,8 +275,8 @@ class Exporter {
     r.offset = {0};
     r.shift = frac - act2->format.frac;
     r.clamp_min = std::max<int64_t>(act2->format.code_min(), 0);
-    r.clamp_max = std::min<int64_t>(act2->format.code_max(),
-                                    static_cast<int64_t>(std::floor(std::ldexp(block.options.clip(), act2->format.frac))));
+    r.clamp_max = std::min<int64_t>(
+        act2->format.code_max(), static_cast<int64_t>(std::floor(std::ldexp(block.options.clip(), act2->format.frac))));
     add.requantize = r;
     // Two wide branches can sum past 32 bits: the width is what the worst case needs.
     add.accumulator_bits = ir::worst_case_accumulator(add, {main.format, skip.format}).fits(32) ? 32 : 64;
@@ -343,9 +287,10 @@ class Exporter {
   /// A convolution + BN of a residual branch, requantized to the wide pre-addition format (no clamp
   /// beyond the format: the addition comes first).
   void branch(const std::string& node_name, const QuantPointPtr& weight_point, const torch::Tensor& weight,
-              const torch::Tensor& bias, int64_t stride, const BatchNormParams& bn, const Format& wide) {
+              const torch::Tensor& bias, int64_t stride, const std::optional<BatchNormView>& bn, const Format& wide) {
     if (!weight_point->spec())
-      throw std::runtime_error("export: layer " + node_name + ": its weights have no format (export needs a precision plan)");
+      throw std::runtime_error("export: layer " + node_name +
+                               ": its weights have no format (export needs a precision plan)");
     const auto wq = quantize_tensor(weight.detach().to(torch::kDouble), *weight_point->spec(), 0);
     ir::Node node;
     node.name = node_name;
@@ -359,8 +304,8 @@ class Exporter {
     const int64_t channels = weight.size(0);
     node.output_shape = {channels, (current_.shape[1] + 2 - 3) / stride + 1, (current_.shape[2] + 2 - 3) / stride + 1};
     node.output_format = wide;
-    node.requantize = affine_requantize(fold(channels, bias, bn), wq.format.frac + current_.format.frac, wide,
-                                        wide.code_min(), wide.code_max());
+    node.requantize = affine_requantize(fold_batch_norm(channels, bias, bn), wq.format.frac + current_.format.frac,
+                                        wide, wide.code_min(), wide.code_max());
     push(std::move(node));
   }
 
@@ -381,7 +326,7 @@ ir::Network export_network(NetworkImpl& network, const ExperimentConfig& config,
                            const ExportOptions& options) {
   torch::NoGradGuard no_grad;
   Exporter exporter(config, input, options);
-  exporter.walk(network.body);
+  walk_modules(network, exporter);
   auto net = exporter.take();
   net.validate();
   return net;

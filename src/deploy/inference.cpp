@@ -47,8 +47,7 @@ InferenceReport run_inference(const ir::Network& network, const data::ImageDatas
       const auto sim_pred = sim.argmax(1);
       const auto mine = torch::tensor(codes, torch::kLong).reshape({count, -1});
       report.code_mismatches += sim.ne(mine).sum().item<int64_t>();
-      report.prediction_mismatches +=
-          sim_pred.ne(torch::tensor(predicted, torch::kLong)).sum().item<int64_t>();
+      report.prediction_mismatches += sim_pred.ne(torch::tensor(predicted, torch::kLong)).sum().item<int64_t>();
     }
     if (options.source_model) {
       if (report.source_correct < 0) report.source_correct = report.source_agreement = 0;

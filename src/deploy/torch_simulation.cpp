@@ -79,7 +79,8 @@ torch::Tensor simulate_network(const ir::Network& network, const torch::Tensor& 
         const auto& b = tensors.at(node.inputs.at(1));
         const Format fa = network.format_of(node.inputs[0]), fb = network.format_of(node.inputs[1]);
         const int frac = std::max(fa.frac, fb.frac);
-        out = requantize(in * (int64_t{1} << (frac - fa.frac)) + b * (int64_t{1} << (frac - fb.frac)), *node.requantize);
+        out =
+            requantize(in * (int64_t{1} << (frac - fa.frac)) + b * (int64_t{1} << (frac - fb.frac)), *node.requantize);
         break;
       }
       case ir::OpKind::kFlatten: out = in.flatten(1); break;

@@ -43,7 +43,8 @@ DirectoryLock::~DirectoryLock() {
     std::error_code ec;
     const std::filesystem::path lock = std::filesystem::path(dir_) / kLockFile;
     auto entries = std::filesystem::directory_iterator(dir_, ec);
-    const bool only_lock = !ec && std::all_of(begin(entries), end(entries), [&](const auto& e) { return e.path() == lock; });
+    const bool only_lock =
+        !ec && std::all_of(begin(entries), end(entries), [&](const auto& e) { return e.path() == lock; });
     if (only_lock && std::filesystem::remove(lock, ec)) std::filesystem::remove(dir_, ec);
   }
   ::close(fd_); // closing releases the flock

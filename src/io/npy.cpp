@@ -70,8 +70,8 @@ class HeaderParser {
 
  private:
   [[noreturn]] void fail(const std::string& why) const {
-    throw std::runtime_error(what_ + ": bad .npy header (" + why + " at character " + std::to_string(pos_) +
-                             " of \"" + text_ + "\")");
+    throw std::runtime_error(what_ + ": bad .npy header (" + why + " at character " + std::to_string(pos_) + " of \"" +
+                             text_ + "\")");
   }
   char peek() const { return pos_ < text_.size() ? text_[pos_] : '\0'; }
   void skip_spaces() {
@@ -110,8 +110,10 @@ class HeaderParser {
         if (peek() == ')') break;
         v.tuple.push_back(parse_dimension());
         skip_spaces();
-        if (peek() == ',') ++pos_;
-        else if (peek() != ')') fail("expected ',' or ')' in the shape");
+        if (peek() == ',')
+          ++pos_;
+        else if (peek() != ')')
+          fail("expected ',' or ')' in the shape");
       }
       ++pos_;
     } else {
@@ -179,13 +181,14 @@ std::string encode_npy(const NpyArray& array) {
   for (int64_t d : array.shape) {
     if (d < 0) throw std::invalid_argument("encode_npy: negative dimension " + std::to_string(d));
     if (!empty && __builtin_mul_overflow(numel, d, &numel))
-      throw std::invalid_argument("encode_npy: the shape " + shape_literal(array.shape) + " has more elements than int64 counts");
+      throw std::invalid_argument("encode_npy: the shape " + shape_literal(array.shape) +
+                                  " has more elements than int64 counts");
   }
   if (numel != static_cast<int64_t>(array.data.size()))
     throw std::invalid_argument("encode_npy: " + std::to_string(array.data.size()) + " values for the shape " +
                                 shape_literal(array.shape));
-  std::string header = "{'descr': '" + npy_descr(array.dtype) + "', 'fortran_order': False, 'shape': " +
-                       shape_literal(array.shape) + ", }";
+  std::string header = "{'descr': '" + npy_descr(array.dtype) +
+                       "', 'fortran_order': False, 'shape': " + shape_literal(array.shape) + ", }";
   const size_t unpadded = kMagicSize + 2 + 2 + header.size() + 1; // + the final newline
   header.append((kHeaderAlignment - unpadded % kHeaderAlignment) % kHeaderAlignment, ' ');
   header += '\n';
@@ -236,7 +239,8 @@ NpyArray decode_npy(const std::string& bytes, const std::string& what) {
   const auto get = [&](const char* key, HeaderParser::Value::Kind kind) -> const HeaderParser::Value& {
     const auto it = dict.find(key);
     if (it == dict.end()) throw std::runtime_error(what + ": the .npy header has no '" + key + "'");
-    if (it->second.kind != kind) throw std::runtime_error(what + ": the .npy header's '" + key + "' has the wrong type");
+    if (it->second.kind != kind)
+      throw std::runtime_error(what + ": the .npy header's '" + key + "' has the wrong type");
     return it->second;
   };
   NpyArray array;
@@ -255,8 +259,8 @@ NpyArray decode_npy(const std::string& bytes, const std::string& what) {
   for (int64_t d : array.shape) {
     if (empty) break;
     if (numel > capacity / static_cast<size_t>(d))
-      throw std::runtime_error(what + ": shape " + shape_literal(array.shape) + " needs more data than the file holds (" +
-                               std::to_string(available) + " bytes)");
+      throw std::runtime_error(what + ": shape " + shape_literal(array.shape) +
+                               " needs more data than the file holds (" + std::to_string(available) + " bytes)");
     numel *= static_cast<size_t>(d);
   }
   if (numel * itemsize != available)

@@ -72,8 +72,10 @@ std::vector<std::string> recover_interrupted_folder_writes(const std::string& di
   for (const auto& p : previous) {
     // Killed between its two renames: the old folder is the user's, put it back where it was.
     std::error_code move_error;
-    if (!fs::exists(root)) fs::rename(p, root, move_error);
-    else fs::remove_all(p, move_error);
+    if (!fs::exists(root))
+      fs::rename(p, root, move_error);
+    else
+      fs::remove_all(p, move_error);
     handled.push_back(p.filename().string());
   }
   return handled;

@@ -1,6 +1,7 @@
 #include "fxnn/io/text_table.h"
 
 #include <algorithm>
+#include <cstdarg>
 #include <cstdio>
 #include <sstream>
 
@@ -23,6 +24,7 @@ std::string TextTable::aligned() const {
   };
   line(header_);
   std::vector<std::string> rule;
+  rule.reserve(widths.size());
   for (size_t w : widths) rule.push_back(std::string(w, '-'));
   line(rule);
   for (const auto& row : rows_) line(row);
@@ -53,6 +55,18 @@ std::string format_general(double value, int digits) {
 std::string format_percent(double fraction, int decimals) {
   char text[64];
   std::snprintf(text, sizeof text, "%.*f%%", decimals, 100.0 * fraction);
+  return text;
+}
+
+std::string format_printf(const char* format, ...) {
+  va_list args, again;
+  va_start(args, format);
+  va_copy(again, args);
+  const int n = std::vsnprintf(nullptr, 0, format, args);
+  va_end(args);
+  std::string text(n > 0 ? static_cast<size_t>(n) : 0, '\0');
+  if (n > 0) std::vsnprintf(text.data(), text.size() + 1, format, again);
+  va_end(again);
   return text;
 }
 

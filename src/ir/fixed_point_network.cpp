@@ -118,8 +118,8 @@ std::string to_string(OpKind op) {
 }
 
 OpKind parse_op_kind(const std::string& text) {
-  for (OpKind op : {OpKind::kRescale, OpKind::kConv2d, OpKind::kDense, OpKind::kMaxPool, OpKind::kAvgPool,
-                    OpKind::kAdd, OpKind::kFlatten})
+  for (OpKind op : {OpKind::kRescale, OpKind::kConv2d, OpKind::kDense, OpKind::kMaxPool, OpKind::kAvgPool, OpKind::kAdd,
+                    OpKind::kFlatten})
     if (to_string(op) == text) return op;
   throw std::invalid_argument("unknown op '" + text +
                               "' (expected rescale, conv2d, dense, maxpool, avgpool, add or flatten)");
@@ -150,7 +150,8 @@ void Network::validate() const {
   if (!within_element_limit(input_shape))
     throw std::runtime_error("network input shape " + shape_str(input_shape) + " has more elements than " +
                              element_limit_str());
-  if (input_format.auto_range) throw std::runtime_error("network input format " + input_format.str() + " must be fixed");
+  if (input_format.auto_range)
+    throw std::runtime_error("network input format " + input_format.str() + " must be fixed");
   std::set<std::string> defined{input_name};
   for (const Node& node : nodes) {
     if (!is_safe_name(node.name))
@@ -176,8 +177,8 @@ void Network::validate() const {
       fail(node, "accumulator_bits must be 32 or 64, got " + std::to_string(node.accumulator_bits));
     if (has_window(node.op)) {
       if (node.kernel < 1 || node.stride < 1 || node.padding < 0)
-        fail(node, "kernel " + std::to_string(node.kernel) + ", stride " + std::to_string(node.stride) +
-                       ", padding " + std::to_string(node.padding) + ": need kernel >= 1, stride >= 1, padding >= 0");
+        fail(node, "kernel " + std::to_string(node.kernel) + ", stride " + std::to_string(node.stride) + ", padding " +
+                       std::to_string(node.padding) + ": need kernel >= 1, stride >= 1, padding >= 0");
       if (node.padding > kMaxTensorElements)
         fail(node, "padding " + std::to_string(node.padding) + " is larger than " + element_limit_str());
       if (node.op != OpKind::kConv2d && node.padding != 0)
@@ -205,8 +206,8 @@ void Network::validate() const {
         if (node.op == OpKind::kConv2d) {
           const auto& ws = node.weight->shape;
           if (ws.size() != 4 || ws[1] != in_shape[0] || ws[2] != node.kernel || ws[3] != node.kernel)
-            fail(node, "weight shape " + shape_str(ws) + " does not match [out, " + std::to_string(in_shape[0]) +
-                           ", " + std::to_string(node.kernel) + ", " + std::to_string(node.kernel) +
+            fail(node, "weight shape " + shape_str(ws) + " does not match [out, " + std::to_string(in_shape[0]) + ", " +
+                           std::to_string(node.kernel) + ", " + std::to_string(node.kernel) +
                            "] (input channels, kernel)");
           channels = ws[0];
         }
@@ -246,8 +247,9 @@ void Network::validate() const {
       const WorstCase worst = worst_case_accumulator(node, inputs);
       const int64_t channels = node.output_shape[0];
       if (!worst.fits(node.accumulator_bits))
-        fail(node, "accumulator_bits " + std::to_string(node.accumulator_bits) + " too small: the worst case |acc| is " +
-                       worst.max_str() + (node.accumulator_bits == 32 ? " (use 64)" : ""));
+        fail(node, "accumulator_bits " + std::to_string(node.accumulator_bits) +
+                       " too small: the worst case |acc| is " + worst.max_str() +
+                       (node.accumulator_bits == 32 ? " (use 64)" : ""));
       check_requantize(node, worst, channels);
     }
     defined.insert(node.name);

@@ -70,8 +70,8 @@ class HeaderWriter {
   }
   void array(const std::string& name, const NodeTensor& t) {
     claim(name);
-    out_ << "static const " << c_type(t.dtype) << " " << name << "[" << t.data->size() << "] = { /* "
-         << dims(t.shape) << " */";
+    out_ << "static const " << c_type(t.dtype) << " " << name << "[" << t.data->size() << "] = { /* " << dims(t.shape)
+         << " */";
     for (size_t i = 0; i < t.data->size(); ++i) {
       if (i % kValuesPerLine == 0) out_ << "\n   ";
       out_ << " " << c_literal((*t.data)[i]) << (i + 1 < t.data->size() ? "," : "");

@@ -35,9 +35,12 @@ int manifest_depth(const std::string& text) {
   bool in_string = false, escaped = false;
   for (char c : text) {
     if (in_string) {
-      if (escaped) escaped = false;
-      else if (c == '\\') escaped = true;
-      else if (c == '"') in_string = false;
+      if (escaped)
+        escaped = false;
+      else if (c == '\\')
+        escaped = true;
+      else if (c == '"')
+        in_string = false;
     } else if (c == '"') {
       in_string = true;
     } else if (c == '[' || c == '{') {
@@ -91,7 +94,8 @@ OrderedJson node_json(const Node& node) {
 /// key ("OUT/model.json: nodes[2] (conv1).requantize.shift: expected an integer").
 class ManifestReader {
  public:
-  ManifestReader(std::string dir) : dir_(std::move(dir)), file_((std::filesystem::path(dir_) / kManifestFile).string()) {}
+  ManifestReader(std::string dir)
+      : dir_(std::move(dir)), file_((std::filesystem::path(dir_) / kManifestFile).string()) {}
 
   Network read() {
     std::string text = read_file(file_);
@@ -116,16 +120,19 @@ class ManifestReader {
     } catch (const Json::exception& e) { // parse_error, and out_of_range for a number beyond double
       throw std::runtime_error(file_ + ": not valid JSON (" + e.what() + ")");
     }
-    if (!duplicate.empty()) throw std::runtime_error(file_ + ": the key \"" + duplicate + "\" appears twice in an object");
+    if (!duplicate.empty())
+      throw std::runtime_error(file_ + ": the key \"" + duplicate + "\" appears twice in an object");
     if (!root.is_object()) fail("(top level)", "expected a JSON object");
     keys(root, "(top level)", {"format", "version", "name", "input", "nodes", "output"}, {"source"});
     if (string(root, "format", "format") != kManifestFormat)
-      fail("format", "expected \"" + std::string(kManifestFormat) + "\", got \"" + root["format"].get<std::string>() + "\"");
+      fail("format",
+           "expected \"" + std::string(kManifestFormat) + "\", got \"" + root["format"].get<std::string>() + "\"");
     Network net;
     // Compared as read: 2^32 + 1 is not version 1 (a cast to int first would make it so).
     const int64_t version = integer(root, "version", "version");
     if (version != kFormatVersion)
-      fail("version", std::to_string(version) + " is not a version this fxnn reads (" + std::to_string(kFormatVersion) + ")");
+      fail("version",
+           std::to_string(version) + " is not a version this fxnn reads (" + std::to_string(kFormatVersion) + ")");
     net.version = kFormatVersion;
     net.name = string(root, "name", "name");
     if (root.contains("source")) net.source = string(root, "source", "source");
@@ -136,13 +143,12 @@ class ManifestReader {
     net.input_format = format(input, "format", "input.format");
     const Json& nodes = member(root, "nodes", "nodes");
     if (!nodes.is_array()) fail("nodes", "expected an array");
-    for (size_t i = 0; i < nodes.size(); ++i) net.nodes.push_back(read_node(nodes[i], "nodes[" + std::to_string(i) + "]"));
+    for (size_t i = 0; i < nodes.size(); ++i)
+      net.nodes.push_back(read_node(nodes[i], "nodes[" + std::to_string(i) + "]"));
     net.output = string(root, "output", "output");
     try {
       net.validate();
-    } catch (const std::runtime_error& e) {
-      throw std::runtime_error(file_ + ": invalid network: " + e.what());
-    }
+    } catch (const std::runtime_error& e) { throw std::runtime_error(file_ + ": invalid network: " + e.what()); }
     return net;
   }
 
@@ -207,9 +213,7 @@ class ManifestReader {
       // One spelling per format: Format::parse also takes " 8", "+8" and "08" (std::stoi).
       if (f.str() != text) fail(where, "format \"" + text + "\" must be written " + f.str());
       return f;
-    } catch (const std::invalid_argument& e) {
-      fail(where, e.what());
-    }
+    } catch (const std::invalid_argument& e) { fail(where, e.what()); }
   }
 
   /// The .npy file named by obj["file"] (a plain name inside the folder).
@@ -226,7 +230,9 @@ class ManifestReader {
     }
   }
 
-  std::string path_of(const Json& obj) const { return (std::filesystem::path(dir_) / obj.at("file").get<std::string>()).string(); }
+  std::string path_of(const Json& obj) const {
+    return (std::filesystem::path(dir_) / obj.at("file").get<std::string>()).string();
+  }
 
   std::string shape_str(const std::vector<int64_t>& shape) const { return Json(shape).dump(); }
 
@@ -250,7 +256,8 @@ class ManifestReader {
   }
 
   /// multiplier and offset: 1-D with one entry per channel, or one entry.
-  std::vector<int64_t> read_channel_values(const Json& rq, const char* key, const std::string& where, int64_t channels) {
+  std::vector<int64_t> read_channel_values(const Json& rq, const char* key, const std::string& where,
+                                           int64_t channels) {
     const Json& obj = object(rq, key, where);
     keys(obj, where, {"file"}, {});
     auto array = tensor_file(obj, where);
@@ -271,9 +278,7 @@ class ManifestReader {
     const std::string rounding = string(rq, "rounding", where + ".rounding");
     try {
       r.rounding = parse_rounding(rounding);
-    } catch (const std::invalid_argument& e) {
-      fail(where + ".rounding", e.what());
-    }
+    } catch (const std::invalid_argument& e) { fail(where + ".rounding", e.what()); }
     const auto clamp = integers(rq, "clamp", where + ".clamp");
     if (clamp.size() != 2) fail(where + ".clamp", "expected [min, max]");
     r.clamp_min = clamp[0];
@@ -289,17 +294,17 @@ class ManifestReader {
     node.name = name;
     try {
       node.op = parse_op_kind(string(j, "op", where + ".op"));
-    } catch (const std::invalid_argument& e) {
-      fail(where + ".op", e.what());
-    }
+    } catch (const std::invalid_argument& e) { fail(where + ".op", e.what()); }
     switch (node.op) {
       case OpKind::kConv2d:
-        keys(j, where, {"name", "op", "inputs", "output_format", "output_shape", "weight", "kernel", "stride", "padding",
-                        "accumulator_bits", "requantize"}, {});
+        keys(j, where,
+             {"name", "op", "inputs", "output_format", "output_shape", "weight", "kernel", "stride", "padding",
+              "accumulator_bits", "requantize"},
+             {});
         break;
       case OpKind::kDense:
-        keys(j, where, {"name", "op", "inputs", "output_format", "output_shape", "weight", "accumulator_bits",
-                        "requantize"}, {});
+        keys(j, where,
+             {"name", "op", "inputs", "output_format", "output_shape", "weight", "accumulator_bits", "requantize"}, {});
         break;
       case OpKind::kMaxPool:
         keys(j, where, {"name", "op", "inputs", "output_format", "output_shape", "kernel", "stride"}, {"padding"});
@@ -325,7 +330,8 @@ class ManifestReader {
     if (j.contains("kernel")) node.kernel = integer(j, "kernel", where + ".kernel");
     if (j.contains("stride")) node.stride = integer(j, "stride", where + ".stride");
     if (j.contains("padding")) node.padding = integer(j, "padding", where + ".padding");
-    if (j.contains("accumulator_bits")) node.accumulator_bits = small_integer(j, "accumulator_bits", where + ".accumulator_bits");
+    if (j.contains("accumulator_bits"))
+      node.accumulator_bits = small_integer(j, "accumulator_bits", where + ".accumulator_bits");
     if (j.contains("weight")) node.weight = read_weight(j, where + ".weight");
     if (j.contains("requantize")) {
       if (node.output_shape.empty()) fail(where + ".output_shape", "must not be empty");
@@ -367,7 +373,8 @@ std::string manifest_json(const Network& network) {
   root["version"] = network.version;
   root["name"] = network.name;
   root["source"] = network.source;
-  root["input"] = {{"name", network.input_name}, {"shape", network.input_shape}, {"format", network.input_format.str()}};
+  root["input"] = {
+      {"name", network.input_name}, {"shape", network.input_shape}, {"format", network.input_format.str()}};
   root["nodes"] = OrderedJson::array();
   for (const auto& node : network.nodes) root["nodes"].push_back(node_json(node));
   root["output"] = network.output;
@@ -388,10 +395,9 @@ FolderKind network_folder_kind() {
     if (ec) return "it cannot be listed: " + ec.message();
     try {
       const auto manifest = nlohmann::json::parse(read_file((dir / kManifestFile).string()));
-      if (manifest.value("format", std::string()) != kManifestFormat) return std::string(kManifestFile) + " is not fxnn's";
-    } catch (const std::exception&) {
-      return "no readable " + std::string(kManifestFile);
-    }
+      if (manifest.value("format", std::string()) != kManifestFormat)
+        return std::string(kManifestFile) + " is not fxnn's";
+    } catch (const std::exception&) { return "no readable " + std::string(kManifestFile); }
     return "";
   };
   return kind;
@@ -432,9 +438,7 @@ std::string one_line(const std::string& text) {
 Network load_network(const std::string& dir) {
   try {
     return ManifestReader(dir).read();
-  } catch (const std::runtime_error& e) {
-    throw std::runtime_error(one_line(e.what()));
-  }
+  } catch (const std::runtime_error& e) { throw std::runtime_error(one_line(e.what())); }
 }
 
 } // namespace fxnn::ir

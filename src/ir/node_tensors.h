@@ -11,10 +11,10 @@
 namespace fxnn::ir {
 
 struct NodeTensor {
-  std::string key;                   // "weight", "multiplier", "offset"
-  const std::vector<int64_t>* data;  // the values (owned by the node)
-  std::vector<int64_t> shape;        // as in the manifest
-  io::NpyDType dtype;                // the narrowest type holding the format (weights) or the values
+  std::string key;                  // "weight", "multiplier", "offset"
+  const std::vector<int64_t>* data; // the values (owned by the node)
+  std::vector<int64_t> shape;       // as in the manifest
+  io::NpyDType dtype;               // the narrowest type holding the format (weights) or the values
   std::string file_name(const Node& node) const { return node.name + "." + key + ".npy"; }
 };
 
@@ -31,7 +31,8 @@ inline std::vector<NodeTensor> node_tensors(const Node& node) {
                        io::narrowest_npy_dtype(node.weight->format.code_min(), node.weight->format.code_max())});
   if (node.requantize) {
     const auto& r = *node.requantize;
-    tensors.push_back({"multiplier", &r.multiplier, {static_cast<int64_t>(r.multiplier.size())}, values_dtype(r.multiplier)});
+    tensors.push_back(
+        {"multiplier", &r.multiplier, {static_cast<int64_t>(r.multiplier.size())}, values_dtype(r.multiplier)});
     tensors.push_back({"offset", &r.offset, {static_cast<int64_t>(r.offset.size())}, values_dtype(r.offset)});
   }
   return tensors;

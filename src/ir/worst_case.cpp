@@ -30,6 +30,14 @@ uint64_t max_abs_code(const Format& format) {
   return std::max(magnitude(format.code_min()), magnitude(format.code_max()));
 }
 
+int signed_bits(__int128 lo, __int128 hi) {
+  int bits = 1;
+  while (bits < 127 &&
+         (lo < -(static_cast<__int128>(1) << (bits - 1)) || hi > (static_cast<__int128>(1) << (bits - 1)) - 1))
+    ++bits;
+  return bits;
+}
+
 uint64_t WorstCase::max() const { return bound.empty() ? 0 : *std::max_element(bound.begin(), bound.end()); }
 
 bool WorstCase::fits(int bits) const {

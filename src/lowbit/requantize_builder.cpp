@@ -64,12 +64,14 @@ BuiltRequantize float_scale_requantize(const std::vector<double>& alpha, const s
       b.requantize.offset.push_back(round_half_up(std::ldexp(beta[static_cast<size_t>(c)], s)));
     }
     const double offset_max = std::ldexp(1.0, 62);
-    const bool offsets_fit = std::all_of(beta.begin(), beta.end(), [&](double v) { return std::ldexp(std::abs(v), s) < offset_max; });
+    const bool offsets_fit =
+        std::all_of(beta.begin(), beta.end(), [&](double v) { return std::ldexp(std::abs(v), s) < offset_max; });
     if (offsets_fit && overflowing_channel(b.requantize, worst, channels) < 0) {
       b.significant_bits = std::numeric_limits<int>::max();
       for (int64_t c = 0; c < channels; ++c)
         if (worst.channel(c) > 0)
-          b.significant_bits = std::min(b.significant_bits, bit_length(static_cast<uint64_t>(b.requantize.multiplier[static_cast<size_t>(c)])));
+          b.significant_bits = std::min(
+              b.significant_bits, bit_length(static_cast<uint64_t>(b.requantize.multiplier[static_cast<size_t>(c)])));
       if (b.significant_bits == std::numeric_limits<int>::max()) b.significant_bits = 0;
       return b;
     }

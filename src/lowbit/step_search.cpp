@@ -79,8 +79,9 @@ double ErrorProfile::squared_error(double step, CodeRange codes) const {
     size_t end = sorted_.size();
     if (k < last) {
       const double upper = (static_cast<double>(k) + 0.5) * step;
-      end = static_cast<size_t>(std::lower_bound(sorted_.begin() + static_cast<std::ptrdiff_t>(begin), sorted_.end(), upper) -
-                                sorted_.begin());
+      end = static_cast<size_t>(
+          std::lower_bound(sorted_.begin() + static_cast<std::ptrdiff_t>(begin), sorted_.end(), upper) -
+          sorted_.begin());
     }
     const long double c = static_cast<long double>(k) * step, n = static_cast<long double>(end - begin);
     // sum (x - c)^2 = S2 - 2 c S1 + c^2 n over [begin, end)

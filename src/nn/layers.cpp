@@ -2,7 +2,7 @@
 
 #include <cmath>
 
-#include "fxnn/autograd/quantize_functions.h"
+#include "fxnn/nn/quantize_functions.h"
 
 namespace fxnn {
 
@@ -31,7 +31,8 @@ torch::Tensor observed_linear_map(const torch::Tensor& x, const QuantPointPtr& w
   observer->on_forward(*weight_point, x);
   auto y = op(x);
   if (y.requires_grad()) {
-    y.register_hook([observer, point = weight_point](const torch::Tensor& grad) { observer->on_backward(*point, grad); });
+    y.register_hook(
+        [observer, point = weight_point](const torch::Tensor& grad) { observer->on_backward(*point, grad); });
   }
   return y;
 }
@@ -49,7 +50,8 @@ QLinearImpl::QLinearImpl(QLinearOptions options_)
 }
 
 torch::Tensor QLinearImpl::forward(const torch::Tensor& x) {
-  return observed_linear_map(x, weight_point_, [&](const torch::Tensor& in) { return torch::linear(in, weight, bias); });
+  return observed_linear_map(x, weight_point_,
+                             [&](const torch::Tensor& in) { return torch::linear(in, weight, bias); });
 }
 
 std::vector<QuantPointPtr> QLinearImpl::quant_points() const {
@@ -95,8 +97,8 @@ torch::Tensor QActivationImpl::forward(const torch::Tensor& x) {
   // An unsigned format whose range ends at or below the clip already is the clipped ReLU: saturation
   // sends x < 0 to 0 and x > max to max, and its straight-through mask is the clipped ReLU's
   // derivative (docs/fixed-point-training.md eq. (4)). One pass instead of two.
-  const bool quantizer_clips = spec && !spec->format.is_signed && !spec->format.auto_range &&
-                               spec->format.max() <= options.clip();
+  const bool quantizer_clips =
+      spec && !spec->format.is_signed && !spec->format.auto_range && spec->format.max() <= options.clip();
   const auto input = quantizer_clips ? x : torch::hardtanh(x, 0.0, options.clip());
   return quantize_activation(input, activation_point_, gradient_point_);
 }

@@ -83,7 +83,8 @@ class Builder {
 } // namespace
 
 Network make_network(const ModelOptions& options, const InputShape& input) {
-  if (options.width <= 0) throw std::invalid_argument("model.width must be positive, got " + std::to_string(options.width));
+  if (options.width <= 0)
+    throw std::invalid_argument("model.width must be positive, got " + std::to_string(options.width));
   if (options.dropout < 0 || options.dropout >= 1)
     throw std::invalid_argument("model.dropout must be in [0, 1), got " + std::to_string(options.dropout));
   Builder b(options, input);

@@ -37,8 +37,8 @@ std::vector<torch::Tensor> NetworkImpl::float_parameters() const {
   const auto weights = weight_quantizations();
   std::vector<torch::Tensor> result;
   for (const auto& p : parameters()) {
-    const bool is_weight = std::any_of(weights.begin(), weights.end(),
-                                       [&](const WeightQuantization& w) { return w.weight.is_same(p); });
+    const bool is_weight =
+        std::any_of(weights.begin(), weights.end(), [&](const WeightQuantization& w) { return w.weight.is_same(p); });
     if (!is_weight) result.push_back(p);
   }
   return result;

@@ -13,8 +13,10 @@ bool has_fixed_point_state(const WeightQuantization& w) {
 /// could move a value onto a tie of Q_W. W formats of up to 24 bits are exact in float32.
 void write_weight(const WeightQuantization& w, const torch::Tensor& accumulator) {
   torch::NoGradGuard no_grad;
-  if (w.weight_point->is_quantized()) w.weight.copy_(w.weight_point->quantize(accumulator).values);
-  else w.weight.copy_(accumulator);
+  if (w.weight_point->is_quantized())
+    w.weight.copy_(w.weight_point->quantize(accumulator).values);
+  else
+    w.weight.copy_(accumulator);
 }
 
 } // namespace
@@ -43,7 +45,8 @@ void FixedPointSGD::initialize_accumulators() {
   // Velocities exist from the start (zeros), so that every process of a run holds the same state tensors.
   if (options_.momentum() > 0) {
     for (auto& state : weights_) state.velocity = torch::zeros_like(state.weight.weight);
-    for (size_t i = 0; i < float_parameters_.size(); ++i) float_velocities_[i] = torch::zeros_like(float_parameters_[i]);
+    for (size_t i = 0; i < float_parameters_.size(); ++i)
+      float_velocities_[i] = torch::zeros_like(float_parameters_[i]);
   }
 }
 
@@ -146,12 +149,16 @@ void FixedPointSGD::load(torch::serialize::InputArchive& archive) {
     const bool found = archive.try_read(key, value);
     if (found && !target.defined())
       throw std::runtime_error("optimizer state " + key + " is not kept by this run (" +
-                               (key.find(".accumulator") != std::string::npos ? "a fixed-point run's checkpoint in a float run"
-                                                                               : "a run with momentum") + ")");
+                               (key.find(".accumulator") != std::string::npos
+                                    ? "a fixed-point run's checkpoint in a float run"
+                                    : "a run with momentum") +
+                               ")");
     if (!found && target.defined())
       throw std::runtime_error("optimizer state " + key + " is missing (" +
-                               (key.find(".accumulator") != std::string::npos ? "a float run's checkpoint in a fixed-point run"
-                                                                               : "a run without momentum") + ")");
+                               (key.find(".accumulator") != std::string::npos
+                                    ? "a float run's checkpoint in a fixed-point run"
+                                    : "a run without momentum") +
+                               ")");
     if (!found) return;
     if (value.sizes() != target.sizes())
       throw std::runtime_error("optimizer state " + key + " has another shape than this run's network");

@@ -11,8 +11,8 @@ namespace fxnn {
 
 namespace {
 
-constexpr int kMaxCandidate = 32;        // B_min candidates tried: 1..32 bits
-constexpr double kEmaDecay = 0.9;        // the EMA of the gradient variances (spec section 4)
+constexpr int kMaxCandidate = 32; // B_min candidates tried: 1..32 bits
+constexpr double kEmaDecay = 0.9; // the EMA of the gradient variances (spec section 4)
 
 std::string format_number(double x) { return format_general(x, 3); }
 
@@ -67,14 +67,17 @@ GradientStep activation_gradient_step(const ProbeStats& stats, const LayerStats&
   std::string binding;
   for (const auto& p : l.ga_paths) {
     const double lambda = p.lambda_max();
-    if (p.lambda.empty()) throw std::runtime_error("layer " + l.name + ": no gain measured for its path to " + p.weight_layer);
+    if (p.lambda.empty())
+      throw std::runtime_error("layer " + l.name + ": no gain measured for its path to " + p.weight_layer);
     if (!(lambda > 0)) continue; // the noise cannot reach this weight gradient
-    const double step = std::ldexp(1.0, log2_step_gw.at(p.weight_layer)) / std::sqrt(paths_into[p.weight_layer] * lambda);
+    const double step =
+        std::ldexp(1.0, log2_step_gw.at(p.weight_layer)) / std::sqrt(paths_into[p.weight_layer] * lambda);
     if (step < budget_step) {
       budget_step = step;
       binding = p.weight_layer + " (" + p.kind + ", lambda = " + format_number(lambda) +
                 (paths_into[p.weight_layer] > 1 ? ", budget shared by " + std::to_string(paths_into[p.weight_layer])
-                                                : std::string()) + ")";
+                                                : std::string()) +
+                ")";
     }
   }
   const double validity_step = kStepToSpread * ga.sigma_min(); // eq. (16)
@@ -86,10 +89,11 @@ GradientStep activation_gradient_step(const ProbeStats& stats, const LayerStats&
     result.log2_step = floor_log2(budget_step);
     result.rule = StepRule::kNoiseBudget;
   }
-  result.statistic = "sigma_min = " + format_number(ga.sigma_min()) + ", sigma_max = " + format_number(ga.sigma_max()) +
-                     "; noise budget allows step " +
-                     (std::isfinite(budget_step) ? format_number(budget_step) + " via " + binding : std::string("any")) +
-                     ", validity " + format_number(validity_step);
+  result.statistic =
+      "sigma_min = " + format_number(ga.sigma_min()) + ", sigma_max = " + format_number(ga.sigma_max()) +
+      "; noise budget allows step " +
+      (std::isfinite(budget_step) ? format_number(budget_step) + " via " + binding : std::string("any")) +
+      ", validity " + format_number(validity_step);
   return result;
 }
 
@@ -150,7 +154,8 @@ Assignment Assignment::from_json(const nlohmann::json& j, const std::string& sou
     a.target_pm = j.at("target_pm").get<double>();
     a.b_min = j.at("b_min").get<int>();
     a.bound = j.at("bound").get<double>();
-    for (const auto& c : j.at("candidates")) a.candidates.push_back({c.at("b_min").get<int>(), c.at("bound").get<double>()});
+    for (const auto& c : j.at("candidates"))
+      a.candidates.push_back({c.at("b_min").get<int>(), c.at("bound").get<double>()});
     for (const auto& t : j.at("tensors"))
       a.tensors.push_back({t.at("layer").get<std::string>(), parse_tensor_class(t.at("class").get<std::string>()),
                            Format::parse(t.at("format").get<std::string>()), t.at("statistic").get<std::string>(),
@@ -221,7 +226,8 @@ Assignment assign_precisions(const ProbeStats& stats, const AssignOptions& optio
     if (!l.noise_gain_weight) throw std::runtime_error("layer " + l.name + ": no noise gain E_W in the statistics");
     feedforward.push_back({l.name, TensorClass::kWeight, *l.noise_gain_weight});
     if (l.has_activation) {
-      if (!l.noise_gain_activation) throw std::runtime_error("layer " + l.name + ": no noise gain E_A in the statistics");
+      if (!l.noise_gain_activation)
+        throw std::runtime_error("layer " + l.name + ": no noise gain E_A in the statistics");
       feedforward.push_back({l.name, TensorClass::kActivation, *l.noise_gain_activation});
     }
   }
@@ -242,20 +248,22 @@ Assignment assign_precisions(const ProbeStats& stats, const AssignOptions& optio
     }
   }
   if (result.b_min == 0)
-    throw std::runtime_error("no B_min up to " + std::to_string(kMaxCandidate) + " bits meets p_m <= " +
-                             format_number(options.target_pm));
+    throw std::runtime_error("no B_min up to " + std::to_string(kMaxCandidate) +
+                             " bits meets p_m <= " + format_number(options.target_pm));
 
   std::map<std::string, std::map<TensorClass, Chosen>> chosen;
   for (const auto& t : feedforward) {
     const int wanted = result.b_min + t.offset;
     const int bits = std::max(wanted, min_bits(t.tensor_class));
     // Weights: signed, range 1; activations: unsigned, range 2 (spec section 2). Both have step 2^(1-B).
-    const Format f = t.tensor_class == TensorClass::kWeight ? Format(bits, bits - 1, true) : Format(bits, bits - 1, false);
+    const Format f =
+        t.tensor_class == TensorClass::kWeight ? Format(bits, bits - 1, true) : Format(bits, bits - 1, false);
     chosen[t.layer][t.tensor_class] = {
         f,
         std::string(t.tensor_class == TensorClass::kWeight ? "E_W = " : "E_A = ") + format_number(t.gain) +
-            ", offset " + (t.offset >= 0 ? "+" : "") + std::to_string(t.offset) + " from B_min = " +
-            std::to_string(result.b_min) + (bits > wanted ? " (" + std::to_string(wanted) + " bits raised to the floor)" : ""),
+            ", offset " + (t.offset >= 0 ? "+" : "") + std::to_string(t.offset) +
+            " from B_min = " + std::to_string(result.b_min) +
+            (bits > wanted ? " (" + std::to_string(wanted) + " bits raised to the floor)" : ""),
         bits > wanted ? StepRule::kFloor : StepRule::kEqualization};
   }
 
@@ -270,11 +278,12 @@ Assignment assign_precisions(const ProbeStats& stats, const AssignOptions& optio
     const auto& gw = l.weight_gradient;
     check_positive(gw.sigma_max(), l.name, "sigma_max(G^(W))");
     const int log2_r_gw = ceil_log2(2 * gw.sigma_max() * inflate); // eq. (6)
-    const auto [gw_format, gw_rule] = signed_format(log2_r_gw, log2_step_gw[l.name], StepRule::kSpread, l.name, "G^(W)");
+    const auto [gw_format, gw_rule] =
+        signed_format(log2_r_gw, log2_step_gw[l.name], StepRule::kSpread, l.name, "G^(W)");
     chosen[l.name][TensorClass::kWeightGradient] = {
         gw_format,
-        "sigma_max = " + format_number(gw.sigma_max()) + ", sigma_min = " + format_number(gw.sigma_min()) +
-            ": range " + power_of_two(log2_r_gw) + ", step " + power_of_two(log2_step_gw[l.name]),
+        "sigma_max = " + format_number(gw.sigma_max()) + ", sigma_min = " + format_number(gw.sigma_min()) + ": range " +
+            power_of_two(log2_r_gw) + ", step " + power_of_two(log2_step_gw[l.name]),
         gw_rule};
     if (l.has_activation_gradient) {
       const auto& ga = l.activation_gradient;

@@ -81,7 +81,8 @@ BackpropGains::BackpropGains(NetworkImpl& network, const data::Batch& batch)
   const auto grads = torch::autograd::grad({loss}, tensors, {}, /*retain_graph=*/true, /*create_graph=*/false,
                                            /*allow_unused=*/true);
   for (size_t i = 0; i < names.size(); ++i)
-    nonzero_[names[i]] = grads[i].defined() ? grads[i].ne(0).to(torch::kDouble) : torch::zeros_like(tensors[i], torch::kDouble);
+    nonzero_[names[i]] =
+        grads[i].defined() ? grads[i].ne(0).to(torch::kDouble) : torch::zeros_like(tensors[i], torch::kDouble);
 }
 
 BackpropGains::~BackpropGains() {
@@ -122,7 +123,7 @@ torch::Tensor BackpropGains::closed_form(const GradientPath& path) const {
   auto ones_shape = y.sizes().vec();
   ones_shape[1] = 1;
   const auto a = correlate(g, torch::ones(ones_shape, y.options()), x) / m; // mean of X over the channel's positions
-  const auto b = correlate(g, xhat, x) / m;                                  // mean of xhat X
+  const auto b = correlate(g, xhat, x) / m;                                 // mean of xhat X
   const auto s1 = correlate(g, w, x2);
   const auto s2 = correlate(g, w, x);
   const auto s3 = correlate(g, w * xhat, x);

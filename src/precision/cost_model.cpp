@@ -18,11 +18,11 @@ struct LayerShape {
   LayerGeometry geometry;
   int64_t weights = 0;
   int64_t input_height = 1, input_width = 1;
-  int64_t output_elements = 0;        // |A_l| (and |G^(A)_l|) per sample
-  std::string input_activation;       // the A point feeding the layer ("" = the network input)
-  std::string gradient_layer;         // the layer whose G^(A) point quantizes this layer's output gradient
-  bool has_activation = false;        // an A point (the logits have none: they stay in float)
-  bool first = false;                 // no back-propagation to the input is needed
+  int64_t output_elements = 0;  // |A_l| (and |G^(A)_l|) per sample
+  std::string input_activation; // the A point feeding the layer ("" = the network input)
+  std::string gradient_layer;   // the layer whose G^(A) point quantizes this layer's output gradient
+  bool has_activation = false;  // an A point (the logits have none: they stay in float)
+  bool first = false;           // no back-propagation to the input is needed
 };
 
 /// Records, during one forward pass, the input shapes of the layers and the A points executed before them.
@@ -111,10 +111,11 @@ std::vector<CostScheme> standard_schemes(const PrecisionPlan& plan) {
                                         plan_bits(plan, layer, TensorClass::kActivationGradient),
                                         plan_bits(plan, layer, TensorClass::kAccumulator)};
                      }});
-  schemes.push_back({"BN", "binarized forward: 1-bit W and A, float gradients and accumulators", 8,
-                     uniform(1, 1, 32, 32, 32)});
+  schemes.push_back(
+      {"BN", "binarized forward: 1-bit W and A, float gradients and accumulators", 8, uniform(1, 1, 32, 32, 32)});
   schemes.push_back({"SQ", "16-bit fixed point, float accumulators", 16, uniform(16, 16, 16, 16, 32)});
-  schemes.push_back({"TG", "TernGrad: ternary weight gradients, all else float", kFloatBits, uniform(32, 32, 2, 32, 32)});
+  schemes.push_back(
+      {"TG", "TernGrad: ternary weight gradients, all else float", kFloatBits, uniform(32, 32, 2, 32, 32)});
   return schemes;
 }
 
@@ -129,7 +130,8 @@ std::vector<TrainingCost> training_costs(const ExperimentConfig& config, const s
       const auto& g = s.geometry;
       const LayerBits bits = scheme.bits(g.name);
       const LayerBits gradient_bits = scheme.bits(s.gradient_layer);
-      const int input_bits = s.input_activation.empty() ? scheme.input_bits : scheme.bits(s.input_activation).activation;
+      const int input_bits =
+          s.input_activation.empty() ? scheme.input_bits : scheme.bits(s.input_activation).activation;
       const double positions = static_cast<double>(g.output_positions(s.input_height, s.input_width));
       const double weights = static_cast<double>(s.weights);
       // Forward: C_out x P dot products of length C_in k^2, activations x weights.
@@ -141,7 +143,8 @@ std::vector<TrainingCost> training_costs(const ExperimentConfig& config, const s
         cost.backward += batch * inputs * dot_product_cost(length, gradient_bits.activation_gradient, bits.weight);
       }
       // Weight gradient: one dot product of length batch x P per weight, activations x activation gradients.
-      cost.weight_gradient += weights * dot_product_cost(batch * positions, input_bits, gradient_bits.activation_gradient);
+      cost.weight_gradient +=
+          weights * dot_product_cost(batch * positions, input_bits, gradient_bits.activation_gradient);
       cost.update += weights * bits.accumulator; // one B_acc-bit addition per weight
       cost.representational += weights * (bits.weight + bits.weight_gradient + bits.accumulator);
       if (s.gradient_layer == g.name) // a shortcut's output is its block's, counted once with <block>.conv2
@@ -156,7 +159,8 @@ std::vector<TrainingCost> training_costs(const ExperimentConfig& config, const s
 }
 
 TextTable cost_table(const std::vector<TrainingCost>& costs) {
-  TextTable table({"scheme", "computational (1e9 FA/step)", "vs FL", "representational (MB)", "communication (MB/step)"});
+  TextTable table(
+      {"scheme", "computational (1e9 FA/step)", "vs FL", "representational (MB)", "communication (MB/step)"});
   const double fl = costs.empty() ? 1.0 : costs.front().computational;
   for (const auto& c : costs)
     table.add_row({c.scheme, format_general(c.computational / 1e9, 4), format_general(c.computational / fl, 3),

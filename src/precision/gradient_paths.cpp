@@ -3,8 +3,7 @@
 #include <algorithm>
 #include <stdexcept>
 
-#include "fxnn/nn/layers.h"
-#include "fxnn/nn/residual_block.h"
+#include "fxnn/nn/module_walk.h"
 
 namespace fxnn {
 
@@ -37,26 +36,14 @@ const ActivationSite& GradientTopology::activation(const std::string& layer) con
 }
 
 int64_t GradientTopology::paths_into(const std::string& weight_layer) const {
-  return std::count_if(paths.begin(), paths.end(), [&](const GradientPath& p) { return p.weight_layer == weight_layer; });
+  return std::count_if(paths.begin(), paths.end(),
+                       [&](const GradientPath& p) { return p.weight_layer == weight_layer; });
 }
 
 namespace {
 
-LayerGeometry geometry_of(const QConv2dImpl& conv) {
-  const auto& o = conv.options;
-  return {o.name(), true, o.in_channels(), o.out_channels(), o.kernel_size(), o.stride(), o.padding()};
-}
-
-LayerGeometry geometry_of(const QLinearImpl& fc) {
-  return {fc.options.name(), false, fc.options.in_features(), fc.options.out_features()};
-}
-
-/// The batch norm's scale and epsilon, whichever dimension it normalizes.
-template <typename BatchNorm>
-void attach_batch_norm(WeightSite& site, const BatchNorm& bn) {
-  site.bn_gamma = bn.options.affine() ? bn.weight : torch::ones({bn.options.num_features()});
-  site.bn_eps = bn.options.eps();
-}
+/// A residual block's convolution as a weighted layer (its geometry).
+LayerGeometry geometry_of(const QConv2dImpl& conv) { return WeightedLayer::of(conv, nullptr, nullptr).geometry(); }
 
 /// Builds the topology while walking the body in forward order.
 class TopologyBuilder {
@@ -72,11 +59,12 @@ class TopologyBuilder {
     pending_.push_back(topology_.weights.size() - 1);
   }
 
-  void add_batch_norm(const torch::nn::Module& module) {
+  /// The batch norm's scale and epsilon, whichever dimension it normalizes.
+  void add_batch_norm(const BatchNormView& bn) {
     if (pending_.empty()) throw std::invalid_argument("gradient paths: a batch norm that follows no weighted layer");
     auto& site = topology_.weights[pending_.back()];
-    if (const auto* bn2 = dynamic_cast<const torch::nn::BatchNorm2dImpl*>(&module)) attach_batch_norm(site, *bn2);
-    if (const auto* bn1 = dynamic_cast<const torch::nn::BatchNorm1dImpl*>(&module)) attach_batch_norm(site, *bn1);
+    site.bn_gamma = bn.gamma();
+    site.bn_eps = bn.eps;
   }
 
   /// Every weighted layer since the last activation enters this one (their output gradients pass its mask).
@@ -95,13 +83,13 @@ class TopologyBuilder {
     }
     const std::optional<std::string> feeding = last_activation_;
     add_weight(block.conv1()->options.name(), geometry_of(*block.conv1()), block.conv1()->weight);
-    add_batch_norm(*block.bn1());
+    add_batch_norm(*batch_norm_view({"bn1", block.bn1().get()}));
     add_activation(block.act1()->options.name(), block.act1()->options.clip());
     add_weight(block.conv2()->options.name(), geometry_of(*block.conv2()), block.conv2()->weight);
-    add_batch_norm(*block.bn2());
+    add_batch_norm(*batch_norm_view({"bn2", block.bn2().get()}));
     if (block.shortcut()) {
       add_weight(block.shortcut()->options.name(), geometry_of(*block.shortcut()), block.shortcut()->weight, true);
-      add_batch_norm(*block.shortcut_bn());
+      add_batch_norm(*batch_norm_view({"shortcut_bn", block.shortcut_bn().get()}));
     }
     add_activation(block.act2()->options.name(), block.act2()->options.clip());
     if (!block.shortcut()) topology_.identity_to[block.act2()->options.name()] = *feeding;
@@ -126,7 +114,9 @@ class TopologyBuilder {
   void add_paths_from(const std::string& ga_layer, const std::string& at, std::vector<std::string>& through) {
     for (const auto& w : topology_.weights) {
       if (w.entry != at) continue;
-      const PathKind kind = through.size() > 1 ? PathKind::kIdentity : w.is_shortcut ? PathKind::kShortcut : PathKind::kDirect;
+      const PathKind kind = through.size() > 1 ? PathKind::kIdentity
+                            : w.is_shortcut    ? PathKind::kShortcut
+                                               : PathKind::kDirect;
       topology_.paths.push_back({ga_layer, w.layer, kind, through});
     }
     const auto next = topology_.identity_to.find(at);
@@ -141,35 +131,39 @@ class TopologyBuilder {
   std::optional<std::string> last_activation_;
 };
 
+/// The walk of the body (nn/module_walk.h) told to the builder, module by module in forward order.
+class TopologyVisitor : public ModuleVisitor {
+ public:
+  void weighted_layer(const WeightedLayer& layer) override {
+    builder.add_weight(layer.name(), layer.geometry(), layer.weight());
+    if (layer.batch_norm) builder.add_batch_norm(*layer.batch_norm);
+    if (layer.activation) activation(*layer.activation, layer.where);
+  }
+  void batch_norm(const BatchNormView& bn) override { builder.add_batch_norm(bn); }
+  void activation(const QActivationImpl& act, const ModuleRef&) override {
+    builder.add_activation(act.options.name(), act.options.clip());
+  }
+  void gradient_point(const GradientPointImpl& logits, const ModuleRef&) override {
+    builder.add_activation(logits.quant_points().front()->layer(), std::nullopt);
+  }
+  void residual_block(const ResidualBlockImpl& block, const ModuleRef&) override { builder.add_block(block); }
+  void dropout(const ModuleRef&) override { builder.pass_through(); }
+  void max_pool(const torch::nn::MaxPool2dImpl&, const ModuleRef&) override { builder.pass_through(); }
+  void flatten(const ModuleRef&) override { builder.pass_through(); }
+  void average_pool(const torch::nn::AdaptiveAvgPool2dImpl&, const ModuleRef&) override { builder.pass_through(); }
+  void unsupported(const ModuleRef& where) override {
+    throw std::invalid_argument("gradient paths: no rule for module " + where.key + " (" + where.module->name() + ")");
+  }
+
+  TopologyBuilder builder;
+};
+
 } // namespace
 
 GradientTopology gradient_topology(NetworkImpl& network) {
-  TopologyBuilder builder;
-  for (const auto& named : network.body->named_children()) {
-    const auto& module = named.value();
-    if (const auto* conv = dynamic_cast<const QConv2dImpl*>(module.get())) {
-      builder.add_weight(conv->options.name(), geometry_of(*conv), conv->weight);
-    } else if (const auto* fc = dynamic_cast<const QLinearImpl*>(module.get())) {
-      builder.add_weight(fc->options.name(), geometry_of(*fc), fc->weight);
-    } else if (dynamic_cast<const torch::nn::BatchNorm2dImpl*>(module.get()) ||
-               dynamic_cast<const torch::nn::BatchNorm1dImpl*>(module.get())) {
-      builder.add_batch_norm(*module);
-    } else if (const auto* act = dynamic_cast<const QActivationImpl*>(module.get())) {
-      builder.add_activation(act->options.name(), act->options.clip());
-    } else if (const auto* logits = dynamic_cast<const GradientPointImpl*>(module.get())) {
-      builder.add_activation(logits->quant_points().front()->layer(), std::nullopt);
-    } else if (const auto* block = dynamic_cast<const ResidualBlockImpl*>(module.get())) {
-      builder.add_block(*block);
-    } else if (dynamic_cast<const torch::nn::DropoutImpl*>(module.get()) ||
-               dynamic_cast<const torch::nn::MaxPool2dImpl*>(module.get()) ||
-               dynamic_cast<const torch::nn::FlattenImpl*>(module.get()) ||
-               dynamic_cast<const torch::nn::AdaptiveAvgPool2dImpl*>(module.get())) {
-      builder.pass_through();
-    } else {
-      throw std::invalid_argument("gradient paths: no rule for module " + named.key() + " (" + module->name() + ")");
-    }
-  }
-  return builder.finish();
+  TopologyVisitor visitor;
+  walk_modules(network, visitor);
+  return visitor.builder.finish();
 }
 
 } // namespace fxnn

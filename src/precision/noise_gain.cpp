@@ -14,7 +14,8 @@ namespace {
 /// ||dL_n/dW||^2 per sample n, from the layer input x and the output gradient g (eq. (2) of
 /// docs/precision-assignment.md): a fully connected layer's per-sample gradient g_n x_n^T has norm
 /// ||g_n|| ||x_n||; a convolution's is G_n U_n^T with U_n the im2col patches of x_n.
-torch::Tensor per_sample_weight_gradient_norm2(const LayerGeometry& map, const torch::Tensor& x, const torch::Tensor& g) {
+torch::Tensor per_sample_weight_gradient_norm2(const LayerGeometry& map, const torch::Tensor& x,
+                                               const torch::Tensor& g) {
   const int64_t batch = x.size(0);
   if (!map.is_conv) return x.reshape({batch, -1}).pow(2).sum(1) * g.reshape({batch, -1}).pow(2).sum(1);
   const auto patches = torch::nn::functional::unfold(

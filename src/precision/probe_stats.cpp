@@ -61,9 +61,12 @@ PathGainTrack path_from(const nlohmann::json& j) {
 }
 
 nlohmann::ordered_json check_json(const GainCheck& c) {
-  return {{"to", c.weight_layer},           {"kind", c.kind},
-          {"closed_max", c.closed_max},     {"injected_at_max", c.injected_at_max},
-          {"injected_max", c.injected_max}, {"closed_total", c.closed_total},
+  return {{"to", c.weight_layer},
+          {"kind", c.kind},
+          {"closed_max", c.closed_max},
+          {"injected_at_max", c.injected_at_max},
+          {"injected_max", c.injected_max},
+          {"closed_total", c.closed_total},
           {"injected_total", c.injected_total}};
 }
 
@@ -163,9 +166,7 @@ ProbeStats ProbeStats::load(const std::string& path) {
   nlohmann::json j;
   try {
     j = nlohmann::json::parse(text);
-  } catch (const nlohmann::json::exception& e) {
-    throw std::runtime_error(path + ": invalid JSON (" + e.what() + ")");
-  }
+  } catch (const nlohmann::json::exception& e) { throw std::runtime_error(path + ": invalid JSON (" + e.what() + ")"); }
   return from_json(j, path);
 }
 

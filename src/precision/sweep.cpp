@@ -87,7 +87,8 @@ void run_minus_one_sweep(const SweepOptions& options) {
   std::map<std::string, EpochMetrics> last;
   for (const auto& r : runs) last[r.name] = metrics_at(r.dir, epochs);
   const double fl_error = 1 - last["fl"].test_acc, fx_error = 1 - last["fx"].test_acc;
-  TextTable table({"run", "change", "test error at epoch " + std::to_string(epochs), "gap to FX (points)", "gap to FL (points)", "diverged"});
+  TextTable table({"run", "change", "test error at epoch " + std::to_string(epochs), "gap to FX (points)",
+                   "gap to FL (points)", "diverged"});
   std::vector<std::pair<std::string, std::string>> series;
   for (const auto& r : runs) {
     const auto& m = last[r.name];

@@ -20,8 +20,14 @@ namespace fxnn::runtime {
 struct ChannelRequant {
   std::vector<int64_t> multiplier; // per channel, padded with zeros
   std::vector<int64_t> offset;
-  int shift = 0;                   // >= 0
-  int64_t lo = 0, hi = 0;          // the clamp
+  int shift = 0;          // >= 0
+  int64_t lo = 0, hi = 0; // the clamp
+  /// -1 where the multiplier is negative, else 0 (int32 lanes, padded like `multiplier`): eq. (3) is
+  /// non-decreasing in acc where it is 0 and non-increasing where it is -1, so a max-pool of the
+  /// requantized codes is the requantization of mask ^ max(acc ^ mask) over the window (x ^ -1 = ~x
+  /// reverses the order of two's complement integers). Used by the fused conv + max-pool epilogues.
+  std::vector<int32_t> order_mask;
+  bool narrow_multipliers = true; // every multiplier within [-2^31, 2^31)
 };
 
 /// `padded` >= channels entries; `worst` bounds |acc| per channel (ir::worst_case_accumulator): a

@@ -51,7 +51,9 @@ std::string to_string(DType dtype) {
 
 void Codes::Free::operator()(void* p) const { std::free(p); }
 
-Codes::Codes(const Format& format, std::vector<int64_t> shape, Layout layout) { reset(format, std::move(shape), layout); }
+Codes::Codes(const Format& format, std::vector<int64_t> shape, Layout layout) {
+  reset(format, std::move(shape), layout);
+}
 
 void Codes::reset(const Format& format, std::vector<int64_t> shape, Layout layout) {
   format_ = format;
@@ -114,8 +116,10 @@ Codes Codes::with_layout(Layout layout) const {
       for (int64_t ch = 0; ch < c; ++ch)
         for (int64_t p = 0; p < hw; ++p) {
           const int64_t first = (s * c + ch) * hw + p, last = (s * hw + p) * c + ch;
-          if (layout == Layout::kChannelsLast) dst[last] = src[first];
-          else dst[first] = src[last];
+          if (layout == Layout::kChannelsLast)
+            dst[last] = src[first];
+          else
+            dst[first] = src[last];
         }
   });
   return out;
@@ -139,8 +143,9 @@ Codes Codes::from_values(const Format& format, std::vector<int64_t> shape, const
   for (int64_t i = 0; i < out.numel_; ++i) {
     const auto v = static_cast<int64_t>(values[i]);
     if (v < lo || v > hi)
-      throw std::out_of_range("code " + std::to_string(v) + " at index " + std::to_string(i) + " is outside the format " +
-                              format.str() + " [" + std::to_string(lo) + ", " + std::to_string(hi) + "]");
+      throw std::out_of_range("code " + std::to_string(v) + " at index " + std::to_string(i) +
+                              " is outside the format " + format.str() + " [" + std::to_string(lo) + ", " +
+                              std::to_string(hi) + "]");
   }
   visit(out.dtype_, [&](auto tag) {
     using T = decltype(tag);
@@ -150,9 +155,9 @@ Codes Codes::from_values(const Format& format, std::vector<int64_t> shape, const
   return out;
 }
 
-#define FXNN_CODES_INSTANTIATE(T)             \
-  template T* Codes::data<T>();               \
-  template const T* Codes::data<T>() const;   \
+#define FXNN_CODES_INSTANTIATE(T)           \
+  template T* Codes::data<T>();             \
+  template const T* Codes::data<T>() const; \
   template Codes Codes::from_values<T>(const Format&, std::vector<int64_t>, const T*);
 FXNN_CODES_INSTANTIATE(uint8_t)
 FXNN_CODES_INSTANTIATE(int8_t)

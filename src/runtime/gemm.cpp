@@ -61,8 +61,11 @@ void pack(const std::vector<int64_t>& w, int64_t n, int64_t k, int64_t k_padded,
 } // namespace
 
 GemmWeights::GemmWeights(const std::vector<int64_t>& w, int64_t n, int64_t k, GemmKind kind, Isa isa, bool narrow)
-    : kind_(kind), isa_(kind == GemmKind::kWide ? Isa::kPortable : isa), narrow_(narrow && kind == GemmKind::kU8S8),
-      n_(n), k_(k) {
+    : kind_(kind),
+      isa_(kind == GemmKind::kWide ? Isa::kPortable : isa),
+      narrow_(narrow && kind == GemmKind::kU8S8),
+      n_(n),
+      k_(k) {
   if (static_cast<int64_t>(w.size()) != n * k)
     throw std::logic_error("GemmWeights: " + std::to_string(w.size()) + " codes for " + std::to_string(n) + " x " +
                            std::to_string(k));
@@ -93,11 +96,19 @@ std::string gemm_name(const GemmWeights& b) {
 }
 
 void gemm_requantize(const GemmWeights& b, const void* a, int64_t rows, int64_t lda, const ChannelRequant& requant,
-                     const GemmOutput& out) {
-  if (rows <= 0) return;
-  if (b.narrow()) gemm_narrow(b, a, rows, lda, requant, out);
-  else if (b.isa() == Isa::kAvx512Vnni) gemm_vnni(b, a, rows, lda, requant, out);
-  else gemm_portable(b, a, rows, lda, requant, out);
+                     const GemmOutput& out, int64_t first_block, int64_t last_block) {
+  const int64_t blocks = b.n_padded() / 16;
+  if (last_block < 0 || last_block > blocks) last_block = blocks;
+  if (rows <= 0 || first_block >= last_block) return;
+  if (b.narrow()) {
+    if (first_block != 0 || last_block != blocks)
+      throw std::logic_error("gemm_requantize: narrow weights compute every column");
+    gemm_narrow(b, a, rows, lda, requant, out);
+  } else if (b.isa() == Isa::kAvx512Vnni) {
+    gemm_vnni(b, a, rows, lda, requant, out, first_block, last_block);
+  } else {
+    gemm_portable(b, a, rows, lda, requant, out, first_block, last_block);
+  }
 }
 
 } // namespace fxnn::runtime

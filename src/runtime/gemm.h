@@ -76,14 +76,16 @@ struct GemmOutput {
 
 /// out = requantize(A B) for `rows` rows of A (gemm_a_type(b.kind()), row stride `lda` elements,
 /// k_padded readable elements per row, zero beyond k). `requant` was prepared with n_padded
-/// channels. Single-threaded: callers split the rows between threads.
+/// channels. Only the columns of the 16-column blocks [first_block, last_block) are computed
+/// (last_block < 0: up to n_padded / 16), so that threads may split the columns as well as the rows
+/// (not for narrow weights, which always compute every column). Single-threaded, no allocation.
 void gemm_requantize(const GemmWeights& b, const void* a, int64_t rows, int64_t lda, const ChannelRequant& requant,
-                     const GemmOutput& out);
+                     const GemmOutput& out, int64_t first_block = 0, int64_t last_block = -1);
 
 // The two implementations behind gemm_requantize (gemm_vnni.cpp, gemm_portable.cpp).
 void gemm_vnni(const GemmWeights& b, const void* a, int64_t rows, int64_t lda, const ChannelRequant& requant,
-               const GemmOutput& out);
+               const GemmOutput& out, int64_t first_block, int64_t last_block);
 void gemm_portable(const GemmWeights& b, const void* a, int64_t rows, int64_t lda, const ChannelRequant& requant,
-                   const GemmOutput& out);
+                   const GemmOutput& out, int64_t first_block, int64_t last_block);
 
 } // namespace fxnn::runtime

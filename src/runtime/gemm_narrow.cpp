@@ -52,7 +52,9 @@ FXNN_MULTIVERSION void narrow_rows(const GemmWeights& b, const uint8_t* a, int64
 
 uint64_t accumulator_bound(const ir::Node& node, const Format& in_format) {
   using Wide = unsigned __int128;
-  const auto magnitude = [](int64_t x) { return x < 0 ? uint64_t{0} - static_cast<uint64_t>(x) : static_cast<uint64_t>(x); };
+  const auto magnitude = [](int64_t x) {
+    return x < 0 ? uint64_t{0} - static_cast<uint64_t>(x) : static_cast<uint64_t>(x);
+  };
   const ir::IntTensor& w = *node.weight;
   const int64_t channels = w.shape.at(0);
   const uint64_t n = channels > 0 ? static_cast<uint64_t>(w.numel() / channels) : 0;
@@ -60,14 +62,17 @@ uint64_t accumulator_bound(const ir::Node& node, const Format& in_format) {
   for (int64_t v : w.data) w_max = std::max(w_max, magnitude(v));
   if (node.requantize) {
     const auto& r = *node.requantize;
-    const auto pick = [](const std::vector<int64_t>& v, int64_t c) { return v.size() == 1 ? v[0] : v[static_cast<size_t>(c)]; };
+    const auto pick = [](const std::vector<int64_t>& v, int64_t c) {
+      return v.size() == 1 ? v[0] : v[static_cast<size_t>(c)];
+    };
     for (int64_t c = 0; c < channels; ++c) {
       const uint64_t m = magnitude(pick(r.multiplier, c)), o = magnitude(pick(r.offset, c));
       if (m > 0) b_max = std::max(b_max, o / m + (o % m != 0));
     }
   }
   const Wide bound = static_cast<Wide>(n) * w_max * ir::max_abs_code(in_format) + b_max;
-  return bound > std::numeric_limits<uint64_t>::max() ? std::numeric_limits<uint64_t>::max() : static_cast<uint64_t>(bound);
+  return bound > std::numeric_limits<uint64_t>::max() ? std::numeric_limits<uint64_t>::max()
+                                                      : static_cast<uint64_t>(bound);
 }
 
 bool fits_narrow_accumulator(GemmKind kind, const ir::WorstCase& worst, uint64_t bound) {
@@ -89,8 +94,10 @@ void gemm_narrow(const GemmWeights& b, const void* a, int64_t rows, int64_t lda,
                  const GemmOutput& out) {
   if (!b.narrow()) throw std::logic_error("gemm_narrow: the weights were not prepared for 16-bit accumulators");
   const auto* bytes = static_cast<const uint8_t*>(a);
-  if (b.isa() == Isa::kAvx512Vnni) gemm_narrow_avx512(b, bytes, rows, lda, requant, out);
-  else gemm_narrow_portable(b, bytes, rows, lda, requant, out);
+  if (b.isa() == Isa::kAvx512Vnni)
+    gemm_narrow_avx512(b, bytes, rows, lda, requant, out);
+  else
+    gemm_narrow_portable(b, bytes, rows, lda, requant, out);
 }
 
 } // namespace fxnn::runtime

@@ -50,8 +50,8 @@ void gemm_narrow(const GemmWeights& b, const void* a, int64_t rows, int64_t lda,
                  const GemmOutput& out);
 
 // The two implementations (gemm_narrow_avx512.cpp, gemm_narrow.cpp).
-void gemm_narrow_avx512(const GemmWeights& b, const uint8_t* a, int64_t rows, int64_t lda, const ChannelRequant& requant,
-                        const GemmOutput& out);
+void gemm_narrow_avx512(const GemmWeights& b, const uint8_t* a, int64_t rows, int64_t lda,
+                        const ChannelRequant& requant, const GemmOutput& out);
 void gemm_narrow_portable(const GemmWeights& b, const uint8_t* a, int64_t rows, int64_t lda,
                           const ChannelRequant& requant, const GemmOutput& out);
 

@@ -1,5 +1,6 @@
 #include "fxnn/runtime/isa.h"
 
+#include <cstdlib>
 #include <stdexcept>
 
 #include "fxnn/core/cpu_features.h"
@@ -18,8 +19,19 @@ bool isa_supported(Isa isa) {
 Isa detect_isa() { return isa_supported(Isa::kAvx512Vnni) ? Isa::kAvx512Vnni : Isa::kPortable; }
 
 Isa resolve_isa(Isa isa) {
-  if (isa == Isa::kAuto) return detect_isa();
-  if (!isa_supported(isa)) throw std::runtime_error("instruction set " + to_string(isa) + " is not supported by this CPU");
+  if (isa == Isa::kAuto) {
+    const char* forced = std::getenv(kIsaVariable);
+    if (forced && *forced) {
+      try {
+        isa = parse_isa(forced);
+      } catch (const std::invalid_argument& e) {
+        throw std::invalid_argument(std::string(kIsaVariable) + ": " + e.what());
+      }
+    }
+    if (isa == Isa::kAuto) return detect_isa();
+  }
+  if (!isa_supported(isa))
+    throw std::runtime_error("instruction set " + to_string(isa) + " is not supported by this CPU");
   return isa;
 }
 

@@ -15,7 +15,8 @@ FXNN_ALWAYS_INLINE void requantize_run(const int32_t* sums, int64_t count, const
                                        Out* dst) {
   const int64_t* m = rq.multiplier.data() + col0;
   const int64_t* o = rq.offset.data() + col0;
-  for (int64_t j = 0; j < count; ++j) dst[j] = static_cast<Out>(requantize_folded(sums[j], m[j], o[j], rq.shift, rq.lo, rq.hi));
+  for (int64_t j = 0; j < count; ++j)
+    dst[j] = static_cast<Out>(requantize_folded(sums[j], m[j], o[j], rq.shift, rq.lo, rq.hi));
 }
 
 /// Columns [col0, col0 + count) of output row `row`.

@@ -22,7 +22,9 @@ void store(const ir::Node& node, int64_t batch, const std::vector<int64_t>& valu
 } // namespace
 
 int64_t requantize_reference(int64_t acc, const ir::Requantize& r, int64_t channel) {
-  const auto pick = [channel](const std::vector<int64_t>& v) { return v.size() == 1 ? v[0] : v[static_cast<size_t>(channel)]; };
+  const auto pick = [channel](const std::vector<int64_t>& v) {
+    return v.size() == 1 ? v[0] : v[static_cast<size_t>(channel)];
+  };
   int64_t v = acc * pick(r.multiplier) + pick(r.offset);
   if (r.shift > 0) {
     if (r.rounding == Rounding::kNearest) v += int64_t{1} << (r.shift - 1);

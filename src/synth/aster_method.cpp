@@ -55,11 +55,11 @@ struct Affine {
 
 } // namespace
 
-AsterHullRanges aster_hull_ranges(const io::FloatNetwork& net, const InputBox& box) {
+AsterHullRanges aster_hull_ranges(const floatnet::FloatNetwork& net, const InputBox& box) {
   AsterHullRanges out;
   Interval x = box.dims.front();
   for (const Interval& iv : box.dims) x = hull(x, iv); // "union all individual input ranges"
-  for (const io::DenseLayer& layer : net.layers) {
+  for (const floatnet::DenseLayer& layer : net.layers) {
     const Interval w{layer.weight.minCoeff(), layer.weight.maxCoeff()};
     const Interval b{layer.bias.minCoeff(), layer.bias.maxCoeff()};
     Interval dot = times(w, x);
@@ -67,18 +67,22 @@ AsterHullRanges aster_hull_ranges(const io::FloatNetwork& net, const InputBox& b
     const Interval biased{dot.lo + b.lo, dot.hi + b.hi};
     out.dot.push_back(dot);
     out.biased.push_back(biased);
-    x = layer.activation == io::Activation::kLinear ? biased : Interval{std::max(0.0, biased.lo), std::max(0.0, biased.hi)};
-    if (layer.activation == io::Activation::kClippedRelu) x = {std::min(x.lo, layer.clip), std::min(x.hi, layer.clip)};
+    x = layer.activation == floatnet::Activation::kLinear
+            ? biased
+            : Interval{std::max(0.0, biased.lo), std::max(0.0, biased.hi)};
+    if (layer.activation == floatnet::Activation::kClippedRelu)
+      x = {std::min(x.lo, layer.clip), std::min(x.hi, layer.clip)};
   }
   return out;
 }
 
 MethodResult solve_aster(const SynthesisProblem& p, const AsterSettings& settings) {
-  const io::FloatNetwork& net = *p.net;
+  const floatnet::FloatNetwork& net = *p.net;
   const size_t layers = net.layers.size();
   MethodResult result;
-  result.notes.push_back("UNSOUND baseline: Aster's formulation (signed row sums, off-by-one amplification, one rounding "
-                         "per dot product, per-layer hull ranges); its claimed bound is not a guarantee");
+  result.notes.push_back(
+      "UNSOUND baseline: Aster's formulation (signed row sums, off-by-one amplification, one rounding "
+      "per dot product, per-layer hull ranges); its claimed bound is not a guarantee");
   const AsterHullRanges ranges = aster_hull_ranges(net, *p.box);
   std::vector<int> int_dot, int_bias;
   for (size_t l = 0; l < layers; ++l) {
@@ -104,10 +108,10 @@ MethodResult solve_aster(const SynthesisProblem& p, const AsterSettings& setting
       prop = max_weight[l] * total;
     }
     if (total > p.target) {
-      result.infeasible_reason = "Aster's own model cannot reach eps: with every precision at maxLen = " +
-                                 std::to_string(settings.max_len) + " it claims " + std::to_string(total) +
-                                 ", the input error 2^-" + std::to_string(settings.init_len) +
-                                 " amplified by the signed row sums of the layers";
+      result.infeasible_reason =
+          "Aster's own model cannot reach eps: with every precision at maxLen = " + std::to_string(settings.max_len) +
+          " it claims " + std::to_string(total) + ", the input error 2^-" + std::to_string(settings.init_len) +
+          " amplified by the signed row sums of the layers";
       return result;
     }
   }
@@ -176,7 +180,8 @@ MethodResult solve_aster(const SynthesisProblem& p, const AsterSettings& setting
       weight_int = std::max(weight_int, n.weight_int);
       acc_int = std::max(acc_int, n.acc_int);
     }
-    const int guarded = pi_dot[l].value(s.values) + static_cast<int>(std::ceil(std::log2(static_cast<double>(layer.inputs())))) + 1;
+    const int guarded =
+        pi_dot[l].value(s.values) + static_cast<int>(std::ceil(std::log2(static_cast<double>(layer.inputs())))) + 1;
     const int fw = std::min({guarded, p.word - 1 - weight_int, p.acc - 1 - acc_int - previous});
     if (fw < guarded)
       result.notes.push_back("layer " + std::to_string(l + 1) + ": weight fractional bits clamped from " +
@@ -187,7 +192,8 @@ MethodResult solve_aster(const SynthesisProblem& p, const AsterSettings& setting
     const int f = std::min({pi_bias[l].value(s.values), fa, p.word - storage_int});
     if (f < pi_bias[l].value(s.values))
       result.notes.push_back("layer " + std::to_string(l + 1) + ": output fractional bits clamped from " +
-                             std::to_string(pi_bias[l].value(s.values)) + " to " + std::to_string(f) + " by the word size");
+                             std::to_string(pi_bias[l].value(s.values)) + " to " + std::to_string(f) +
+                             " by the word size");
     result.plan.layers.emplace_back(static_cast<size_t>(layer.outputs()), NeuronFormat{f, fw, fa});
     previous = f;
   }

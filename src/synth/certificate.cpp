@@ -79,19 +79,19 @@ struct Value {
 
 /// Applies neuron i's activation to its error symbols (eq. (20c)) and returns a sound bound of
 /// |y^_i - y_i|. z in [z_lo, z_hi] is the real pre-activation, z^ - z in [d_lo, d_hi].
-double activate_errors(detail::Zonotope& errors, Eigen::Index i, const io::DenseLayer& layer, double z_lo, double z_hi,
-                       const Rational& d_lo, const Rational& d_hi, const Rational& clip_error, int64_t clip_code,
-                       int frac_out) {
+double activate_errors(detail::Zonotope& errors, Eigen::Index i, const floatnet::DenseLayer& layer, double z_lo,
+                       double z_hi, const Rational& d_lo, const Rational& d_hi, const Rational& clip_error,
+                       int64_t clip_code, int frac_out) {
   std::vector<double> lo, hi;
   const auto row_bound = [&] {
     const Eigen::VectorXd g = errors.generators.row(i).transpose();
     const double rad = g.cwiseAbs().sum() + errors.radius(i);
     return std::fabs(errors.center(i)) + rad + detail::pad(g.size() + 4, std::fabs(errors.center(i)) + rad);
   };
-  if (layer.activation == io::Activation::kLinear) return row_bound();
+  if (layer.activation == floatnet::Activation::kLinear) return row_bound();
   // Real and computed outputs: y = act(z), y^ = act^(z^) (clip constant c^ = clip_code 2^-F).
   const Rational c = Rational(layer.clip), c_hat = Rational(BigInt(clip_code)) * pow2(-frac_out);
-  const bool clipped = layer.activation == io::Activation::kClippedRelu;
+  const bool clipped = layer.activation == floatnet::Activation::kClippedRelu;
   const auto act = [&](const Rational& v, const Rational& top) {
     Rational y = v < 0 ? Rational(0) : v;
     if (clipped && y > top) y = top;
@@ -99,7 +99,7 @@ double activate_errors(detail::Zonotope& errors, Eigen::Index i, const io::Dense
   };
   const Rational zl(z_lo), zh(z_hi);
   const bool active = zl >= 0 && zl + d_lo >= 0 && (!clipped || (zh <= c && zh + d_hi <= c_hat));
-  if (active) return row_bound(); // identity on both sides: the symbols pass unchanged
+  if (active) return row_bound();  // identity on both sides: the symbols pass unchanged
   if (zh <= 0 && zh + d_hi <= 0) { // dead on both sides
     detail::set_box(errors, i, 0.0, 0.0);
     return 0.0;
@@ -121,14 +121,7 @@ double activate_errors(detail::Zonotope& errors, Eigen::Index i, const io::Dense
 
 } // namespace
 
-int signed_bits(__int128 lo, __int128 hi) {
-  int bits = 1;
-  while (bits < 127 && (lo < -(static_cast<__int128>(1) << (bits - 1)) || hi > (static_cast<__int128>(1) << (bits - 1)) - 1))
-    ++bits;
-  return bits;
-}
-
-Certificate certify(const io::FloatNetwork& net, const NetworkRanges& ranges, const QuantizedNetwork& q,
+Certificate certify(const floatnet::FloatNetwork& net, const NetworkRanges& ranges, const QuantizedNetwork& q,
                     const CertifyOptions& options) {
   Certificate cert;
   const Rounding rounding = q.rounding;
@@ -164,7 +157,7 @@ Certificate certify(const io::FloatNetwork& net, const NetworkRanges& ranges, co
   std::vector<Rational> output_errors;
   for (size_t l = 0; l < q.layers.size(); ++l) {
     const QuantizedLayer& ql = q.layers[l];
-    const io::DenseLayer& layer = net.layers[l];
+    const floatnet::DenseLayer& layer = net.layers[l];
     const LayerRanges& lr = ranges.layers[l];
     const bool source = counts(l + 1);
     const size_t n = static_cast<size_t>(ql.outputs);
@@ -185,8 +178,10 @@ Certificate certify(const io::FloatNetwork& net, const NetworkRanges& ranges, co
       double lo = 0, hi = 0, mag = 0;
       for (int64_t j = 0; j < ql.inputs; ++j) {
         const double dw = w_hat(i, j) - layer.weight(i, j);
-        const double a = dw * (l == 0 ? ranges.input_lo[static_cast<size_t>(j)] : ranges.layers[l - 1].post_lo[static_cast<size_t>(j)]);
-        const double b = dw * (l == 0 ? ranges.input_hi[static_cast<size_t>(j)] : ranges.layers[l - 1].post_hi[static_cast<size_t>(j)]);
+        const double a = dw * (l == 0 ? ranges.input_lo[static_cast<size_t>(j)]
+                                      : ranges.layers[l - 1].post_lo[static_cast<size_t>(j)]);
+        const double b = dw * (l == 0 ? ranges.input_hi[static_cast<size_t>(j)]
+                                      : ranges.layers[l - 1].post_hi[static_cast<size_t>(j)]);
         lo += std::min(a, b);
         hi += std::max(a, b);
         mag += std::max(std::fabs(a), std::fabs(b)) + std::fabs(dw);
@@ -196,8 +191,10 @@ Certificate certify(const io::FloatNetwork& net, const NetworkRanges& ranges, co
       const int s = ql.shift(i);
       if (s > 0) {
         const double unit = std::ldexp(1.0, s - f.frac_acc); // 2^-F: encloses (2^s - 1) 2^-Fa
-        if (rounding == Rounding::kFloor) detail::add_interval(errors, i, -unit, 0.0);
-        else detail::add_interval(errors, i, -unit / 2, unit / 2);
+        if (rounding == Rounding::kFloor)
+          detail::add_interval(errors, i, -unit, 0.0);
+        else
+          detail::add_interval(errors, i, -unit / 2, unit / 2);
       }
     }
     std::vector<double> pre_lo, pre_hi; // bounds of z^ - z (the shift included)
@@ -233,14 +230,17 @@ Certificate certify(const io::FloatNetwork& net, const NetworkRanges& ranges, co
         f_lo = std::min(f_lo, folded);
         f_hi = std::max(f_hi, folded);
         const __int128 magnitude = abs128(folded);
-        if (magnitude != 0 && in.code_max > kHuge / magnitude) partial = kHuge; // eq. (21)
-        else if (partial < kHuge) partial = std::min(kHuge, partial + magnitude * in.code_max);
+        if (magnitude != 0 && in.code_max > kHuge / magnitude)
+          partial = kHuge; // eq. (21)
+        else if (partial < kHuge)
+          partial = std::min(kHuge, partial + magnitude * in.code_max);
       }
       // eq. (7), (11)-(12): the shift to F fractional bits.
       const int s = ql.shift(i);
       Rational shift_error = 0;
       if (source && s > 0)
-        shift_error = rounding == Rounding::kFloor ? Rational(pow2(s) - 1) * pow2(-f.frac_acc) : pow2(s - 1 - f.frac_acc);
+        shift_error =
+            rounding == Rounding::kFloor ? Rational(pow2(s) - 1) * pow2(-f.frac_acc) : pow2(s - 1 - f.frac_acc);
       const __int128 round_add = rounding == Rounding::kNearest && s > 0 ? static_cast<__int128>(1) << (s - 1) : 0;
       lc.neuron_acc_bits.push_back(signed_bits(-(partial + round_add), partial + round_add));
       lc.acc_bits = std::max(lc.acc_bits, lc.neuron_acc_bits.back());
@@ -256,18 +256,18 @@ Certificate certify(const io::FloatNetwork& net, const NetworkRanges& ranges, co
       Rational d_lo = -(err + shift_error);
       if (Rational(pre_lo[ui]) > d_lo) d_lo = Rational(pre_lo[ui]);
       Rational clip_error = 0;
-      if (ql.activation != io::Activation::kLinear) {
+      if (ql.activation != floatnet::Activation::kLinear) {
         c_lo = std::max<__int128>(c_lo, 0);
         c_hi = std::max<__int128>(c_hi, 0);
       }
-      if (ql.activation == io::Activation::kClippedRelu) {
+      if (ql.activation == floatnet::Activation::kClippedRelu) {
         c_lo = std::min<__int128>(c_lo, ql.clip[ui]);
         c_hi = std::min<__int128>(c_hi, ql.clip[ui]);
         if (source) clip_error = abs(Rational(BigInt(ql.clip[ui])) * pow2(-f.frac_out) - Rational(layer.clip));
       }
       // eq. (16)-(17): Lipschitz 1, and a neuron whose computed and real values are both 0.
       Rational e = err + shift_error + clip_error;
-      if (ql.activation != io::Activation::kLinear) {
+      if (ql.activation != floatnet::Activation::kLinear) {
         Rational top = z_hi + d_hi;
         if (top < 0) top = 0;
         if (top < e) e = top;
@@ -281,8 +281,10 @@ Certificate certify(const io::FloatNetwork& net, const NetworkRanges& ranges, co
       out.code_max = std::max(abs128(c_lo), abs128(c_hi));
       out.computed_magnitude = Rational(big(out.code_max)) * pow2(-f.frac_out);
       out.real_magnitude = Rational(std::max(std::fabs(lr.post_lo[ui]), std::fabs(lr.post_hi[ui])));
-      lc.code_lo.push_back(static_cast<int64_t>(std::clamp<__int128>(c_lo, std::numeric_limits<int64_t>::min(), std::numeric_limits<int64_t>::max())));
-      lc.code_hi.push_back(static_cast<int64_t>(std::clamp<__int128>(c_hi, std::numeric_limits<int64_t>::min(), std::numeric_limits<int64_t>::max())));
+      lc.code_lo.push_back(static_cast<int64_t>(
+          std::clamp<__int128>(c_lo, std::numeric_limits<int64_t>::min(), std::numeric_limits<int64_t>::max())));
+      lc.code_hi.push_back(static_cast<int64_t>(
+          std::clamp<__int128>(c_hi, std::numeric_limits<int64_t>::min(), std::numeric_limits<int64_t>::max())));
       lc.storage_bits = std::max(lc.storage_bits, signed_bits(c_lo, c_hi));
       if (e > layer_max) layer_max = e;
       if (l + 1 == q.layers.size()) output_errors.push_back(e);
@@ -292,13 +294,16 @@ Certificate certify(const io::FloatNetwork& net, const NetworkRanges& ranges, co
     lc.folded_weight_bits = signed_bits(f_lo, f_hi);
     const std::string name = "layer " + std::to_string(l + 1);
     if (lc.weight_bits > std::min(options.word, 53))
-      fail(name + ": the weight codes need " + std::to_string(lc.weight_bits) + " bits > W = " + std::to_string(options.word));
+      fail(name + ": the weight codes need " + std::to_string(lc.weight_bits) +
+           " bits > W = " + std::to_string(options.word));
     if (lc.folded_weight_bits > 64)
       fail(name + ": the aligned weight constants need " + std::to_string(lc.folded_weight_bits) + " bits > 64");
     if (lc.acc_bits > std::min(options.acc, 64))
-      fail(name + ": the accumulator needs " + std::to_string(lc.acc_bits) + " bits > A = " + std::to_string(options.acc));
+      fail(name + ": the accumulator needs " + std::to_string(lc.acc_bits) +
+           " bits > A = " + std::to_string(options.acc));
     if (lc.storage_bits > options.word)
-      fail(name + ": the stored outputs need " + std::to_string(lc.storage_bits) + " bits > W = " + std::to_string(options.word));
+      fail(name + ": the stored outputs need " + std::to_string(lc.storage_bits) +
+           " bits > W = " + std::to_string(options.word));
     cert.layers.push_back(std::move(lc));
     values = std::move(next);
   }

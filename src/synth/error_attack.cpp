@@ -14,7 +14,8 @@ constexpr double kFinestStepInCells = 0.25;
 /// The local search of one start: its state and its share of the budget.
 class Climber {
  public:
-  Climber(const io::FloatNetwork& net, const InputBox& box, const QuantizedNetwork& q, int64_t budget, int64_t* used)
+  Climber(const floatnet::FloatNetwork& net, const InputBox& box, const QuantizedNetwork& q, int64_t budget,
+          int64_t* used)
       : net_(net), box_(box), q_(q), first_(*used), stop_(*used + budget), used_(used) {}
 
   /// Climbs from `x` (of error `e`); leaves the best point found in x, e and `found_by`.
@@ -119,7 +120,7 @@ class Climber {
     }
   }
 
-  const io::FloatNetwork& net_;
+  const floatnet::FloatNetwork& net_;
   const InputBox& box_;
   const QuantizedNetwork& q_;
   int64_t first_; // *used_ when this search began
@@ -129,18 +130,20 @@ class Climber {
 
 } // namespace
 
-double fixed_point_error(const io::FloatNetwork& net, const QuantizedNetwork& q, const std::vector<double>& x) {
+double fixed_point_error(const floatnet::FloatNetwork& net, const QuantizedNetwork& q, const std::vector<double>& x) {
   const std::vector<double> y = evaluate_fixed_real(q, x);
   const std::vector<long double> exact = net.evaluate(std::vector<long double>(x.begin(), x.end()));
   long double worst = 0;
-  for (size_t o = 0; o < exact.size(); ++o) worst = std::max(worst, std::fabs(static_cast<long double>(y[o]) - exact[o]));
+  for (size_t o = 0; o < exact.size(); ++o)
+    worst = std::max(worst, std::fabs(static_cast<long double>(y[o]) - exact[o]));
   return static_cast<double>(worst);
 }
 
-AttackResult attack_error_bound(const io::FloatNetwork& net, const InputBox& box, const QuantizedNetwork& q,
+AttackResult attack_error_bound(const floatnet::FloatNetwork& net, const InputBox& box, const QuantizedNetwork& q,
                                 std::vector<AttackStart> starts, const AttackOptions& options) {
   AttackResult result;
-  std::stable_sort(starts.begin(), starts.end(), [](const AttackStart& a, const AttackStart& b) { return a.error > b.error; });
+  std::stable_sort(starts.begin(), starts.end(),
+                   [](const AttackStart& a, const AttackStart& b) { return a.error > b.error; });
   if (!starts.empty()) {
     result.error = starts.front().error;
     result.input = starts.front().input;

@@ -42,7 +42,7 @@ ValueBounds value_bounds(double magnitude, double fallback) {
   return v;
 }
 
-SynthesisBounds synthesis_bounds(const io::FloatNetwork& net, const NetworkRanges& ranges) {
+SynthesisBounds synthesis_bounds(const floatnet::FloatNetwork& net, const NetworkRanges& ranges) {
   SynthesisBounds b;
   for (size_t j = 0; j < ranges.input_lo.size(); ++j) {
     const double m = std::max(std::fabs(ranges.input_lo[j]), std::fabs(ranges.input_hi[j]));
@@ -50,7 +50,7 @@ SynthesisBounds synthesis_bounds(const io::FloatNetwork& net, const NetworkRange
   }
   std::vector<ValueBounds> previous_values = b.inputs;
   for (size_t l = 0; l < net.layers.size(); ++l) {
-    const io::DenseLayer& layer = net.layers[l];
+    const floatnet::DenseLayer& layer = net.layers[l];
     const LayerRanges& lr = ranges.layers[l];
     std::vector<NeuronBounds> neurons(static_cast<size_t>(layer.outputs()));
     for (int64_t i = 0; i < layer.outputs(); ++i) {
@@ -87,11 +87,11 @@ SynthesisBounds synthesis_bounds(const io::FloatNetwork& net, const NetworkRange
   return b;
 }
 
-void bound_artifact_accumulators(const io::FloatNetwork& net, int acc, SynthesisBounds& b) {
+void bound_artifact_accumulators(const floatnet::FloatNetwork& net, int acc, SynthesisBounds& b) {
   int storage = kMinExponent; // the largest storage_int of the layer's inputs
   for (const ValueBounds& v : b.inputs) storage = std::max(storage, v.storage_int);
   for (size_t l = 0; l < net.layers.size(); ++l) {
-    const io::DenseLayer& layer = net.layers[l];
+    const floatnet::DenseLayer& layer = net.layers[l];
     int need = kMinExponent;
     for (int64_t k = 0; k < layer.outputs(); ++k) {
       const NeuronBounds& n = b.layers[l][static_cast<size_t>(k)];
@@ -120,15 +120,15 @@ void make_uniform(std::vector<int>& fracs) {
 } // namespace
 
 /// The finest formats the word sizes allow (eq. (32)-(33)), all constraints of check_plan kept.
-FormatPlan finest_plan(const io::FloatNetwork& net, const SynthesisBounds& b, int word, int acc,
+FormatPlan finest_plan(const floatnet::FloatNetwork& net, const SynthesisBounds& b, int word, int acc,
                        const FinestPlanOptions& options) {
   // Inputs of layer l + 1 are kept no finer than its accumulator can take with weights
   // `traded_weight_bits` below their full width.
   std::vector<int> input_limit(net.layers.size() + 1, 1000);
   for (size_t l = 0; l < net.layers.size(); ++l)
     for (const NeuronBounds& n : b.layers[l])
-      input_limit[l] = std::min(input_limit[l],
-                                (acc - 1 - n.acc_int) - (word - 1 - n.weight_int - options.traded_weight_bits));
+      input_limit[l] =
+          std::min(input_limit[l], (acc - 1 - n.acc_int) - (word - 1 - n.weight_int - options.traded_weight_bits));
   FormatPlan plan;
   for (const auto& v : b.inputs) plan.input_frac.push_back(std::min(word - v.storage_int, input_limit[0]));
   if (options.uniform_storage) make_uniform(plan.input_frac);
@@ -146,6 +146,7 @@ FormatPlan finest_plan(const io::FloatNetwork& net, const SynthesisBounds& b, in
     }
     if (options.uniform_storage) {
       std::vector<int> out;
+      out.reserve(formats.size());
       for (const auto& f : formats) out.push_back(f.frac_out);
       make_uniform(out);
       for (size_t i = 0; i < formats.size(); ++i) formats[i].frac_out = out[i]; // coarser: F <= Fa still holds
@@ -157,11 +158,9 @@ FormatPlan finest_plan(const io::FloatNetwork& net, const SynthesisBounds& b, in
   return plan;
 }
 
-int64_t ErrorGains::sources() const {
-  return gain.empty() ? inputs : inputs + offset.back() + gain.back().rows();
-}
+int64_t ErrorGains::sources() const { return gain.empty() ? inputs : inputs + offset.back() + gain.back().rows(); }
 
-ErrorGains error_gains(const io::FloatNetwork& net, const NetworkRanges& ranges, double margin) {
+ErrorGains error_gains(const floatnet::FloatNetwork& net, const NetworkRanges& ranges, double margin) {
   ErrorGains g;
   g.inputs = net.inputs();
   int64_t total = 0;
@@ -180,7 +179,7 @@ ErrorGains error_gains(const io::FloatNetwork& net, const NetworkRanges& ranges,
   for (size_t j = 0; j < magnitudes.size(); ++j)
     magnitudes[j] = std::max(std::fabs(ranges.input_lo[j]), std::fabs(ranges.input_hi[j]));
   for (size_t l = 0; l < net.layers.size(); ++l) {
-    const io::DenseLayer& layer = net.layers[l];
+    const floatnet::DenseLayer& layer = net.layers[l];
     const LayerRanges& lr = ranges.layers[l];
     a = layer.weight * a;
     b = layer.weight * b;
@@ -192,11 +191,12 @@ ErrorGains error_gains(const io::FloatNetwork& net, const NetworkRanges& ranges,
     std::vector<double> slack(static_cast<size_t>(layer.outputs()), std::numeric_limits<double>::infinity());
     std::vector<bool> dead(static_cast<size_t>(layer.outputs()), false);
     for (int64_t i = 0; i < layer.outputs(); ++i) {
-      if (layer.activation == io::Activation::kLinear) continue;
+      if (layer.activation == floatnet::Activation::kLinear) continue;
       const double lo = lr.pre_lo[static_cast<size_t>(i)], hi = lr.pre_hi[static_cast<size_t>(i)];
-      const bool clip_free = layer.activation == io::Activation::kRelu || hi + margin <= layer.clip;
+      const bool clip_free = layer.activation == floatnet::Activation::kRelu || hi + margin <= layer.clip;
       if (lo >= margin && clip_free) { // stably active: exact
-        slack[static_cast<size_t>(i)] = (layer.activation == io::Activation::kRelu ? lo : std::min(lo, layer.clip - hi)) / 2;
+        slack[static_cast<size_t>(i)] =
+            (layer.activation == floatnet::Activation::kRelu ? lo : std::min(lo, layer.clip - hi)) / 2;
         continue;
       }
       if (hi <= -margin) { // stably dead: no error
@@ -228,7 +228,8 @@ ErrorGains error_gains(const io::FloatNetwork& net, const NetworkRanges& ranges,
     g.input_magnitude.emplace_back(static_cast<size_t>(layer.outputs()), sum_magnitude);
     magnitudes.clear();
     for (int64_t i = 0; i < layer.outputs(); ++i)
-      magnitudes.push_back(std::max(std::fabs(lr.post_lo[static_cast<size_t>(i)]), std::fabs(lr.post_hi[static_cast<size_t>(i)])));
+      magnitudes.push_back(
+          std::max(std::fabs(lr.post_lo[static_cast<size_t>(i)]), std::fabs(lr.post_hi[static_cast<size_t>(i)])));
   }
   return g;
 }

@@ -7,17 +7,19 @@
 
 namespace fxnn::synth {
 
-double float64_evaluation_error(const io::FloatNetwork& net, const NetworkRanges& ranges) {
+double float64_evaluation_error(const floatnet::FloatNetwork& net, const NetworkRanges& ranges) {
   // e: the bound on the computed values' errors; magnitude: max |value| of the real values.
   std::vector<double> e(ranges.input_lo.size(), 0.0), magnitude(ranges.input_lo.size());
-  for (size_t j = 0; j < magnitude.size(); ++j) magnitude[j] = std::max(std::fabs(ranges.input_lo[j]), std::fabs(ranges.input_hi[j]));
+  for (size_t j = 0; j < magnitude.size(); ++j)
+    magnitude[j] = std::max(std::fabs(ranges.input_lo[j]), std::fabs(ranges.input_hi[j]));
   for (size_t l = 0; l < net.layers.size(); ++l) {
-    const io::DenseLayer& layer = net.layers[l];
+    const floatnet::DenseLayer& layer = net.layers[l];
     const LayerRanges& r = ranges.layers[l];
     // eq. (54): the inherited errors through |W|, plus the rounding of n products and n additions
     // of values up to the computed magnitudes (the real ones plus their errors).
     const double gamma = detail::gamma(layer.inputs() + 1);
-    std::vector<double> next(static_cast<size_t>(layer.outputs())), next_magnitude(next.size());
+    const auto outputs = static_cast<size_t>(layer.outputs());
+    std::vector<double> next(outputs), next_magnitude(outputs);
     for (int64_t i = 0; i < layer.outputs(); ++i) {
       double inherited = 0.0, terms = std::fabs(layer.bias(i));
       for (int64_t j = 0; j < layer.inputs(); ++j) {

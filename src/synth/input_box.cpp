@@ -7,10 +7,13 @@
 #include <sstream>
 #include <stdexcept>
 
-#include "fxnn/config/yaml_map.h"
 #include "fxnn/io/atomic_file.h"
+#include "fxnn/io/yaml_map.h"
 
 namespace fxnn::synth {
+
+using io::parse_yaml;
+using io::YamlMap;
 
 double Interval::magnitude() const { return std::max(std::fabs(lo), std::fabs(hi)); }
 
@@ -57,15 +60,17 @@ InputBox parse_input_box(const std::string& text) {
     item = trim(item);
     const size_t colon = item.find(':', 1); // skip a leading sign
     if (colon == std::string::npos)
-      throw std::invalid_argument("--input-box '" + text + "': interval " + std::to_string(box.size() + 1) + " '" + item +
-                                  "' is not lo:hi");
-    const Interval iv{parse_number(trim(item.substr(0, colon)), text), parse_number(trim(item.substr(colon + 1)), text)};
+      throw std::invalid_argument("--input-box '" + text + "': interval " + std::to_string(box.size() + 1) + " '" +
+                                  item + "' is not lo:hi");
+    const Interval iv{parse_number(trim(item.substr(0, colon)), text),
+                      parse_number(trim(item.substr(colon + 1)), text)};
     if (iv.lo > iv.hi)
-      throw std::invalid_argument("--input-box '" + text + "': interval " + std::to_string(box.size() + 1) + " '" + item +
-                                  "' is inverted (lo > hi)");
+      throw std::invalid_argument("--input-box '" + text + "': interval " + std::to_string(box.size() + 1) + " '" +
+                                  item + "' is inverted (lo > hi)");
     box.dims.push_back(iv);
   }
-  if (text.back() == ',') throw std::invalid_argument("--input-box '" + text + "': empty interval after the last comma");
+  if (text.back() == ',')
+    throw std::invalid_argument("--input-box '" + text + "': empty interval after the last comma");
   return box;
 }
 

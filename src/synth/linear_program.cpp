@@ -31,7 +31,8 @@ int LinearProgram::add_variable(double lo, double hi, double objective, bool int
 
 int LinearProgram::add_constraint(const std::vector<Term>& terms, Sense sense, double rhs, const std::string& name) {
   for (const Term& t : terms)
-    if (t.variable < 0 || t.variable >= variables()) throw std::logic_error("LinearProgram: constraint on an unknown variable");
+    if (t.variable < 0 || t.variable >= variables())
+      throw std::logic_error("LinearProgram: constraint on an unknown variable");
   rows_.push_back(Row{terms, sense, rhs, name.empty() ? "c" + std::to_string(rows_.size()) : name});
   return static_cast<int>(rows_.size()) - 1;
 }
@@ -90,7 +91,8 @@ LinearProgram::Solution LinearProgram::solve(double time_limit, double relative_
   const double* values = nullptr;
   if (Cbc_isProvenOptimal(model.get())) {
     solution.status = Status::kOptimal;
-    values = integers() > 0 && Cbc_bestSolution(model.get()) ? Cbc_bestSolution(model.get()) : Cbc_getColSolution(model.get());
+    values = integers() > 0 && Cbc_bestSolution(model.get()) ? Cbc_bestSolution(model.get())
+                                                             : Cbc_getColSolution(model.get());
   } else if (Cbc_isProvenInfeasible(model.get())) {
     solution.status = Status::kInfeasible;
   } else if (integers() > 0 && Cbc_bestSolution(model.get())) {

@@ -33,7 +33,8 @@ struct NodeVars {
 /// one layer), as the fixed-point network artifact needs (docs/synthesis.md eq. (53)).
 void same_frac(LinearProgram& lp, const std::vector<NodeVars>& group, const std::string& what) {
   for (size_t k = 1; k < group.size(); ++k)
-    lp.add_constraint({{group[k].frac, 1}, {group[0].frac, -1}}, Sense::kEqual, 0, "uniform_" + what + "_" + std::to_string(k));
+    lp.add_constraint({{group[k].frac, 1}, {group[0].frac, -1}}, Sense::kEqual, 0,
+                      "uniform_" + what + "_" + std::to_string(k));
 }
 
 } // namespace
@@ -47,13 +48,15 @@ LinearProgram::Solution solve_recorded(const LinearProgram& lp, double time_limi
   result.status = s.status;
   result.solve_seconds = s.seconds;
   result.solved = !s.values.empty();
-  if (result.solved) result.objective = s.objective;
-  else result.infeasible_reason = what + " is " + to_string(s.status);
+  if (result.solved)
+    result.objective = s.objective;
+  else
+    result.infeasible_reason = what + " is " + to_string(s.status);
   return s;
 }
 
 MethodResult solve_lp(const SynthesisProblem& p) {
-  const io::FloatNetwork& net = *p.net;
+  const floatnet::FloatNetwork& net = *p.net;
   const SynthesisBounds& b = *p.bounds;
   const ErrorGains& gains = *p.gains;
   const int r = rounding_exponent(p.rounding);
@@ -80,7 +83,7 @@ MethodResult solve_lp(const SynthesisProblem& p) {
   std::vector<std::vector<NodeVars>> nodes(net.layers.size());
   std::vector<std::vector<int>> frac_weight(net.layers.size()), frac_acc(net.layers.size());
   for (size_t l = 0; l < net.layers.size(); ++l) {
-    const io::DenseLayer& layer = net.layers[l];
+    const floatnet::DenseLayer& layer = net.layers[l];
     const bool is_output = l + 1 == net.layers.size();
     const std::vector<NodeVars>& previous = l == 0 ? inputs : nodes[l - 1];
     // G >= F_j >= L for every input of the layer: the common alignment of eq. (6) needs
@@ -97,10 +100,11 @@ MethodResult solve_lp(const SynthesisProblem& p) {
       const std::string name = std::to_string(l + 1) + "_" + std::to_string(i);
       NodeVars n;
       n.frac = lp.add_variable(1 - nb.value.storage_int, p.word - nb.value.storage_int, 1.0, true, "F" + name);
-      n.error = lp.add_variable(kErrorLow, is_output ? std::min<double>(nb.value.cap_exponent, out_exponent) : nb.value.cap_exponent,
-                                0.0, true, "E" + name);
-      const int fw = lp.add_variable(nb.min_frac_weight, p.word - 1 - nb.weight_int, static_cast<double>(layer.inputs()),
-                                     true, "Fw" + name);
+      n.error = lp.add_variable(
+          kErrorLow, is_output ? std::min<double>(nb.value.cap_exponent, out_exponent) : nb.value.cap_exponent, 0.0,
+          true, "E" + name);
+      const int fw = lp.add_variable(nb.min_frac_weight, p.word - 1 - nb.weight_int,
+                                     static_cast<double>(layer.inputs()), true, "Fw" + name);
       const int fa = lp.add_variable(kFracLow, p.acc - 1 - nb.acc_int, 1.0, true, "Fa" + name);
       lp.add_constraint({{fa, 1}, {fw, -1}, {g, -1}}, Sense::kGreaterEqual, 0, "align" + name);
       lp.add_constraint({{fa, 1}, {n.frac, -1}}, Sense::kGreaterEqual, 0, "no_left_shift" + name);
@@ -136,7 +140,7 @@ MethodResult solve_lp(const SynthesisProblem& p) {
         const size_t uk = static_cast<size_t>(k);
         const double shift = std::log2(gk) - r;
         terms.push_back({nodes[m][uk].frac, shift});
-        if (net.layers[m].activation == io::Activation::kClippedRelu) terms.push_back({nodes[m][uk].frac, shift});
+        if (net.layers[m].activation == floatnet::Activation::kClippedRelu) terms.push_back({nodes[m][uk].frac, shift});
         terms.push_back({frac_acc[m][uk], shift});
         const double s = gains.input_magnitude[m][uk];
         if (s > 0) terms.push_back({frac_weight[m][uk], std::log2(gk * s) - r});
@@ -162,7 +166,9 @@ MethodResult solve_lp(const SynthesisProblem& p) {
         // Stability as the gains assume it (eq. (20d)): the pre-activation error stays below the slack.
         const double limit = std::floor(std::log2(slack));
         if (gains.dead[l][ui]) {
-          bound_error(l, gains.pre_gain[l], i, lp.add_variable(kErrorLow, limit, 0.0, true, "Epre" + std::to_string(l + 1) + "_" + std::to_string(i)));
+          bound_error(
+              l, gains.pre_gain[l], i,
+              lp.add_variable(kErrorLow, limit, 0.0, true, "Epre" + std::to_string(l + 1) + "_" + std::to_string(i)));
         } else {
           lp.add_constraint({{e, 1}}, Sense::kLessEqual, limit);
         }

@@ -34,7 +34,7 @@ struct ErrorRow {
 } // namespace
 
 MethodResult solve_milp(const SynthesisProblem& p) {
-  const io::FloatNetwork& net = *p.net;
+  const floatnet::FloatNetwork& net = *p.net;
   const SynthesisBounds& b = *p.bounds;
   const ErrorGains& gains = *p.gains;
   const int r = rounding_exponent(p.rounding);
@@ -66,10 +66,10 @@ MethodResult solve_milp(const SynthesisProblem& p) {
                  std::vector<double>(layers + 1, 0.0), cap, name};
     for (int64_t j = 0; j < gains.inputs; ++j) row.f[0] += gain(i, j);
     for (size_t m = 1; m <= l + 1; ++m) {
-      const io::DenseLayer& source = net.layers[m - 1];
+      const floatnet::DenseLayer& source = net.layers[m - 1];
       for (int64_t k = 0; k < source.outputs(); ++k) {
         const double gk = gain(i, gains.source(m - 1, k));
-        row.f[m] += gk * (source.activation == io::Activation::kClippedRelu ? 2.0 : 1.0);
+        row.f[m] += gk * (source.activation == floatnet::Activation::kClippedRelu ? 2.0 : 1.0);
         if (nearest) row.a[m] += gk;
         row.w[m] += gk * gains.input_magnitude[m - 1][static_cast<size_t>(k)];
       }
@@ -83,8 +83,10 @@ MethodResult solve_milp(const SynthesisProblem& p) {
       double cap = l + 1 == layers ? p.target : b.layers[l][ui].value.cap;
       const double slack = gains.stable_slack[l][ui];
       if (std::isfinite(slack)) { // stability as the gains assume it (eq. (20d))
-        if (gains.dead[l][ui]) make_row(l, gains.pre_gain[l], i, slack, "stable" + name);
-        else cap = std::min(cap, slack);
+        if (gains.dead[l][ui])
+          make_row(l, gains.pre_gain[l], i, slack, "stable" + name);
+        else
+          cap = std::min(cap, slack);
       }
       make_row(l, gains.gain[l], i, cap, "error" + name);
     }
@@ -93,7 +95,8 @@ MethodResult solve_milp(const SynthesisProblem& p) {
   // below the cap of every row it appears in.
   std::vector<int> f_lo(layers + 1, std::numeric_limits<int>::min()), a_lo = f_lo, w_lo = f_lo;
   const auto need = [](double coefficient, double cap, int shift) {
-    return coefficient > 0 ? static_cast<int>(std::ceil(std::log2(coefficient / cap))) - shift : std::numeric_limits<int>::min();
+    return coefficient > 0 ? static_cast<int>(std::ceil(std::log2(coefficient / cap))) - shift
+                           : std::numeric_limits<int>::min();
   };
   for (const ErrorRow& row : rows)
     for (size_t m = 0; m <= layers; ++m) {
@@ -112,8 +115,9 @@ MethodResult solve_milp(const SynthesisProblem& p) {
     if (l == 0)
       for (const auto& v : b.inputs) lo = std::max(lo, -v.cap_exponent - r); // input errors <= cap
     if (hi < lo) {
-      too_coarse(l, l == 0 ? "inputs" : "outputs", lo, hi, "W = " + std::to_string(p.word) + " (values need " +
-                                                            std::to_string(storage_int[l]) + " integer bits)");
+      too_coarse(
+          l, l == 0 ? "inputs" : "outputs", lo, hi,
+          "W = " + std::to_string(p.word) + " (values need " + std::to_string(storage_int[l]) + " integer bits)");
       return result;
     }
     frac[l] = add_one_hot(lp, lo, hi, "F" + std::to_string(l));
@@ -174,13 +178,14 @@ MethodResult solve_milp(const SynthesisProblem& p) {
   // p_k <= M b_k and sum_k p_k = width(Fw_l) as well, p_k = b_k width(Fw_l) exactly, which keeps
   // the relaxation tight.
   for (size_t l = 1; l <= layers; ++l) {
-    const io::DenseLayer& layer = net.layers[l - 1];
+    const floatnet::DenseLayer& layer = net.layers[l - 1];
     const double count = static_cast<double>(layer.inputs() * layer.outputs());
     const double big_m = weight_int[l] + 1 + frac_w[l].hi();
     std::vector<Term> sum;
     for (size_t k = 0; k < frac[l - 1].binaries.size(); ++k) {
       const double width_x = storage_int[l - 1] + frac[l - 1].lo + static_cast<int>(k);
-      const int pk = lp.add_variable(0, big_m, count * width_x, false, "p" + std::to_string(l) + "_" + std::to_string(k));
+      const int pk =
+          lp.add_variable(0, big_m, count * width_x, false, "p" + std::to_string(l) + "_" + std::to_string(k));
       const int bk = frac[l - 1].binaries[k];
       std::vector<Term> row{{pk, 1.0}};
       append(row, frac_w[l].value_terms(-1));

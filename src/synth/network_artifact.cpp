@@ -27,7 +27,9 @@ int common_frac(const std::vector<int>& fracs, const std::string& what) {
 }
 
 /// The narrowest signed format of `frac` fractional bits that holds every code of [lo, hi].
-Format signed_format(__int128 lo, __int128 hi, int frac) { return Format(std::max(2, signed_bits(lo, hi)), frac, true); }
+Format signed_format(__int128 lo, __int128 hi, int frac) {
+  return Format(std::max(2, signed_bits(lo, hi)), frac, true);
+}
 
 int64_t checked_code(__int128 v, const std::string& what) {
   if (v >= kCodeLimit || v < -kCodeLimit)
@@ -48,7 +50,7 @@ ir::Node dense_node(const QuantizedLayer& ql, const LayerCertificate& lc, const 
   }
   const int frac_out = common_frac(out_fracs, "the outputs of layer " + std::to_string(l + 1));
   const int frac_weight = *std::max_element(weight_fracs.begin(), weight_fracs.end()); // Fw*
-  const int frac_sum = *std::max_element(acc_fracs.begin(), acc_fracs.end());         // A*
+  const int frac_sum = *std::max_element(acc_fracs.begin(), acc_fracs.end());          // A*
   const int multiplier_frac = frac_sum - frac_weight - in_format.frac;                 // c >= 0 by check_plan
   if (multiplier_frac < 0 || multiplier_frac > ir::kMaxShift)
     throw std::invalid_argument(name + ": the accumulator alignment 2^" + std::to_string(multiplier_frac) +
@@ -88,11 +90,11 @@ ir::Node dense_node(const QuantizedLayer& ql, const LayerCertificate& lc, const 
   // changes nothing on the box except the activation itself (eq. (8)).
   __int128 lo = *std::min_element(lc.code_lo.begin(), lc.code_lo.end());
   __int128 hi = *std::max_element(lc.code_hi.begin(), lc.code_hi.end());
-  if (ql.activation != io::Activation::kLinear) lo = std::min<__int128>(lo, 0);
-  if (ql.activation == io::Activation::kClippedRelu) hi = std::max<__int128>(hi, ql.clip[0]);
+  if (ql.activation != floatnet::Activation::kLinear) lo = std::min<__int128>(lo, 0);
+  if (ql.activation == floatnet::Activation::kClippedRelu) hi = std::max<__int128>(hi, ql.clip[0]);
   node.output_format = signed_format(lo, hi, frac_out);
-  r.clamp_min = ql.activation == io::Activation::kLinear ? node.output_format.code_min() : 0;
-  r.clamp_max = ql.activation == io::Activation::kClippedRelu ? ql.clip[0] : node.output_format.code_max();
+  r.clamp_min = ql.activation == floatnet::Activation::kLinear ? node.output_format.code_min() : 0;
+  r.clamp_max = ql.activation == floatnet::Activation::kClippedRelu ? ql.clip[0] : node.output_format.code_max();
   node.requantize = std::move(r);
 
   const ir::WorstCase worst = ir::worst_case_accumulator(node, {in_format});

@@ -19,7 +19,7 @@ std::string where(size_t layer, int64_t neuron) {
 
 } // namespace
 
-void check_plan(const io::FloatNetwork& net, const FormatPlan& plan) {
+void check_plan(const floatnet::FloatNetwork& net, const FormatPlan& plan) {
   if (static_cast<int64_t>(plan.input_frac.size()) != net.inputs())
     throw std::invalid_argument("format plan: " + std::to_string(plan.input_frac.size()) + " input formats for " +
                                 std::to_string(net.inputs()) + " inputs");
@@ -30,20 +30,22 @@ void check_plan(const io::FloatNetwork& net, const FormatPlan& plan) {
   for (size_t l = 0; l < net.layers.size(); ++l) {
     const auto& formats = plan.layers[l];
     if (static_cast<int64_t>(formats.size()) != net.layers[l].outputs())
-      throw std::invalid_argument("format plan: layer " + std::to_string(l + 1) + " has " + std::to_string(formats.size()) +
-                                  " formats for " + std::to_string(net.layers[l].outputs()) + " neurons");
+      throw std::invalid_argument("format plan: layer " + std::to_string(l + 1) + " has " +
+                                  std::to_string(formats.size()) + " formats for " +
+                                  std::to_string(net.layers[l].outputs()) + " neurons");
     const int max_in = *std::max_element(previous.begin(), previous.end());
     const int min_in = *std::min_element(previous.begin(), previous.end());
     for (size_t i = 0; i < formats.size(); ++i) {
       const NeuronFormat& f = formats[i];
       if (f.frac_acc < f.frac_weight + max_in)
-        throw std::invalid_argument("format plan: " + where(l, static_cast<int64_t>(i)) + ": Fa = " + std::to_string(f.frac_acc) +
-                                    " < Fw + max F_in = " + std::to_string(f.frac_weight + max_in) + " (products must be exact)");
+        throw std::invalid_argument(
+            "format plan: " + where(l, static_cast<int64_t>(i)) + ": Fa = " + std::to_string(f.frac_acc) +
+            " < Fw + max F_in = " + std::to_string(f.frac_weight + max_in) + " (products must be exact)");
       if (f.frac_acc - f.frac_weight - min_in > kMaxShift || f.frac_acc - f.frac_out > kMaxShift)
         throw std::invalid_argument("format plan: " + where(l, static_cast<int64_t>(i)) + ": a shift exceeds 62 bits");
       if (f.frac_out > f.frac_acc)
-        throw std::invalid_argument("format plan: " + where(l, static_cast<int64_t>(i)) + ": F = " + std::to_string(f.frac_out) +
-                                    " > Fa = " + std::to_string(f.frac_acc));
+        throw std::invalid_argument("format plan: " + where(l, static_cast<int64_t>(i)) +
+                                    ": F = " + std::to_string(f.frac_out) + " > Fa = " + std::to_string(f.frac_acc));
     }
     previous.clear();
     for (const auto& f : formats) previous.push_back(f.frac_out);
@@ -88,7 +90,7 @@ std::vector<int> QuantizedNetwork::output_frac() const {
   return out;
 }
 
-QuantizedNetwork quantize_network(const io::FloatNetwork& net, const InputBox& box, const FormatPlan& plan,
+QuantizedNetwork quantize_network(const floatnet::FloatNetwork& net, const InputBox& box, const FormatPlan& plan,
                                   Rounding rounding) {
   check_plan(net, plan);
   box.check_dimension(net.inputs(), net.source);
@@ -101,7 +103,7 @@ QuantizedNetwork quantize_network(const io::FloatNetwork& net, const InputBox& b
   }
   std::vector<int> previous = plan.input_frac;
   for (size_t l = 0; l < net.layers.size(); ++l) {
-    const io::DenseLayer& layer = net.layers[l];
+    const floatnet::DenseLayer& layer = net.layers[l];
     QuantizedLayer ql;
     ql.inputs = layer.inputs();
     ql.outputs = layer.outputs();
@@ -114,7 +116,8 @@ QuantizedNetwork quantize_network(const io::FloatNetwork& net, const InputBox& b
         ql.align.push_back(f.frac_acc - f.frac_weight - previous[static_cast<size_t>(j)]);
       }
       ql.bias.push_back(round_to_code(layer.bias(i), f.frac_acc, rounding));
-      ql.clip.push_back(layer.activation == io::Activation::kClippedRelu ? round_to_code(layer.clip, f.frac_out, rounding) : 0);
+      ql.clip.push_back(
+          layer.activation == floatnet::Activation::kClippedRelu ? round_to_code(layer.clip, f.frac_out, rounding) : 0);
     }
     previous.clear();
     for (const auto& f : ql.formats) previous.push_back(f.frac_out);
@@ -144,10 +147,12 @@ std::vector<int64_t> evaluate_fixed(const QuantizedNetwork& q, const std::vector
         check(acc, int64_min, int64_max, l, i, "the accumulator");
       }
       const int s = ql.shift(i);
-      if (q.rounding == Rounding::kNearest && s > 0) check(acc + pow2(s - 1), int64_min, int64_max, l, i, "the rounding add");
+      if (q.rounding == Rounding::kNearest && s > 0)
+        check(acc + pow2(s - 1), int64_min, int64_max, l, i, "the rounding add");
       __int128 v = shift_round(acc, s, q.rounding);
-      if (ql.activation != io::Activation::kLinear) v = std::max<__int128>(v, 0);
-      if (ql.activation == io::Activation::kClippedRelu) v = std::min<__int128>(v, ql.clip[static_cast<size_t>(i)]);
+      if (ql.activation != floatnet::Activation::kLinear) v = std::max<__int128>(v, 0);
+      if (ql.activation == floatnet::Activation::kClippedRelu)
+        v = std::min<__int128>(v, ql.clip[static_cast<size_t>(i)]);
       check(v, store_min, store_max, l, i, "the stored output");
       next[static_cast<size_t>(i)] = static_cast<int64_t>(v);
     }

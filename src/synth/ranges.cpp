@@ -9,9 +9,9 @@
 
 namespace fxnn::synth {
 
-using io::Activation;
-using io::DenseLayer;
-using io::FloatNetwork;
+using floatnet::Activation;
+using floatnet::DenseLayer;
+using floatnet::FloatNetwork;
 
 RangeMode parse_range_mode(const std::string& text) {
   if (text == "interval") return RangeMode::kInterval;
@@ -23,14 +23,14 @@ std::string to_string(RangeMode mode) { return mode == RangeMode::kInterval ? "i
 
 namespace {
 
-using detail::Zonotope;
-using detail::kUnitRoundoff;
-using detail::kDenormMin;
-using detail::pad;
 using detail::affine;
 using detail::input_zonotope;
+using detail::kDenormMin;
+using detail::kUnitRoundoff;
+using detail::pad;
 using detail::relax;
 using detail::set_box;
+using detail::Zonotope;
 
 double activate_bound(const DenseLayer& layer, double z) {
   switch (layer.activation) {
@@ -62,7 +62,8 @@ void interval_layer(const DenseLayer& layer, const std::vector<double>& in_lo, c
 
 /// DeepZ's ReLU transformer with pre-activation bounds [l, u] (eq. (27)); clipped ReLU falls back
 /// to a constant box where the clip is reachable.
-void activate_zonotope(const DenseLayer& layer, const std::vector<double>& l, const std::vector<double>& u, Zonotope& z) {
+void activate_zonotope(const DenseLayer& layer, const std::vector<double>& l, const std::vector<double>& u,
+                       Zonotope& z) {
   if (layer.activation == Activation::kLinear) return;
   for (Eigen::Index i = 0; i < z.center.size(); ++i) {
     const double lo = l[static_cast<size_t>(i)], hi = u[static_cast<size_t>(i)];
@@ -91,7 +92,8 @@ void activate_zonotope(const DenseLayer& layer, const std::vector<double>& l, co
   }
 }
 
-void meet(std::vector<double>& lo, std::vector<double>& hi, const std::vector<double>& lo2, const std::vector<double>& hi2) {
+void meet(std::vector<double>& lo, std::vector<double>& hi, const std::vector<double>& lo2,
+          const std::vector<double>& hi2) {
   for (size_t i = 0; i < lo.size(); ++i) {
     lo[i] = std::max(lo[i], lo2[i]);
     hi[i] = std::min(hi[i], hi2[i]);

@@ -7,7 +7,7 @@
 
 namespace fxnn::synth {
 
-ReferencePlan reference_plan(const io::FloatNetwork& net, const InputBox& box, const NetworkRanges& ranges,
+ReferencePlan reference_plan(const floatnet::FloatNetwork& net, const InputBox& box, const NetworkRanges& ranges,
                              const SynthesisBounds& bounds, Rounding rounding, const CertifyOptions& certify_options,
                              bool uniform_storage) {
   std::optional<ReferencePlan> best;

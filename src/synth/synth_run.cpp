@@ -6,11 +6,11 @@
 #include <sstream>
 #include <stdexcept>
 
-#include "fxnn/codegen/c_codegen.h"
-#include "fxnn/codegen/hls_codegen.h"
+#include "fxnn/codegen/generated_code.h"
 #include "fxnn/io/atomic_file.h"
 #include "fxnn/ir/network_files.h"
 #include "fxnn/synth/network_artifact.h"
+#include "fxnn/synth/synth_codegen.h"
 
 namespace fxnn::synth {
 
@@ -32,9 +32,9 @@ std::string point_str(const std::vector<double>& x) {
 
 codegen::Provenance provenance(const SynthesisReport& r) {
   return {"model: " + r.model,
-          "method: " + to_string(r.options.method) + (r.sound_method() ? "" : " (UNSOUND baseline)") + ", rounding: " +
-              to_string(r.rounding) + ", ranges: " + to_string(r.options.ranges) + ", W = " + std::to_string(r.options.word) +
-              ", A = " + std::to_string(r.options.acc),
+          "method: " + to_string(r.options.method) + (r.sound_method() ? "" : " (UNSOUND baseline)") +
+              ", rounding: " + to_string(r.rounding) + ", ranges: " + to_string(r.options.ranges) +
+              ", W = " + std::to_string(r.options.word) + ", A = " + std::to_string(r.options.acc),
           "input box: " + r.box.str(),
           "certified: |output error| <= " + num(r.certificate->bound, 6) + " (eps = " + num(r.options.eps, 6) +
               ") for every input in the box"};
@@ -47,16 +47,18 @@ std::string artifact_source(const SynthesisReport& r) {
 
 void print_summary(const SynthesisReport& r, std::ostream& out) {
   out << "fxnn synth: " << r.model << "\n";
-  out << "  method " << to_string(r.options.method) << (r.sound_method() ? "" : " (UNSOUND baseline: Aster's formulation)")
-      << ", rounding " << to_string(r.rounding) << ", ranges " << to_string(r.options.ranges) << ", W = " << r.options.word
-      << ", A = " << r.options.acc << ", eps = " << r.options.eps << "\n";
+  out << "  method " << to_string(r.options.method)
+      << (r.sound_method() ? "" : " (UNSOUND baseline: Aster's formulation)") << ", rounding " << to_string(r.rounding)
+      << ", ranges " << to_string(r.options.ranges) << ", W = " << r.options.word << ", A = " << r.options.acc
+      << ", eps = " << r.options.eps << "\n";
   const std::vector<RangeWidths> widths = range_widths(r.ranges);
   for (size_t l = 0; l < widths.size(); ++l)
     out << "  layer " << l + 1 << " ranges: mean width " << num(widths[l].mean_width) << ", max |value| "
         << num(widths[l].max_magnitude) << "\n";
   if (r.attempts > 0) // no solver runs when the problem is refused before (eq. (54))
     out << "  solver: " << to_string(r.method.status) << " in " << num(r.method.solve_seconds, 3) << " s ("
-        << r.method.variables << " variables, " << r.method.integers << " integer, " << r.method.constraints << " constraints)\n";
+        << r.method.variables << " variables, " << r.method.integers << " integer, " << r.method.constraints
+        << " constraints)\n";
   for (const std::string& note : r.method.notes) out << "  note: " << note << "\n";
   if (r.certificate) {
     const Certificate& c = *r.certificate;
@@ -69,12 +71,15 @@ void print_summary(const SynthesisReport& r, std::ostream& out) {
         w_lo = std::min(w_lo, f.frac_weight);
         w_hi = std::max(w_hi, f.frac_weight);
       }
-      const auto span = [](int a, int b) { return a == b ? std::to_string(a) : std::to_string(a) + ".." + std::to_string(b); };
+      const auto span = [](int a, int b) {
+        return a == b ? std::to_string(a) : std::to_string(a) + ".." + std::to_string(b);
+      };
       out << "  layer " << l + 1 << ": output frac " << span(f_lo, f_hi) << " (" << c.layers[l].storage_bits
           << " bits), weight frac " << span(w_lo, w_hi) << " (" << c.layers[l].weight_bits << " bits), accumulator "
           << c.layers[l].acc_bits << " bits, max error " << num(c.layers[l].max_error) << "\n";
     }
-    if (r.method.claimed_bound >= 0) out << "  claimed bound (Aster's model, unsound): " << num(r.method.claimed_bound, 6) << "\n";
+    if (r.method.claimed_bound >= 0)
+      out << "  claimed bound (Aster's model, unsound): " << num(r.method.claimed_bound, 6) << "\n";
     out << "  certified bound " << num(c.bound, 6) << " (eps " << r.options.eps << "), total bits " << r.size.total_bits
         << ", cost " << num(r.size.cost, 8) << "\n";
   }
@@ -99,31 +104,34 @@ nlohmann::ordered_json validation_json(const ValidationResult& v, const Certific
   };
   if (!v.sanitizer_report.empty()) j["sanitizer_report"] = v.sanitizer_report;
   if (v.searched)
-    j["search"] = {{"evaluations", v.search_evaluations},
-                   {"max_error", v.search_error},
-                   {"input", v.search_input},
-                   {"found_by", v.search_found_by},
-                   {"bound", v.attacked_bound},
-                   {"bound_kind", v.attacked_bound == cert.bound ? "certified" : "claimed"},
-                   {"ratio_to_bound", v.attacked_bound > 0 ? std::max(v.search_error, v.max_error_all) / v.attacked_bound : 0.0},
-                   {"violates_bound", v.violation_found}};
+    j["search"] = {
+        {"evaluations", v.search_evaluations},
+        {"max_error", v.search_error},
+        {"input", v.search_input},
+        {"found_by", v.search_found_by},
+        {"bound", v.attacked_bound},
+        {"bound_kind", v.attacked_bound == cert.bound ? "certified" : "claimed"},
+        {"ratio_to_bound", v.attacked_bound > 0 ? std::max(v.search_error, v.max_error_all) / v.attacked_bound : 0.0},
+        {"violates_bound", v.violation_found}};
   return j;
 }
 
 void print_validation(const ValidationResult& v, const SynthesisReport& r, std::ostream& out) {
   out << "  validation: " << v.total_inputs << " inputs (" << v.random_inputs << " random, " << v.corner_inputs
-      << (v.corners_sampled ? " random corners of " + std::to_string(v.corners_in_box) : " corners") << ", the centre)\n";
+      << (v.corners_sampled ? " random corners of " + std::to_string(v.corners_in_box) : " corners")
+      << ", the centre)\n";
   for (size_t o = 0; o < v.max_error.size(); ++o)
     out << "    output " << o << ": max |error| " << num(v.max_error[o], 6) << " <= certified "
         << num(r.certificate->output_bounds[o], 6) << "\n";
-  out << "    max |error| " << num(v.max_error_all, 6) << ", certified bound " << num(r.certificate->bound, 6) << ", eps "
-      << r.options.eps << "; sanitizer " << (v.sanitizer_clean ? "clean" : "REPORT: " + v.sanitizer_report)
+  out << "    max |error| " << num(v.max_error_all, 6) << ", certified bound " << num(r.certificate->bound, 6)
+      << ", eps " << r.options.eps << "; sanitizer " << (v.sanitizer_clean ? "clean" : "REPORT: " + v.sanitizer_report)
       << "; compiled C = integer reference: " << (v.outputs_match_reference ? "yes" : "NO") << "\n";
   if (v.searched)
     out << "    attack on the " << (r.sound_method() ? "certified" : "claimed") << " bound " << num(v.attacked_bound, 6)
         << " (" << v.search_evaluations << " evaluations of local search): max |error| " << num(v.search_error, 6)
         << " (found by " << v.search_found_by << "), ratio " << num(v.search_error / v.attacked_bound, 4)
-        << (v.violation_found ? (r.sound_method() ? " -> VIOLATED (the certificate is wrong)" : " -> VIOLATED (the claimed bound is wrong)")
+        << (v.violation_found ? (r.sound_method() ? " -> VIOLATED (the certificate is wrong)"
+                                                  : " -> VIOLATED (the claimed bound is wrong)")
                               : " -> not violated")
         << "\n";
 }
@@ -164,7 +172,7 @@ ResolvedProblem resolve_problem(const SynthRunOptions& o) {
   return p;
 }
 
-void run_synthesis(const io::FloatNetwork& net, const ResolvedProblem& problem, const SynthRunOptions& options,
+void run_synthesis(const floatnet::FloatNetwork& net, const ResolvedProblem& problem, const SynthRunOptions& options,
                    std::ostream& out) {
   SynthesisOptions so = options.synthesis;
   so.eps = problem.eps;
@@ -211,12 +219,15 @@ void run_synthesis(const io::FloatNetwork& net, const ResolvedProblem& problem, 
       print_validation(v, report, out);
       json["validation"] = validation_json(v, cert);
       std::string failure;
-      if (!v.sanitizer_clean) failure = "the sanitizer build reported: " + v.sanitizer_report;
-      else if (!v.outputs_match_reference) failure = "the compiled C differs from the integer reference";
-      else if (v.max_error_all > cert.bound) failure = "a measured error " + num(v.max_error_all, 6) + " exceeds the certified bound";
+      if (!v.sanitizer_clean)
+        failure = "the sanitizer build reported: " + v.sanitizer_report;
+      else if (!v.outputs_match_reference)
+        failure = "the compiled C differs from the integer reference";
+      else if (v.max_error_all > cert.bound)
+        failure = "a measured error " + num(v.max_error_all, 6) + " exceeds the certified bound";
       else if (v.searched && v.search_error > cert.bound)
-        failure = "the attack found an error " + num(v.search_error, 6) + " above the certified bound " + num(cert.bound, 6) +
-                  " at the input " + point_str(v.search_input);
+        failure = "the attack found an error " + num(v.search_error, 6) + " above the certified bound " +
+                  num(cert.bound, 6) + " at the input " + point_str(v.search_input);
       if (!failure.empty()) {
         write_json();
         throw std::runtime_error("validation failed: " + failure);
@@ -229,17 +240,19 @@ void run_synthesis(const io::FloatNetwork& net, const ResolvedProblem& problem, 
     return from + (why.empty() ? "" : " (" + why + ")");
   };
   if (!options.emit_c_dir.empty()) {
-    const codegen::GeneratedCode code = codegen::generate_c(*report.quantized, cert, options.name, provenance(report));
+    const codegen::GeneratedCode code = generate_c(*report.quantized, cert, options.name, provenance(report));
     const auto files = codegen::write_c(options.emit_c_dir, options.name, code);
-    out << "  wrote " << files[0] << ", " << files[1] << ", generated from the " << origin(code.origin, code.origin_reason) << "\n";
+    out << "  wrote " << files[0] << ", " << files[1] << ", generated from the "
+        << origin(code.origin, code.origin_reason) << "\n";
     json["emitted_c"] = files;
     json["emitted_c_from"] = code.origin;
     if (!code.origin_reason.empty()) json["emitted_c_from_reason"] = code.origin_reason;
   }
   if (!options.emit_hls_dir.empty()) {
-    const codegen::GeneratedHls code = codegen::generate_hls(*report.quantized, cert, options.name, provenance(report));
+    const codegen::GeneratedHls code = generate_hls(*report.quantized, cert, options.name, provenance(report));
     const auto files = codegen::write_hls(options.emit_hls_dir, options.name, code);
-    out << "  wrote " << files[0] << ", " << files[1] << ", generated from the " << origin(code.origin, code.origin_reason) << "\n";
+    out << "  wrote " << files[0] << ", " << files[1] << ", generated from the "
+        << origin(code.origin, code.origin_reason) << "\n";
     json["emitted_hls"] = files;
     json["emitted_hls_from"] = code.origin;
     if (!code.origin_reason.empty()) json["emitted_hls_from_reason"] = code.origin_reason;

@@ -32,7 +32,8 @@ std::string number(double v) {
 
 /// The constants of the optimizers and of the diagnosis; with the limit of the fixed-point network's
 /// accumulator check when the result is also written as one (eq. (52)).
-SynthesisBounds problem_bounds(const io::FloatNetwork& net, const NetworkRanges& ranges, const SynthesisOptions& o) {
+SynthesisBounds problem_bounds(const floatnet::FloatNetwork& net, const NetworkRanges& ranges,
+                               const SynthesisOptions& o) {
   SynthesisBounds b = synthesis_bounds(net, ranges);
   if (o.artifact) bound_artifact_accumulators(net, o.acc, b);
   return b;
@@ -69,10 +70,12 @@ std::string to_string(SynthesisStatus status) {
 }
 
 void SynthesisOptions::validate() const {
-  if (!(eps > 0) || !std::isfinite(eps)) throw std::invalid_argument("--error: eps must be a positive number, got " + number(eps));
+  if (!(eps > 0) || !std::isfinite(eps))
+    throw std::invalid_argument("--error: eps must be a positive number, got " + number(eps));
   if (word < 4 || word > 32) throw std::invalid_argument("--word: W must be in [4, 32], got " + std::to_string(word));
   if (acc < word || acc > 64)
-    throw std::invalid_argument("--acc: A must be in [W, 64] = [" + std::to_string(word) + ", 64], got " + std::to_string(acc));
+    throw std::invalid_argument("--acc: A must be in [W, 64] = [" + std::to_string(word) + ", 64], got " +
+                                std::to_string(acc));
   if (!(time_limit > 0)) throw std::invalid_argument("time limit must be positive");
   if (rounding && *rounding != Rounding::kFloor && *rounding != Rounding::kNearest)
     throw std::invalid_argument("--rounding: synthesis supports floor and nearest, not " + to_string(*rounding));
@@ -117,7 +120,7 @@ SizeMetrics size_metrics(const QuantizedNetwork& q, const Certificate& cert) {
   return m;
 }
 
-std::string diagnose_infeasibility(const io::FloatNetwork& net, const InputBox& box, const NetworkRanges& ranges,
+std::string diagnose_infeasibility(const floatnet::FloatNetwork& net, const InputBox& box, const NetworkRanges& ranges,
                                    const SynthesisOptions& o) {
   const SynthesisBounds b = problem_bounds(net, ranges, o);
   const std::string words = "W = " + std::to_string(o.word) + ", A = " + std::to_string(o.acc);
@@ -125,9 +128,7 @@ std::string diagnose_infeasibility(const io::FloatNetwork& net, const InputBox& 
   ReferencePlan reference;
   try {
     reference = reference_plan(net, box, ranges, b, o.effective_rounding(), co, stores_uniformly(o));
-  } catch (const std::overflow_error& e) {
-    return "no formats within " + words + ": " + e.what();
-  }
+  } catch (const std::overflow_error& e) { return "no formats within " + words + ": " + e.what(); }
   const QuantizedNetwork& q = reference.quantized;
   const Certificate& all = reference.certificate;
   if (all.certified)
@@ -151,8 +152,8 @@ std::string diagnose_infeasibility(const io::FloatNetwork& net, const InputBox& 
   if (worst == 0) {
     int bits = -1000;
     for (const auto& v : b.inputs) bits = std::max(bits, v.storage_int);
-    limit = "the inputs need " + std::to_string(bits) + " integer bits, which leaves them " + std::to_string(o.word - bits) +
-            " fractional bits in W = " + std::to_string(o.word);
+    limit = "the inputs need " + std::to_string(bits) + " integer bits, which leaves them " +
+            std::to_string(o.word - bits) + " fractional bits in W = " + std::to_string(o.word);
   } else {
     int bits = -1000, acc_int = -1000;
     for (const auto& n : b.layers[worst - 1]) {
@@ -163,12 +164,13 @@ std::string diagnose_infeasibility(const io::FloatNetwork& net, const InputBox& 
             " fractional bits left by W = " + std::to_string(o.word) + ") and its sums " + std::to_string(acc_int + 1) +
             " (" + std::to_string(o.acc - 1 - acc_int) + " fractional bits left by A = " + std::to_string(o.acc) + ")";
   }
-  return "no formats within " + words + " reach eps = " + number(o.eps) + ": the finest formats give a certified bound of " +
-         number(all.bound) + ", of which " + number(worst_bound) + " comes from the rounding in " +
+  return "no formats within " + words + " reach eps = " + number(o.eps) +
+         ": the finest formats give a certified bound of " + number(all.bound) + ", of which " + number(worst_bound) +
+         " comes from the rounding in " +
          (worst == 0 ? std::string("the input quantization") : "layer " + std::to_string(worst)) + ": " + limit;
 }
 
-SynthesisReport synthesize(const io::FloatNetwork& net, const InputBox& box, const SynthesisOptions& options) {
+SynthesisReport synthesize(const floatnet::FloatNetwork& net, const InputBox& box, const SynthesisOptions& options) {
   const auto start = std::chrono::steady_clock::now();
   options.validate();
   net.validate();
@@ -259,7 +261,8 @@ SynthesisReport synthesize(const io::FloatNetwork& net, const InputBox& box, con
     }
     t = std::chrono::steady_clock::now();
     report.quantized = quantize_network(net, box, report.method.plan, report.rounding);
-    report.certificate = certify(net, report.ranges, *report.quantized, CertifyOptions{options.eps, options.word, options.acc, {}});
+    report.certificate =
+        certify(net, report.ranges, *report.quantized, CertifyOptions{options.eps, options.word, options.acc, {}});
     report.certify_seconds += seconds_since(t);
     report.size = size_metrics(*report.quantized, *report.certificate);
     const Certificate& cert = *report.certificate;
@@ -280,14 +283,15 @@ SynthesisReport synthesize(const io::FloatNetwork& net, const InputBox& box, con
     if (!cert.overflow_free || cert.bound <= options.eps) break;
     tightened = true;
     problem.target = std::min(problem.target / 2, problem.target * options.eps / cert.bound * 0.9);
-    spdlog::info("synth: certified bound {} > eps {}: re-solving with target {}", cert.bound, options.eps, problem.target);
+    spdlog::info("synth: certified bound {} > eps {}: re-solving with target {}", cert.bound, options.eps,
+                 problem.target);
   }
   report.method.notes.insert(report.method.notes.end(), retry_notes.begin(), retry_notes.end());
   if (options.artifact)
-    report.method.notes.push_back("formats also for the fixed-point network (--out): accumulators bounded over the full "
-                                  "input formats" + std::string(options.method == Method::kLp
-                                                                    ? ", one format for all inputs and one per layer's outputs"
-                                                                    : ""));
+    report.method.notes.push_back(
+        "formats also for the fixed-point network (--out): accumulators bounded over the full "
+        "input formats" +
+        std::string(options.method == Method::kLp ? ", one format for all inputs and one per layer's outputs" : ""));
   report.total_seconds = seconds_since(start);
   return report;
 }
@@ -310,7 +314,7 @@ nlohmann::ordered_json plan_json(const SynthesisReport& r) {
     }
     nlohmann::ordered_json layer = {
         {"neurons", ql.outputs},
-        {"activation", io::to_string(ql.activation)},
+        {"activation", floatnet::to_string(ql.activation)},
         {"max_error", c.layers[l].max_error},
         {"acc_bits", c.layers[l].acc_bits},
         {"storage_bits", c.layers[l].storage_bits},
@@ -319,8 +323,10 @@ nlohmann::ordered_json plan_json(const SynthesisReport& r) {
         {"range_max_width", widths[l].max_width},
         {"range_max_magnitude", widths[l].max_magnitude},
     };
-    if (uniform) layer["format"] = neurons[0];
-    else layer["formats"] = neurons;
+    if (uniform)
+      layer["format"] = neurons[0];
+    else
+      layer["formats"] = neurons;
     layers.push_back(layer);
   }
   return layers;
@@ -335,8 +341,9 @@ nlohmann::ordered_json to_json(const SynthesisReport& r) {
   j["method"] = to_string(o.method);
   j["sound"] = r.sound_method();
   if (!r.sound_method())
-    j["warning"] = "UNSOUND baseline: Aster's formulation (signed row sums, off-by-one layer amplification, one rounding "
-                   "per dot product, per-layer hull ranges); its claimed bound is not a guarantee";
+    j["warning"] =
+        "UNSOUND baseline: Aster's formulation (signed row sums, off-by-one layer amplification, one rounding "
+        "per dot product, per-layer hull ranges); its claimed bound is not a guarantee";
   j["rounding"] = to_string(r.rounding);
   j["range_mode"] = to_string(o.ranges);
   j["artifact_formats"] = o.artifact;
@@ -353,8 +360,10 @@ nlohmann::ordered_json to_json(const SynthesisReport& r) {
   j["certify_seconds"] = r.certify_seconds;
   j["total_seconds"] = r.total_seconds;
   j["attempts"] = r.attempts;
-  j["solver"] = {{"variables", r.method.variables}, {"constraints", r.method.constraints},
-                 {"integers", r.method.integers}, {"objective", r.method.objective}};
+  j["solver"] = {{"variables", r.method.variables},
+                 {"constraints", r.method.constraints},
+                 {"integers", r.method.integers},
+                 {"objective", r.method.objective}};
   if (r.method.claimed_bound >= 0) j["claimed_bound"] = r.method.claimed_bound;
   if (!r.method.notes.empty()) j["notes"] = r.method.notes;
   if (r.certificate) {

@@ -14,9 +14,10 @@
 #include <sstream>
 #include <stdexcept>
 
-#include "fxnn/codegen/c_codegen.h"
+#include "fxnn/codegen/generated_code.h"
 #include "fxnn/io/atomic_file.h"
 #include "fxnn/synth/error_attack.h"
+#include "fxnn/synth/synth_codegen.h"
 
 namespace fxnn::synth {
 
@@ -77,7 +78,8 @@ std::string harness_source(int64_t inputs, int64_t outputs) {
 }
 
 /// max_o |y^_o - y_o| and its output.
-std::pair<double, int64_t> error_of(const io::FloatNetwork& net, const std::vector<double>& x, const double* computed) {
+std::pair<double, int64_t> error_of(const floatnet::FloatNetwork& net, const std::vector<double>& x,
+                                    const double* computed) {
   const std::vector<long double> exact = net.evaluate(std::vector<long double>(x.begin(), x.end()));
   double worst = -1.0;
   int64_t arg = 0;
@@ -94,7 +96,8 @@ std::pair<double, int64_t> error_of(const io::FloatNetwork& net, const std::vect
 /// The compiled program on a set of inputs.
 std::vector<double> run_binary(const std::string& dir, const std::string& binary, const std::vector<double>& inputs,
                                const std::string& tag, int* status, std::string* log) {
-  const std::string in = (fs::path(dir) / (tag + "_in.bin")).string(), out = (fs::path(dir) / (tag + "_out.bin")).string();
+  const std::string in = (fs::path(dir) / (tag + "_in.bin")).string(),
+                    out = (fs::path(dir) / (tag + "_out.bin")).string();
   const std::string err = (fs::path(dir) / (tag + "_stderr.txt")).string();
   write_doubles(in, inputs);
   *status = run(quote(binary) + " " + quote(in) + " " + quote(out) + " 2> " + quote(err));
@@ -104,7 +107,7 @@ std::vector<double> run_binary(const std::string& dir, const std::string& binary
 
 } // namespace
 
-ValidationResult validate(const io::FloatNetwork& net, const InputBox& box, const QuantizedNetwork& q,
+ValidationResult validate(const floatnet::FloatNetwork& net, const InputBox& box, const QuantizedNetwork& q,
                           const Certificate& cert, const ValidationOptions& options) {
   const auto start = std::chrono::steady_clock::now();
   box.check_dimension(net.inputs(), net.source);
@@ -128,20 +131,21 @@ ValidationResult validate(const io::FloatNetwork& net, const InputBox& box, cons
   } cleanup{dir, temporary && !options.keep_files};
 
   ValidationResult result;
-  const codegen::GeneratedCode code = codegen::generate_c(q, cert, kName, {"validation build"});
+  const codegen::GeneratedCode code = generate_c(q, cert, kName, {"validation build"});
   codegen::write_c(dir, kName, code);
   const std::string harness = (fs::path(dir) / "harness.c").string();
   write_file_atomic(harness, harness_source(q.inputs(), q.outputs()));
   const std::string sources = quote(harness) + " " + quote((fs::path(dir) / (std::string(kName) + ".c")).string());
   const std::string plain = (fs::path(dir) / "plain").string(), ubsan = (fs::path(dir) / "ubsan").string();
   const std::string log = (fs::path(dir) / "compile.txt").string();
-  result.compile_command = options.compiler + " -std=c99 -O2 -Wall -Wextra -Werror -o plain harness.c " + kName + ".c -lm";
-  if (run(options.compiler + " -std=c99 -O2 -Wall -Wextra -Werror -o " + quote(plain) + " " + sources + " -lm 2> " + quote(log)) != 0)
+  result.compile_command =
+      options.compiler + " -std=c99 -O2 -Wall -Wextra -Werror -o plain harness.c " + kName + ".c -lm";
+  if (run(options.compiler + " -std=c99 -O2 -Wall -Wextra -Werror -o " + quote(plain) + " " + sources + " -lm 2> " +
+          quote(log)) != 0)
     throw std::runtime_error("validation: the generated C does not compile with " + options.compiler + ": " +
                              first_lines(read_file(log), 5));
-  if (options.sanitize &&
-      run(options.compiler + " -std=c99 -O1 -g -fsanitize=undefined -fno-sanitize-recover=all -o " + quote(ubsan) + " " +
-          sources + " -lm 2> " + quote(log)) != 0)
+  if (options.sanitize && run(options.compiler + " -std=c99 -O1 -g -fsanitize=undefined -fno-sanitize-recover=all -o " +
+                              quote(ubsan) + " " + sources + " -lm 2> " + quote(log)) != 0)
     throw std::runtime_error("validation: the sanitizer build fails: " + first_lines(read_file(log), 5));
 
   // Inputs: random, corners, centre (flattened).
@@ -168,14 +172,15 @@ ValidationResult validate(const io::FloatNetwork& net, const InputBox& box, cons
   const std::vector<double> outputs = run_binary(dir, plain, inputs, "plain", &status, &stderr_text);
   const size_t m = static_cast<size_t>(q.outputs());
   if (status != 0 || outputs.size() != static_cast<size_t>(result.total_inputs) * m)
-    throw std::runtime_error("validation: the compiled network failed (exit " + std::to_string(status) + "): " +
-                             first_lines(stderr_text, 3));
+    throw std::runtime_error("validation: the compiled network failed (exit " + std::to_string(status) +
+                             "): " + first_lines(stderr_text, 3));
   if (options.sanitize) {
     result.sanitizer_run = true;
     const std::vector<double> checked = run_binary(dir, ubsan, inputs, "ubsan", &status, &stderr_text);
     result.sanitizer_clean = status == 0 && stderr_text.empty() && checked == outputs;
     if (!result.sanitizer_clean)
-      result.sanitizer_report = stderr_text.empty() ? "exit status " + std::to_string(status) : first_lines(stderr_text, 5);
+      result.sanitizer_report =
+          stderr_text.empty() ? "exit status " + std::to_string(status) : first_lines(stderr_text, 5);
   }
 
   // Errors against the long double network, and the C against the C++ integer semantics.
@@ -184,7 +189,8 @@ ValidationResult validate(const io::FloatNetwork& net, const InputBox& box, cons
   std::vector<double> errors(static_cast<size_t>(result.total_inputs) * m);
 #pragma omp parallel for schedule(static)
   for (int64_t k = 0; k < result.total_inputs; ++k) {
-    const std::vector<long double> x(inputs.begin() + k * static_cast<int64_t>(n), inputs.begin() + (k + 1) * static_cast<int64_t>(n));
+    const std::vector<long double> x(inputs.begin() + k * static_cast<int64_t>(n),
+                                     inputs.begin() + (k + 1) * static_cast<int64_t>(n));
     const std::vector<long double> exact = net.evaluate(x);
     for (size_t o = 0; o < m; ++o) {
       const size_t at = static_cast<size_t>(k) * m + o;
@@ -199,7 +205,8 @@ ValidationResult validate(const io::FloatNetwork& net, const InputBox& box, cons
       per_input[static_cast<size_t>(k)].first = std::max(per_input[static_cast<size_t>(k)].first, e);
       if (e > result.max_error[o] || result.worst_input[o].empty()) {
         result.max_error[o] = std::max(result.max_error[o], e);
-        result.worst_input[o].assign(inputs.begin() + k * static_cast<int64_t>(n), inputs.begin() + (k + 1) * static_cast<int64_t>(n));
+        result.worst_input[o].assign(inputs.begin() + k * static_cast<int64_t>(n),
+                                     inputs.begin() + (k + 1) * static_cast<int64_t>(n));
       }
     }
   }
@@ -208,11 +215,14 @@ ValidationResult validate(const io::FloatNetwork& net, const InputBox& box, cons
   const int64_t checks = std::min(result.total_inputs, kReferenceChecks);
   for (int64_t c = 0; c < checks; ++c) {
     // spread the checks over random inputs, corners and the centre
-    const int64_t k = checks < result.total_inputs ? (c * (result.total_inputs - 1)) / std::max<int64_t>(checks - 1, 1) : c;
-    const std::vector<double> x(inputs.begin() + k * static_cast<int64_t>(n), inputs.begin() + (k + 1) * static_cast<int64_t>(n));
+    const int64_t k =
+        checks < result.total_inputs ? (c * (result.total_inputs - 1)) / std::max<int64_t>(checks - 1, 1) : c;
+    const std::vector<double> x(inputs.begin() + k * static_cast<int64_t>(n),
+                                inputs.begin() + (k + 1) * static_cast<int64_t>(n));
     const std::vector<double> y = evaluate_fixed_real(q, x);
     for (size_t o = 0; o < m; ++o)
-      result.outputs_match_reference = result.outputs_match_reference && y[o] == outputs[static_cast<size_t>(k) * m + o];
+      result.outputs_match_reference =
+          result.outputs_match_reference && y[o] == outputs[static_cast<size_t>(k) * m + o];
   }
 
   // The attack (section 14): from the worst inputs above, a search for a larger error, against the
@@ -225,13 +235,16 @@ ValidationResult validate(const io::FloatNetwork& net, const InputBox& box, cons
     for (size_t s = 0; s < per_input.size() && starts.size() < kSearchCandidates; ++s) {
       const int64_t k = per_input[s].second;
       const char* kind = k < result.random_inputs ? "random" : k + 1 < result.total_inputs ? "corner" : "centre";
-      starts.push_back({std::vector<double>(inputs.begin() + k * static_cast<int64_t>(n), inputs.begin() + (k + 1) * static_cast<int64_t>(n)),
+      starts.push_back({std::vector<double>(inputs.begin() + k * static_cast<int64_t>(n),
+                                            inputs.begin() + (k + 1) * static_cast<int64_t>(n)),
                         per_input[s].first, kind});
     }
-    const AttackResult attack = attack_error_bound(net, box, q, starts, AttackOptions{options.search_evaluations, kSearchStarts});
+    const AttackResult attack =
+        attack_error_bound(net, box, q, starts, AttackOptions{options.search_evaluations, kSearchStarts});
     // Confirmed with the compiled C: the error reported is the program's, not the reference's.
     const std::vector<double> y = run_binary(dir, plain, attack.input, "search", &status, &stderr_text);
-    if (status != 0 || y.size() != m) throw std::runtime_error("validation: the compiled network failed on the search input");
+    if (status != 0 || y.size() != m)
+      throw std::runtime_error("validation: the compiled network failed on the search input");
     result.search_error = error_of(net, attack.input, y.data()).first;
     result.search_input = attack.input;
     result.search_found_by = attack.found_by;

@@ -10,11 +10,11 @@
 #include <limits>
 #include <vector>
 
-#include "fxnn/io/float_network.h"
+#include "fxnn/floatnet/float_network.h"
 
 namespace fxnn::synth::detail {
 
-constexpr double kUnitRoundoff = 0x1p-53;                               // u of binary64
+constexpr double kUnitRoundoff = 0x1p-53;                                // u of binary64
 constexpr double kDenormMin = std::numeric_limits<double>::denorm_min(); // absolute error of an underflow
 
 /// gamma_k = k u / (1 - k u): a sum of k rounded operations has relative error at most gamma_k (eq. (25)).

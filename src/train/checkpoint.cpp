@@ -121,9 +121,7 @@ LoadedCheckpoint load_checkpoint(const std::string& path, NetworkImpl& network, 
     archive.read("optimizer", optim);
     try {
       optimizer.load(optim);
-    } catch (const std::runtime_error& e) {
-      throw std::runtime_error(path + ": " + e.what());
-    }
+    } catch (const std::runtime_error& e) { throw std::runtime_error(path + ": " + e.what()); }
     c10::IValue stored;
     if (archive.try_read(kIdentityKey, stored)) {
       try {
@@ -133,9 +131,7 @@ LoadedCheckpoint load_checkpoint(const std::string& path, NetworkImpl& network, 
         loaded.identity = RunIdentity{id.at("config").get<std::string>(), id.at("plan").get<std::string>()};
       } catch (const nlohmann::json::exception& e) {
         throw std::runtime_error(std::string("damaged run identity (") + e.what() + ")");
-      } catch (const std::runtime_error& e) {
-        throw std::runtime_error(path + ": " + e.what());
-      }
+      } catch (const std::runtime_error& e) { throw std::runtime_error(path + ": " + e.what()); }
     }
     if (loaded.epoch < 1)
       throw std::runtime_error(path + ": epoch " + std::to_string(loaded.epoch) + " is not a finished epoch");

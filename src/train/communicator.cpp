@@ -27,9 +27,7 @@ std::pair<std::string, uint16_t> parse_master(const std::string& master) {
   int port = 0;
   try {
     port = std::stoi(master.substr(colon + 1));
-  } catch (const std::exception&) {
-    port = -1;
-  }
+  } catch (const std::exception&) { port = -1; }
   if (port <= 0 || port > 65535) throw std::invalid_argument("--master '" + master + "': bad port");
   return {master.substr(0, colon), static_cast<uint16_t>(port)};
 }
@@ -75,7 +73,8 @@ Communicator::Communicator(const DistributedOptions& options)
     store_options.isServer = false;
     store_options.numWorkers = c10::nullopt;
     group_->heartbeat_store = c10::make_intrusive<c10d::TCPStore>(host, store_options);
-    auto gloo = c10d::ProcessGroupGloo::Options::create(std::chrono::duration_cast<std::chrono::milliseconds>(timeout_));
+    auto gloo =
+        c10d::ProcessGroupGloo::Options::create(std::chrono::duration_cast<std::chrono::milliseconds>(timeout_));
     // On one machine, loopback; across machines, the interface that reaches the host name (or the one
     // GLOO_SOCKET_IFNAME names).
     const bool local = host == "127.0.0.1" || host == "localhost";
@@ -131,26 +130,23 @@ void Communicator::fail(const std::string& operation, const std::exception& erro
       for (int r = 0; r < size; ++r)
         if (r != rank && group->heartbeat_store->add(heartbeat_key(r), 0) == before[static_cast<size_t>(r)])
           lost += (lost.empty() ? "" : ", ") + std::to_string(r);
-    } catch (const std::exception&) {
-      lost = "0 (the master at " + group->master + " is unreachable)";
-    }
+    } catch (const std::exception&) { lost = "0 (the master at " + group->master + " is unreachable)"; }
     answer->set_value(lost);
   }).detach();
-  const std::string lost = lost_ranks.wait_for(kStoreAnswerLimit) == std::future_status::ready
-                               ? lost_ranks.get()
-                               : "0 (its store at " + group_->master + " does not answer: the rank is stopped or frozen)";
-  throw std::runtime_error("rank " + std::to_string(rank_) + ": " + operation + " failed: " +
-                           (lost.empty() ? std::string("no rank stopped beating (a timeout or a network error)")
-                                         : "lost rank " + lost) +
-                           " [" + first_line(error) + "]");
+  const std::string lost =
+      lost_ranks.wait_for(kStoreAnswerLimit) == std::future_status::ready
+          ? lost_ranks.get()
+          : "0 (its store at " + group_->master + " does not answer: the rank is stopped or frozen)";
+  throw std::runtime_error(
+      "rank " + std::to_string(rank_) + ": " + operation + " failed: " +
+      (lost.empty() ? std::string("no rank stopped beating (a timeout or a network error)") : "lost rank " + lost) +
+      " [" + first_line(error) + "]");
 }
 
 void Communicator::wait(const std::string& operation, const std::function<void()>& run) {
   try {
     run();
-  } catch (const std::exception& e) {
-    fail(operation, e);
-  }
+  } catch (const std::exception& e) { fail(operation, e); }
 }
 
 void Communicator::all_reduce(torch::Tensor& tensor, bool maximum) {
@@ -159,7 +155,8 @@ void Communicator::all_reduce(torch::Tensor& tensor, bool maximum) {
   std::vector<torch::Tensor> tensors{tensor};
   c10d::AllreduceOptions options;
   options.reduceOp = maximum ? c10d::ReduceOp::MAX : c10d::ReduceOp::SUM;
-  wait(maximum ? "all-reduce (max)" : "all-reduce", [&] { group_->process_group->allreduce(tensors, options)->wait(timeout_); });
+  wait(maximum ? "all-reduce (max)" : "all-reduce",
+       [&] { group_->process_group->allreduce(tensors, options)->wait(timeout_); });
 }
 
 std::vector<torch::Tensor> Communicator::all_gather(const torch::Tensor& tensor) {

@@ -115,7 +115,8 @@ StepResult DataParallelStep::run(const data::Batch& batch, int64_t epoch, int64_
   exchange_weight_gradients(mine, step_stream);
   exchange_float_gradients(mine);
   exchange_buffers(mine);
-  for (size_t j = 0; j < integer_buffers.size(); ++j) integer_buffers[j].copy_(integer_r0[j] + 1); // one update per step
+  for (size_t j = 0; j < integer_buffers.size(); ++j)
+    integer_buffers[j].copy_(integer_r0[j] + 1); // one update per step
   if (observer) observer->on_gradients(network_);
   optimizer_.apply_gradients();
   return result;
@@ -128,7 +129,8 @@ void DataParallelStep::exchange_weight_gradients(const std::vector<MicroBatch>& 
   // 1. Auto ranges: the largest |G| over every micro-batch of every rank (max is exact and order-free).
   std::vector<double> local_max(weights_.size(), 0.0);
   for (size_t w = 0; w < weights_.size(); ++w)
-    for (const auto& mb : mine) local_max[w] = std::max(local_max[w], mb.weight_gradients[w].abs().max().item<double>());
+    for (const auto& mb : mine)
+      local_max[w] = std::max(local_max[w], mb.weight_gradients[w].abs().max().item<double>());
   auto global_max = torch::tensor(local_max, torch::kDouble);
   bool any_auto = false;
   for (const auto& w : weights_) any_auto |= w.gradient_point->spec() && w.gradient_point->spec()->format.auto_range;

@@ -9,11 +9,15 @@ namespace fxnn {
 namespace {
 // Terminal redraws at most this often: faster redraws cost time and are unreadable anyway.
 constexpr double kRedrawSeconds = 0.25;
-}
+} // namespace
 
 ProgressLine::ProgressLine(std::string label, int64_t total, std::FILE* stream)
-    : label_(std::move(label)), total_(total), stream_(stream), interactive_(::isatty(::fileno(stream)) == 1),
-      start_(std::chrono::steady_clock::now()), last_draw_(start_) {}
+    : label_(std::move(label)),
+      total_(total),
+      stream_(stream),
+      interactive_(::isatty(::fileno(stream)) == 1),
+      start_(std::chrono::steady_clock::now()),
+      last_draw_(start_) {}
 
 std::string ProgressLine::render(int64_t done, const std::string& status) const {
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();

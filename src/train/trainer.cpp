@@ -83,19 +83,20 @@ int configure_threads(int64_t threads) {
 Network build_network(const ExperimentConfig& config, const std::optional<PrecisionPlan>& plan) {
   torch::manual_seed(config.seed); // weight initialization
   Network network = make_network(config.model, config.input_shape());
-  if (plan) plan->apply(*network);
-  else clear_precision(*network);
+  if (plan)
+    plan->apply(*network);
+  else
+    clear_precision(*network);
   for (auto& point : network->quant_points()) point->set_seed(mix_seed(config.seed, hash_name(point->name())));
   return network;
 }
 
 std::unique_ptr<FixedPointSGD> build_optimizer(const ExperimentConfig& config, NetworkImpl& network) {
-  auto optimizer = std::make_unique<FixedPointSGD>(
-      network.weight_quantizations(), network.float_parameters(),
-      FixedPointSGDOptions(config.optim.lr_at(1))
-          .momentum(config.optim.momentum)
-          .weight_clip(config.optim.weight_clip)
-          .weight_decay(config.optim.weight_decay));
+  auto optimizer = std::make_unique<FixedPointSGD>(network.weight_quantizations(), network.float_parameters(),
+                                                   FixedPointSGDOptions(config.optim.lr_at(1))
+                                                       .momentum(config.optim.momentum)
+                                                       .weight_clip(config.optim.weight_clip)
+                                                       .weight_decay(config.optim.weight_decay));
   optimizer->initialize_accumulators();
   return optimizer;
 }
@@ -106,7 +107,7 @@ Trainer::Trainer(TrainerOptions options) : options_(std::move(options)) {
   const bool root = options_.distributed.rank == 0;
   if (root) {
     lock_ = std::make_unique<DirectoryLock>(options_.out_dir); // one writer per run directory
-    check_run_directory(); // before any expensive work
+    check_run_directory();                                     // before any expensive work
     // A run killed while it wrote a file leaves its temporary copy behind: never read, removed here.
     std::error_code ec;
     if (fs::is_directory(options_.out_dir, ec))
@@ -145,8 +146,9 @@ RunIdentity Trainer::identity() const { return run_identity(options_.config, opt
 void Trainer::check_identity(const RunIdentity& stored) const {
   const std::string file = path(kCheckpointFile);
   if (stored.plan.empty() != !options_.plan.has_value())
-    throw std::runtime_error(file + ": written by a " + (stored.plan.empty() ? "float" : "fixed-point") + " run, not this " +
-                             (options_.plan ? "fixed-point" : "float") + " one (was it copied from another run?)");
+    throw std::runtime_error(file + ": written by a " + (stored.plan.empty() ? "float" : "fixed-point") +
+                             " run, not this " + (options_.plan ? "fixed-point" : "float") +
+                             " one (was it copied from another run?)");
   if (options_.plan && stored.plan != options_.plan->to_yaml())
     throw std::runtime_error(file + ": written by a run with another precision plan (was it copied from another run?)");
   std::string config;
@@ -206,7 +208,8 @@ void Trainer::check_run_directory() const {
   // Refuse to mix two runs in one directory.
   const bool has_run = fs::exists(path(kConfigFile)) || fs::exists(path(kCheckpointFile));
   if (has_run && !options_.resume)
-    throw std::runtime_error(options_.out_dir + ": already holds a run (use --resume to continue it, or another --out)");
+    throw std::runtime_error(options_.out_dir +
+                             ": already holds a run (use --resume to continue it, or another --out)");
   // Compared as parsed configs, so that a key added to fxnn later (with its default) does not stop a
   // run from resuming.
   if (has_run && fs::exists(path(kConfigFile)) &&
@@ -273,8 +276,10 @@ void Trainer::prepare_run_directory() {
   fs::create_directories(options_.out_dir);
   // config.yaml last: its presence says a run is here, so a kill before it leaves no half-identified
   // run (a plan without its config is a start that never happened, and is written over).
-  if (options_.plan) write_file_atomic(path(kPlanFile), options_.plan->to_yaml());
-  else fs::remove(path(kPlanFile)); // a float run restarted where a fixed-point start was killed
+  if (options_.plan)
+    write_file_atomic(path(kPlanFile), options_.plan->to_yaml());
+  else
+    fs::remove(path(kPlanFile)); // a float run restarted where a fixed-point start was killed
   write_metrics(path(kMetricsFile), history_);
   write_file_atomic(path(kConfigFile), comparable_config(options_.config));
 }
@@ -289,13 +294,13 @@ std::vector<EpochMetrics> Trainer::run() {
     throw std::invalid_argument("measurements (the probe) run in one process only");
   prepare_run_directory();
   if (communicator_->is_root())
-    spdlog::info("{}: {} in {} ({} train / {} test samples, {} process{} x {} threads, {} micro-batch{}), "
-                 "epochs {}..{} into {}",
-                 c.name, c.model.arch,
-                 options_.plan ? "fixed point (" + options_.plan->source + ")" : std::string("float"),
-                 data_.train.size(), data_.test.size(), communicator_->size(), communicator_->size() > 1 ? "es" : "",
-                 torch::get_num_threads(), c.train.micro_batches, c.train.micro_batches > 1 ? "es" : "", first_epoch_,
-                 c.train.epochs, options_.out_dir);
+    spdlog::info(
+        "{}: {} in {} ({} train / {} test samples, {} process{} x {} threads, {} micro-batch{}), "
+        "epochs {}..{} into {}",
+        c.name, c.model.arch, options_.plan ? "fixed point (" + options_.plan->source + ")" : std::string("float"),
+        data_.train.size(), data_.test.size(), communicator_->size(), communicator_->size() > 1 ? "es" : "",
+        torch::get_num_threads(), c.train.micro_batches, c.train.micro_batches > 1 ? "es" : "", first_epoch_,
+        c.train.epochs, options_.out_dir);
   const int64_t last_epoch =
       options_.stop_after_epoch > 0 ? std::min(options_.stop_after_epoch, c.train.epochs) : c.train.epochs;
   for (int64_t epoch = first_epoch_; epoch <= last_epoch; ++epoch) {
@@ -338,7 +343,7 @@ EpochMetrics Trainer::train_epoch(int64_t epoch) {
     ++batches;
     if (show)
       progress.update(batches, "loss " + std::to_string(loss_sum / static_cast<double>(samples)).substr(0, 6) +
-                                     " acc " + percent(static_cast<double>(correct) / static_cast<double>(samples)));
+                                   " acc " + percent(static_cast<double>(correct) / static_cast<double>(samples)));
   }
   if (observer_) observer_->on_epoch_end(epoch, *network_);
   // Sums over the processes: the loss, the counts, and every point's saturation counters.
@@ -356,7 +361,8 @@ EpochMetrics Trainer::train_epoch(int64_t epoch) {
   auto counts = torch::tensor(counters, torch::kLong);
   communicator_->all_reduce_sum(counts);
   for (size_t i = 0; i < points.size(); ++i)
-    points[i]->set_stats(counts[static_cast<int64_t>(2 * i)].item<int64_t>(), counts[static_cast<int64_t>(2 * i + 1)].item<int64_t>());
+    points[i]->set_stats(counts[static_cast<int64_t>(2 * i)].item<int64_t>(),
+                         counts[static_cast<int64_t>(2 * i + 1)].item<int64_t>());
   m.train_loss = loss_sum / static_cast<double>(std::max<int64_t>(samples, 1));
   m.train_acc = static_cast<double>(correct) / static_cast<double>(std::max<int64_t>(samples, 1));
   for (const auto& point : points)

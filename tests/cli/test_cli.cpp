@@ -54,7 +54,8 @@ TEST(Cli, MissingDataDirectory) {
 TEST(Cli, TruncatedCifarFileNamesTheFileAndRecord) {
   TempDir tmp;
   fs::create_directories(tmp / "cifar");
-  for (int i = 1; i <= 5; ++i) write_cifar10_batch(tmp / ("cifar/data_batch_" + std::to_string(i) + ".bin"), 20, i == 3 ? 1000 : -1);
+  for (int i = 1; i <= 5; ++i)
+    write_cifar10_batch(tmp / ("cifar/data_batch_" + std::to_string(i) + ".bin"), 20, i == 3 ? 1000 : -1);
   write_cifar10_batch(tmp / "cifar/test_batch.bin", 20);
   const auto r = run_command(kFxnn + " train --config " + kSource + "/configs/cifar10_convnet.yaml --quiet --out " +
                                  tmp / "run" + " --set data.path=" + tmp / "cifar",
@@ -95,7 +96,8 @@ TEST(Cli, ExportNeverReplacesWhatFxnnDidNotWrite) {
   if (!testing_support::have_fashion_mnist()) GTEST_SKIP();
   TempDir tmp;
   const std::string run = tmp / "run";
-  ASSERT_EQ(run_command(train_command(run, "--precision " + kSource + "/configs/plans/uniform8.yaml --threads 1 "
+  ASSERT_EQ(run_command(train_command(run, "--precision " + kSource +
+                                               "/configs/plans/uniform8.yaml --threads 1 "
                                                "--set train.epochs=1 --set data.train_limit=300 "
                                                "--set data.test_limit=100 --set model.hidden=[16]"),
                         tmp.str())
@@ -124,7 +126,8 @@ TEST(Cli, ExportNeverReplacesWhatFxnnDidNotWrite) {
 
 /// The BLAS kernels `fxnn --version` reports, run with `env_options` (arguments of env(1)).
 std::string blas_kernels_of_version(const std::string& env_options) {
-  const auto r = run_command("env -u OPENBLAS_CORETYPE -u FXNN_KEEP_BLAS_CORE " + env_options + " " + kFxnn + " --version", ".");
+  const auto r =
+      run_command("env -u OPENBLAS_CORETYPE -u FXNN_KEEP_BLAS_CORE " + env_options + " " + kFxnn + " --version", ".");
   EXPECT_EQ(r.exit_code, 0) << r.err;
   const auto from = r.out.find("BLAS kernels: ");
   const auto to = r.out.find(')', from);

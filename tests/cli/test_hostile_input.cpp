@@ -43,9 +43,10 @@ TEST(HostileInput, AFullDiskIsOneLineNamingTheFileAndTheCauseAndTheLastCheckpoin
   ASSERT_EQ(train(tmp, kConfig, kTiny + " --set model.hidden=[64] --set train.epochs=1").exit_code, 0);
   const auto size = fs::file_size(run + "/checkpoint.pt");
   // A file-size limit below the checkpoint's size: its write fails as on a full disk (EFBIG, as ENOSPC).
-  const auto r = run_command("ulimit -f " + std::to_string(size / 1024 / 2) + "; " + kFxnn + " train --config " + kConfig +
-                                 " --out " + run + kTiny + " --set model.hidden=[64] --set train.epochs=2 --resume",
-                             tmp.str());
+  const auto r =
+      run_command("ulimit -f " + std::to_string(size / 1024 / 2) + "; " + kFxnn + " train --config " + kConfig +
+                      " --out " + run + kTiny + " --set model.hidden=[64] --set train.epochs=2 --resume",
+                  tmp.str());
   // The run's start is logged first; the error is the one line after it.
   EXPECT_EQ(r.exit_code, 1) << r.err;
   EXPECT_EQ(count_lines(r.err), 2) << r.err;
@@ -93,7 +94,8 @@ TEST(HostileInput, SubnormalWeightsAreNumbersAndDuplicateBenchmarksAreRefused) {
   TempDir tmp;
   // A 1-input 1-output NNet whose only weight is subnormal (4.9e-324): a number, not "not a finite number".
   std::ofstream(tmp / "tiny.nnet") << "// tiny\n1,1,1,1,\n1,1,\n0,\n-1,\n1,\n0,0,\n1,1,\n4.9e-324,\n0.5,\n";
-  const auto r = run_command(kFxnn + " synth --model " + tmp / "tiny.nnet" + " --input-box -1:1 --error 1e-3", tmp.str());
+  const auto r =
+      run_command(kFxnn + " synth --model " + tmp / "tiny.nnet" + " --input-box -1:1 --error 1e-3", tmp.str());
   EXPECT_EQ(r.err.find("not a finite number"), std::string::npos) << r.err;
   std::ofstream(tmp / "suite.yaml") << "benchmarks:\n"
                                        "  - {name: a, model: tiny.nnet, input_box: [[-1, 1]], error_bound: 0.001}\n"

@@ -11,9 +11,9 @@
 #include "../support/run_command.h"
 #include "../support/temp_dir.h"
 #include "../synth/synth_test_util.h"
-#include "fxnn/codegen/c_codegen.h"
-#include "fxnn/codegen/hls_codegen.h"
+#include "fxnn/codegen/generated_code.h"
 #include "fxnn/io/atomic_file.h"
+#include "fxnn/synth/synth_codegen.h"
 #include "fxnn/synth/synthesize.h"
 
 namespace fxnn::codegen {
@@ -42,7 +42,7 @@ Vectors vectors(const synth::QuantizedNetwork& q, const synth::InputBox& box, in
     std::vector<double> x;
     for (size_t d = 0; d < box.size(); ++d)
       x.push_back(k < (1 << box.size()) ? ((k >> d) & 1 ? box.dims[d].hi : box.dims[d].lo)
-                                         : std::uniform_real_distribution<double>(box.dims[d].lo, box.dims[d].hi)(rng));
+                                        : std::uniform_real_distribution<double>(box.dims[d].lo, box.dims[d].hi)(rng));
     v.x.push_back(x);
     v.x_codes.push_back(synth::quantize_inputs(q, x));
     v.y_codes.push_back(synth::evaluate_fixed(q, v.x_codes.back()));
@@ -51,8 +51,9 @@ Vectors vectors(const synth::QuantizedNetwork& q, const synth::InputBox& box, in
   return v;
 }
 
-synth::SynthesisReport synthesize_small(io::Activation act, Rounding rounding, synth::Method method, uint64_t seed) {
-  const io::FloatNetwork net = synth_testing::random_network({3, 7, 5, 2}, seed, 1.0, act);
+synth::SynthesisReport synthesize_small(floatnet::Activation act, Rounding rounding, synth::Method method,
+                                        uint64_t seed) {
+  const floatnet::FloatNetwork net = synth_testing::random_network({3, 7, 5, 2}, seed, 1.0, act);
   synth::SynthesisOptions o;
   o.eps = 1e-3;
   o.method = method;
@@ -62,19 +63,19 @@ synth::SynthesisReport synthesize_small(io::Activation act, Rounding rounding, s
   return r;
 }
 
-class CodegenCases : public ::testing::TestWithParam<std::tuple<io::Activation, Rounding, synth::Method>> {};
+class CodegenCases : public ::testing::TestWithParam<std::tuple<floatnet::Activation, Rounding, synth::Method>> {};
 
 TEST_P(CodegenCases, CompiledCEqualsTheIntegerReference) {
   const auto [act, rounding, method] = GetParam();
   const synth::SynthesisReport r = synthesize_small(act, rounding, method, 4);
   const synth::QuantizedNetwork& q = *r.quantized;
   TempDir dir;
-  const GeneratedCode code = generate_c(q, *r.certificate, "tiny", {"a test"});
+  const GeneratedCode code = synth::generate_c(q, *r.certificate, "tiny", {"a test"});
   write_c(dir.str(), "tiny", code);
 
   // Generated from the fixed-point network whenever the formats have one (docs/synthesis.md section 10).
   std::string reason;
-  const bool expressible = synthesized_network(q, *r.certificate, "tiny", &reason).has_value();
+  const bool expressible = synth::synthesized_network(q, *r.certificate, "tiny", &reason).has_value();
   EXPECT_EQ(code.origin, expressible ? "fixed-point network" : "per-neuron formats");
   EXPECT_EQ(code.origin_reason, reason);
   if (method == synth::Method::kMilp) EXPECT_TRUE(expressible) << reason; // per-layer formats
@@ -99,12 +100,15 @@ TEST_P(CodegenCases, CompiledCEqualsTheIntegerReference) {
   for (const auto& y : v.y) main << "{" << hex(y[0]) << ", " << hex(y[1]) << "},";
   main << "};\nint main(void) {\n  int bad = 0;\n  for (int k = 0; k < " << v.x.size() << "; ++k) {\n"
        << "    int32_t y[2];\n    double yr[2];\n    tiny_fixed(X[k], y);\n    tiny(XR[k], yr);\n"
-       << "    for (int o = 0; o < 2; ++o) if (y[o] != Y[k][o] || yr[o] != YR[k][o]) { printf(\"%d %d\\n\", k, o); bad = 1; }\n"
+       << "    for (int o = 0; o < 2; ++o) if (y[o] != Y[k][o] || yr[o] != YR[k][o]) { printf(\"%d %d\\n\", k, o); bad "
+          "= 1; }\n"
        << "  }\n  return bad;\n}\n";
   write_file_atomic(dir / "main.c", main.str());
-  const auto build = run_command("cc -std=c99 -O2 -Wall -Wextra -Werror -pedantic -fsanitize=undefined "
-                                 "-fno-sanitize-recover=all -o " + dir / "main " + dir / "main.c " + dir / "tiny.c -lm",
-                                 dir.str());
+  const auto build = run_command(
+      "cc -std=c99 -O2 -Wall -Wextra -Werror -pedantic -fsanitize=undefined "
+      "-fno-sanitize-recover=all -o " +
+          dir / "main " + dir / "main.c " + dir / "tiny.c -lm",
+      dir.str());
   ASSERT_EQ(build.exit_code, 0) << build.err;
   const auto runs = run_command(dir / "main", dir.str());
   EXPECT_EQ(runs.exit_code, 0) << runs.out << runs.err;
@@ -116,7 +120,7 @@ TEST_P(CodegenCases, HlsCodeComputesTheSameWithTheApFixedEmulation) {
   const synth::SynthesisReport r = synthesize_small(act, rounding, method, 6);
   const synth::QuantizedNetwork& q = *r.quantized;
   TempDir dir;
-  const GeneratedHls code = generate_hls(q, *r.certificate, "tiny", {});
+  const GeneratedHls code = synth::generate_hls(q, *r.certificate, "tiny", {});
   write_hls(dir.str(), "tiny", code);
   EXPECT_NE(code.source.find(rounding == Rounding::kNearest ? "AP_RND" : "AP_TRN"), std::string::npos);
   EXPECT_NE(code.header.find("void tiny_hls(const tiny_in_t x[3], tiny_out_t y[2]);"), std::string::npos);
@@ -129,29 +133,32 @@ TEST_P(CodegenCases, HlsCodeComputesTheSameWithTheApFixedEmulation) {
        << "  const double X[" << v.x.size() << "][3] = {";
   for (size_t k = 0; k < v.x.size(); ++k) {
     main << "{";
-    for (size_t j = 0; j < 3; ++j) main << hex(std::ldexp(static_cast<double>(v.x_codes[k][j]), -q.input_frac[j])) << ",";
+    for (size_t j = 0; j < 3; ++j)
+      main << hex(std::ldexp(static_cast<double>(v.x_codes[k][j]), -q.input_frac[j])) << ",";
     main << "},";
   }
   main << "};\n  const double Y[" << v.x.size() << "][2] = {";
   for (const auto& y : v.y) main << "{" << hex(y[0]) << ", " << hex(y[1]) << "},";
   main << "};\n  for (int k = 0; k < " << v.x.size() << "; ++k) {\n"
        << "    tiny_in_t x[3] = {X[k][0], X[k][1], X[k][2]};\n    tiny_out_t y[2];\n    tiny_hls(x, y);\n"
-       << "    for (int o = 0; o < 2; ++o) if (y[o].to_double() != Y[k][o]) { std::printf(\"%d %d %a %a\\n\", k, o, y[o].to_double(), Y[k][o]); bad = 1; }\n"
+       << "    for (int o = 0; o < 2; ++o) if (y[o].to_double() != Y[k][o]) { std::printf(\"%d %d %a %a\\n\", k, o, "
+          "y[o].to_double(), Y[k][o]); bad = 1; }\n"
        << "  }\n  return bad;\n}\n";
   write_file_atomic(dir / "main.cpp", main.str());
-  const auto build = run_command("c++ -std=c++17 -O1 -I" + std::string(FXNN_HLS_EMULATION_DIR) + " -o " + dir / "main " +
-                                     dir / "main.cpp " + dir / "tiny_hls.cpp",
+  const auto build = run_command("c++ -std=c++17 -O1 -I" + std::string(FXNN_HLS_EMULATION_DIR) + " -o " +
+                                     dir / "main " + dir / "main.cpp " + dir / "tiny_hls.cpp",
                                  dir.str());
   ASSERT_EQ(build.exit_code, 0) << build.err;
   const auto runs = run_command(dir / "main", dir.str());
   EXPECT_EQ(runs.exit_code, 0) << runs.out;
 }
 
-INSTANTIATE_TEST_SUITE_P(Cases, CodegenCases,
-                         ::testing::Values(std::make_tuple(io::Activation::kRelu, Rounding::kNearest, synth::Method::kLp),
-                                           std::make_tuple(io::Activation::kRelu, Rounding::kFloor, synth::Method::kMilp),
-                                           std::make_tuple(io::Activation::kClippedRelu, Rounding::kNearest, synth::Method::kMilp),
-                                           std::make_tuple(io::Activation::kClippedRelu, Rounding::kFloor, synth::Method::kLp)));
+INSTANTIATE_TEST_SUITE_P(
+    Cases, CodegenCases,
+    ::testing::Values(std::make_tuple(floatnet::Activation::kRelu, Rounding::kNearest, synth::Method::kLp),
+                      std::make_tuple(floatnet::Activation::kRelu, Rounding::kFloor, synth::Method::kMilp),
+                      std::make_tuple(floatnet::Activation::kClippedRelu, Rounding::kNearest, synth::Method::kMilp),
+                      std::make_tuple(floatnet::Activation::kClippedRelu, Rounding::kFloor, synth::Method::kLp)));
 
 TEST(Codegen, NamesMustBeCIdentifiersAndLiteralsExact) {
   EXPECT_NO_THROW(check_c_identifier("acc_controller5"));

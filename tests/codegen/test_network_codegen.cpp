@@ -8,8 +8,8 @@
 
 #include <algorithm>
 #include <cctype>
-#include <filesystem>
 #include <cmath>
+#include <filesystem>
 #include <random>
 #include <regex>
 #include <sstream>
@@ -65,7 +65,8 @@ class Builder {
     ir::Node n = base(ir::OpKind::kRescale, in, out, net_.shape_of(in));
     return finish(n, rq);
   }
-  std::string conv(const std::string& in, int64_t co, int64_t k, int64_t s, int64_t p, const Format& w, const Format& out, Rq rq) {
+  std::string conv(const std::string& in, int64_t co, int64_t k, int64_t s, int64_t p, const Format& w,
+                   const Format& out, Rq rq) {
     const auto sh = net_.shape_of(in);
     ir::Node n = base(ir::OpKind::kConv2d, in, out, {co, (sh[1] + 2 * p - k) / s + 1, (sh[2] + 2 * p - k) / s + 1});
     n.kernel = k;
@@ -119,10 +120,14 @@ class Builder {
     for (int k = 0; k < count_samples; ++k) {
       std::vector<int64_t> x(static_cast<size_t>(n));
       for (int64_t i = 0; i < n; ++i) {
-        if (k == 0) x[static_cast<size_t>(i)] = f.code_min();
-        else if (k == 1) x[static_cast<size_t>(i)] = f.code_max();
-        else if (k == 2) x[static_cast<size_t>(i)] = i % 2 ? f.code_max() : f.code_min();
-        else x[static_cast<size_t>(i)] = std::uniform_int_distribution<int64_t>(f.code_min(), f.code_max())(rng_);
+        if (k == 0)
+          x[static_cast<size_t>(i)] = f.code_min();
+        else if (k == 1)
+          x[static_cast<size_t>(i)] = f.code_max();
+        else if (k == 2)
+          x[static_cast<size_t>(i)] = i % 2 ? f.code_max() : f.code_min();
+        else
+          x[static_cast<size_t>(i)] = std::uniform_int_distribution<int64_t>(f.code_min(), f.code_max())(rng_);
       }
       xs.push_back(x);
     }
@@ -200,9 +205,10 @@ class Builder {
     const int mb = std::min(rq.multiplier_bits, 61 - bit_length(worst.max()));
     r.multiplier_frac = std::max(0, mb);
     for (int64_t c = 0; c < (rq.per_channel_multiplier ? channels : 1); ++c)
-      r.multiplier.push_back(mb <= 1 ? 1
-                                     : std::uniform_int_distribution<int64_t>(int64_t{1} << (mb - 1), (int64_t{1} << mb) - 1)(rng_) *
-                                           (c % 4 == 3 ? -1 : 1));
+      r.multiplier.push_back(
+          mb <= 1 ? 1
+                  : std::uniform_int_distribution<int64_t>(int64_t{1} << (mb - 1), (int64_t{1} << mb) - 1)(rng_) *
+                        (c % 4 == 3 ? -1 : 1));
     const unsigned __int128 typical = static_cast<unsigned __int128>(acc) << std::max(mb, 0);
     const int out_bits = n.output_format.bits - (n.output_format.is_signed ? 1 : 0);
     r.shift = std::clamp(bit_length(typical) - out_bits + rq.shift_bias, -ir::kMaxShift, ir::kMaxShift);
@@ -352,7 +358,8 @@ Case pool_flatten() {
   return c;
 }
 
-std::vector<std::vector<int64_t>> reference_outputs(const ir::Network& net, const std::vector<std::vector<int64_t>>& xs) {
+std::vector<std::vector<int64_t>> reference_outputs(const ir::Network& net,
+                                                    const std::vector<std::vector<int64_t>>& xs) {
   runtime::Engine engine(net, runtime::EngineOptions().with_reference(true));
   std::vector<int64_t> flat;
   for (const auto& x : xs) flat.insert(flat.end(), x.begin(), x.end());
@@ -361,7 +368,8 @@ std::vector<std::vector<int64_t>> reference_outputs(const ir::Network& net, cons
   const auto y = engine.run(runtime::Codes::from_values(net.input_format, shape, flat.data())).to_int64();
   const size_t m = y.size() / xs.size();
   std::vector<std::vector<int64_t>> out;
-  for (size_t k = 0; k < xs.size(); ++k) out.emplace_back(y.begin() + static_cast<long>(k * m), y.begin() + static_cast<long>((k + 1) * m));
+  for (size_t k = 0; k < xs.size(); ++k)
+    out.emplace_back(y.begin() + static_cast<long>(k * m), y.begin() + static_cast<long>((k + 1) * m));
   return out;
 }
 
@@ -383,7 +391,8 @@ std::vector<int64_t> numbers(const std::string& text) {
 }
 
 /// Every output code of `got` (one sample after another) equals the reference's.
-void expect_codes(const std::vector<std::vector<int64_t>>& want, const std::vector<int64_t>& got, const std::string& what) {
+void expect_codes(const std::vector<std::vector<int64_t>>& want, const std::vector<int64_t>& got,
+                  const std::string& what) {
   size_t total = 0;
   for (const auto& w : want) total += w.size();
   ASSERT_EQ(got.size(), total) << what;
@@ -393,8 +402,8 @@ void expect_codes(const std::vector<std::vector<int64_t>>& want, const std::vect
   for (size_t k = 0; k < want.size(); ++k)
     for (size_t i = 0; i < want[k].size(); ++i, ++at)
       if (got[at] != want[k][i] && mismatches++ == 0)
-        first = "sample " + std::to_string(k) + " output " + std::to_string(i) + ": " + std::to_string(got[at]) + " vs " +
-                std::to_string(want[k][i]);
+        first = "sample " + std::to_string(k) + " output " + std::to_string(i) + ": " + std::to_string(got[at]) +
+                " vs " + std::to_string(want[k][i]);
   EXPECT_EQ(mismatches, 0) << what << ": first mismatch " << first;
 }
 
@@ -408,7 +417,8 @@ class NetworkCodegen : public ::testing::TestWithParam<Maker> {};
 TEST_P(NetworkCodegen, CompiledCEqualsTheReferenceKernels) {
   const Case c = GetParam().make();
   const std::string n = "net_" + c.name;
-  const GeneratedCode code = generate_network_c(c.network, NetworkCodegenOptions().with_name(n).with_provenance({"a test"}));
+  const GeneratedCode code =
+      generate_network_c(c.network, NetworkCodegenOptions().with_name(n).with_provenance({"a test"}));
   TempDir dir;
   write_code_folder(dir / "c", {{n + ".h", code.header}, {n + ".c", code.source}}, ExistingOutput::kRefuse);
 
@@ -416,14 +426,14 @@ TEST_P(NetworkCodegen, CompiledCEqualsTheReferenceKernels) {
   for (const std::string& text : {code.header, code.source}) {
     EXPECT_TRUE(testing_support::float_words(text).empty()) << c.name;
     static const std::regex kInclude("#include ([<\"][^>\"]*[>\"])");
-    for (auto it = std::sregex_iterator(text.begin(), text.end(), kInclude);
-         it != std::sregex_iterator(); ++it)
+    for (auto it = std::sregex_iterator(text.begin(), text.end(), kInclude); it != std::sregex_iterator(); ++it)
       EXPECT_TRUE((*it)[1] == "<stdint.h>" || (*it)[1] == "\"" + n + ".h\"") << (*it)[1];
   }
   for (const auto& line : testing_support::float_instructions(dir / ("c/" + n + ".c"), dir / "c", {}, dir.str()))
     ADD_FAILURE() << c.name << ": floating-point instruction " << line;
 #if defined(__x86_64__)
-  const auto general = run_command("cc -std=c99 -O2 -mgeneral-regs-only -c -o " + dir / "g.o " + dir / ("c/" + n + ".c"), dir.str());
+  const auto general =
+      run_command("cc -std=c99 -O2 -mgeneral-regs-only -c -o " + dir / "g.o " + dir / ("c/" + n + ".c"), dir.str());
   EXPECT_EQ(general.exit_code, 0) << general.err;
 #endif
 
@@ -447,9 +457,10 @@ TEST_P(NetworkCodegen, CompiledCEqualsTheReferenceKernels) {
        << "  }\n}\n";
   write_file_atomic(dir / "main.c", main.str());
   write_file_atomic(dir / "x.txt", text_of(c.inputs));
-  const auto build = run_command("cc -std=c99 -O2 -Wall -Wextra -Werror -pedantic -fsanitize=undefined -fno-sanitize-recover=all -I" +
-                                     dir / "c -o " + dir / "main " + dir / "main.c " + dir / ("c/" + n + ".c"),
-                                 dir.str());
+  const auto build =
+      run_command("cc -std=c99 -O2 -Wall -Wextra -Werror -pedantic -fsanitize=undefined -fno-sanitize-recover=all -I" +
+                      dir / "c -o " + dir / "main " + dir / "main.c " + dir / ("c/" + n + ".c"),
+                  dir.str());
   ASSERT_EQ(build.exit_code, 0) << build.err;
   const auto r = run_command(dir / "main < " + dir / "x.txt", dir.str());
   ASSERT_EQ(r.exit_code, 0) << r.err;
@@ -477,7 +488,8 @@ TEST_P(NetworkCodegen, HlsCodeEqualsTheReferenceKernelsWithTheApFixedEmulation) 
   write_file_atomic(dir / (n + "_hls.cpp"), code.source);
   EXPECT_TRUE(testing_support::float_words(code.source).empty());
   const Format in = c.network.input_format, out = c.network.format_of(c.network.output);
-  const int64_t n_in = Builder::count(c.network.input_shape), n_out = Builder::count(c.network.shape_of(c.network.output));
+  const int64_t n_in = Builder::count(c.network.input_shape),
+                n_out = Builder::count(c.network.shape_of(c.network.output));
   std::ostringstream main;
   main << "#include <cmath>\n#include <cstdio>\n#include \"" << n << "_hls.h\"\n"
        << "int main() {\n"
@@ -489,13 +501,13 @@ TEST_P(NetworkCodegen, HlsCodeEqualsTheReferenceKernelsWithTheApFixedEmulation) 
        << "      x[i] = " << n << "_in_t(std::ldexp(static_cast<double>(v), " << -in.frac << "));\n"
        << "    }\n"
        << "    " << n << "_hls(x, y);\n"
-       << "    for (long i = 0; i < " << n_out << "; ++i) std::printf(\"%lld\\n\", static_cast<long long>(std::ldexp(y[i].to_double(), "
-       << out.frac << ")));\n"
+       << "    for (long i = 0; i < " << n_out
+       << "; ++i) std::printf(\"%lld\\n\", static_cast<long long>(std::ldexp(y[i].to_double(), " << out.frac << ")));\n"
        << "  }\n}\n";
   write_file_atomic(dir / "main.cpp", main.str());
   write_file_atomic(dir / "x.txt", text_of(c.inputs));
-  const auto build = run_command("c++ -std=c++17 -O1 -Wall -I" + std::string(FXNN_HLS_EMULATION_DIR) + " -I" + dir.str() + " -o " +
-                                     dir / "main " + dir / "main.cpp " + dir / (n + "_hls.cpp"),
+  const auto build = run_command("c++ -std=c++17 -O1 -Wall -I" + std::string(FXNN_HLS_EMULATION_DIR) + " -I" +
+                                     dir.str() + " -o " + dir / "main " + dir / "main.cpp " + dir / (n + "_hls.cpp"),
                                  dir.str());
   ASSERT_EQ(build.exit_code, 0) << build.err;
   const auto r = run_command(dir / "main < " + dir / "x.txt", dir.str());
@@ -505,8 +517,8 @@ TEST_P(NetworkCodegen, HlsCodeEqualsTheReferenceKernelsWithTheApFixedEmulation) 
 
 INSTANTIATE_TEST_SUITE_P(Networks, NetworkCodegen,
                          ::testing::Values(Maker{"cnn", &cnn}, Maker{"wide", &wide}, Maker{"narrow", &narrow},
-                                           Maker{"weights", &weight_types}, Maker{"residual", &residual}, Maker{"huge", &huge},
-                                           Maker{"pool_flatten", &pool_flatten}),
+                                           Maker{"weights", &weight_types}, Maker{"residual", &residual},
+                                           Maker{"huge", &huge}, Maker{"pool_flatten", &pool_flatten}),
                          [](const auto& info) { return std::string(info.param.name); });
 
 TEST(NetworkCodegen, ConstantsAreOfTheNarrowestTypeAndTheWorkAreaIsShared) {
@@ -516,7 +528,8 @@ TEST(NetworkCodegen, ConstantsAreOfTheNarrowestTypeAndTheWorkAreaIsShared) {
                            "static const int32_t w_dense2_weight[5][6]", "static const int64_t w_dense3_weight[4][5]",
                            "static const uint8_t w_dense4_weight[4][4]", "static const uint16_t w_dense5_weight[3][4]"})
     EXPECT_NE(code.source.find(type), std::string::npos) << type;
-  EXPECT_NE(code.header.find("typedef int32_t w_input_t;"), std::string::npos) << code.header; // u16.0: the runtime's int32
+  EXPECT_NE(code.header.find("typedef int32_t w_input_t;"), std::string::npos)
+      << code.header; // u16.0: the runtime's int32
   EXPECT_NE(code.header.find("typedef int8_t w_output_t;"), std::string::npos) << code.header;
   // A chain: two tensors live at a time, so the work area holds the two largest int16 tensors at most.
   const Case k = cnn();
@@ -532,18 +545,22 @@ TEST(NetworkCodegen, ConstantsAreOfTheNarrowestTypeAndTheWorkAreaIsShared) {
 }
 
 TEST(NetworkCodegen, StorageTypesAreTheRuntimes) {
-  for (const Format& f : {Format(8, 0, false), Format(1, 0, false), Format(8, 3, true), Format(9, 0, false), Format(16, 2, true),
-                          Format(16, 0, false), Format(32, 0, true), Format(33, 0, true), Format(32, 0, false), Format(62, 4, true)})
-    EXPECT_EQ(storage_ctype(f), "" + [&] {
-      switch (runtime::storage_type(f)) {
-        case runtime::DType::kU8: return std::string("uint8_t");
-        case runtime::DType::kI8: return std::string("int8_t");
-        case runtime::DType::kI16: return std::string("int16_t");
-        case runtime::DType::kI32: return std::string("int32_t");
-        case runtime::DType::kI64: return std::string("int64_t");
-      }
-      return std::string();
-    }()) << f.str();
+  for (const Format& f :
+       {Format(8, 0, false), Format(1, 0, false), Format(8, 3, true), Format(9, 0, false), Format(16, 2, true),
+        Format(16, 0, false), Format(32, 0, true), Format(33, 0, true), Format(32, 0, false), Format(62, 4, true)})
+    EXPECT_EQ(
+        storage_ctype(f), "" +
+                              [&] {
+                                switch (runtime::storage_type(f)) {
+                                  case runtime::DType::kU8: return std::string("uint8_t");
+                                  case runtime::DType::kI8: return std::string("int8_t");
+                                  case runtime::DType::kI16: return std::string("int16_t");
+                                  case runtime::DType::kI32: return std::string("int32_t");
+                                  case runtime::DType::kI64: return std::string("int64_t");
+                                }
+                                return std::string();
+                              }())
+        << f.str();
   EXPECT_EQ(narrowest_ctype(-1, 127), "int8_t");
   EXPECT_EQ(narrowest_ctype(0, 200), "uint8_t");
   EXPECT_EQ(narrowest_ctype(-1, 200), "int16_t");
@@ -556,8 +573,10 @@ TEST(NetworkCodegen, BadInputIsRefusedWithItsName) {
   EXPECT_THROW(generate_network_c(c.network, NetworkCodegenOptions().with_name("int")), std::invalid_argument);
   EXPECT_THROW(generate_network_c(c.network, NetworkCodegenOptions().with_name("a-b")), std::invalid_argument);
   const Case p = pool_flatten(); // u8.0 codes do not fit int8_t
-  EXPECT_THROW(generate_network_c(p.network, NetworkCodegenOptions().with_name("p").with_io_type("int8_t")), std::invalid_argument);
-  EXPECT_THROW(generate_network_c(p.network, NetworkCodegenOptions().with_name("p").with_io_type("float")), std::invalid_argument);
+  EXPECT_THROW(generate_network_c(p.network, NetworkCodegenOptions().with_name("p").with_io_type("int8_t")),
+               std::invalid_argument);
+  EXPECT_THROW(generate_network_c(p.network, NetworkCodegenOptions().with_name("p").with_io_type("float")),
+               std::invalid_argument);
   ir::Network bad = c.network;
   bad.nodes[0].requantize->shift = 63;
   try {
@@ -571,7 +590,8 @@ TEST(NetworkCodegen, BadInputIsRefusedWithItsName) {
 TEST(NetworkCodegen, TheFloatCheckFindsFloatingPoint) {
   // A check that cannot fail is a defect: a core that multiplies doubles is caught.
   TempDir dir;
-  write_file_atomic(dir / "f.c", "double net_f(double a, double b) { return a * b + 0.5; }\nint other(int a) { return a + 1; }\n");
+  write_file_atomic(dir / "f.c",
+                    "double net_f(double a, double b) { return a * b + 0.5; }\nint other(int a) { return a + 1; }\n");
   EXPECT_FALSE(testing_support::float_instructions(dir / "f.c", dir.str(), {"net_f"}, dir.str()).empty());
   EXPECT_TRUE(testing_support::float_instructions(dir / "f.c", dir.str(), {"other"}, dir.str()).empty());
   EXPECT_FALSE(testing_support::float_words("double v;").empty());

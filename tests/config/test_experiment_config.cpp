@@ -10,9 +10,7 @@ namespace {
 std::string error_of(const std::string& text, const std::vector<std::string>& overrides = {}) {
   try {
     ExperimentConfig::parse(text, "c.yaml", overrides);
-  } catch (const std::runtime_error& e) {
-    return e.what();
-  }
+  } catch (const std::runtime_error& e) { return e.what(); }
   return "no error";
 }
 
@@ -27,8 +25,9 @@ TEST(ExperimentConfig, EveryShippedConfigLoads) {
 }
 
 TEST(ExperimentConfig, OverridesSetNestedKeysAndParseValuesAsYaml) {
-  const auto c = ExperimentConfig::parse("train:\n  epochs: 10\n", "c.yaml",
-                                         {"train.epochs=3", "model.hidden=[64, 32]", "optim.lr_milestones=[5]", "seed=7"});
+  const auto c =
+      ExperimentConfig::parse("train:\n  epochs: 10\n", "c.yaml",
+                              {"train.epochs=3", "model.hidden=[64, 32]", "optim.lr_milestones=[5]", "seed=7"});
   EXPECT_EQ(c.train.epochs, 3);
   EXPECT_EQ(c.model.hidden, (std::vector<int64_t>{64, 32}));
   EXPECT_EQ(c.optim.lr_milestones, (std::vector<int64_t>{5}));
@@ -47,8 +46,9 @@ TEST(ExperimentConfig, BadValuesAreErrorsNamingKeyAndValue) {
   EXPECT_NE(error_of("optim:\n  lr: -1\n").find("c.yaml: optim.lr: value -1 must be positive"), std::string::npos);
   EXPECT_NE(error_of("model:\n  arch: vgg\n").find("model.arch: value vgg is not one of"), std::string::npos);
   EXPECT_NE(error_of("", {"train.epochs"}).find("expected key.path=value"), std::string::npos);
-  EXPECT_NE(error_of("train:\n  epochs: 3\n", {"train.epochs.x=1"}).find("--set train.epochs.x: 'epochs' is not a section"),
-            std::string::npos);
+  EXPECT_NE(
+      error_of("train:\n  epochs: 3\n", {"train.epochs.x=1"}).find("--set train.epochs.x: 'epochs' is not a section"),
+      std::string::npos);
   EXPECT_NE(error_of("", {"train.epochs.x=1"}).find("c.yaml: train.epochs: expected an integer, got a map"),
             std::string::npos);
 }
@@ -67,8 +67,8 @@ TEST(ExperimentConfig, StepScheduleAndSmallestRate) {
 }
 
 TEST(ExperimentConfig, ToYamlReadsBackIdentically) {
-  const auto c = ExperimentConfig::parse("name: x\nmodel:\n  arch: mlp\n  hidden: [10]\ntransform:\n  mean: [0.5]\n  std: [0.25]\n",
-                                         "c.yaml");
+  const auto c = ExperimentConfig::parse(
+      "name: x\nmodel:\n  arch: mlp\n  hidden: [10]\ntransform:\n  mean: [0.5]\n  std: [0.25]\n", "c.yaml");
   const auto again = ExperimentConfig::parse(c.to_yaml(), "again.yaml");
   EXPECT_EQ(again.to_yaml(), c.to_yaml());
   EXPECT_EQ(again.model.hidden, (std::vector<int64_t>{10}));

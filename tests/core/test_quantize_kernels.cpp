@@ -231,9 +231,9 @@ TEST(StraightThrough, OptimizedEqualsReferenceAndMasksOutsideTheRange) {
   const int64_t n = 150001;
   const auto g = random_values(n, 1.0f, 21);
   auto x = random_values(n, 2.0f, 22);
-  x[0] = -2.0f;  // lo: inside
-  x[1] = 1.75f;  // hi: inside
-  x[2] = 1.76f;  // outside
+  x[0] = -2.0f;                                   // lo: inside
+  x[1] = 1.75f;                                   // hi: inside
+  x[2] = 1.76f;                                   // outside
   x[3] = std::numeric_limits<float>::quiet_NaN(); // outside
   std::vector<float> ref(n), fast(n);
   straight_through_reference(x.data(), g.data(), ref.data(), n, -2.0f, 1.75f);

@@ -4,8 +4,8 @@
 #include <set>
 #include <tuple>
 
-#include "fxnn/data/batch_loader.h"
 #include "../support/data_files.h"
+#include "fxnn/data/batch_loader.h"
 
 namespace fxnn::data {
 namespace {
@@ -33,8 +33,7 @@ LoaderOptions augmenting(int64_t padding, bool flip) {
 }
 
 /// Pad with black, crop at (oy, ox) of the padded image, flip: the textbook pipeline in torch ops.
-torch::Tensor reference_view(const torch::Tensor& image, int64_t p, int64_t oy, int64_t ox,
-                             bool flip) {
+torch::Tensor reference_view(const torch::Tensor& image, int64_t p, int64_t oy, int64_t ox, bool flip) {
   const auto padded = torch::constant_pad_nd(image.to(torch::kFloat64) / 255.0, {p, p, p, p}, 0);
   auto crop = padded.slice(1, oy, oy + image.size(1)).slice(2, ox, ox + image.size(2));
   if (flip) crop = crop.flip({2});
@@ -98,16 +97,14 @@ TEST(MakeBatch, NormalizesPerChannel) {
       for (int64_t y = 0; y < 5; ++y)
         for (int64_t x = 0; x < 7; ++x) {
           // Evaluated in double and rounded once: equal to 0 ulp.
-          const double expected =
-              (img[i][c][y][x] / 255.0 - o.transform.mean[c]) / o.transform.std[c];
+          const double expected = (img[i][c][y][x] / 255.0 - o.transform.mean[c]) / o.transform.std[c];
           ASSERT_EQ(in[i][c][y][x], static_cast<float>(expected));
         }
   // One entry applies to all channels.
   o.transform.mean = {0.5};
   o.transform.std = {0.5};
   const auto one = make_batch(ds, {2}, 0, o);
-  EXPECT_EQ(one.inputs[0][2][1][3].item<float>(),
-            static_cast<float>((img[2][2][1][3] / 255.0 - 0.5) / 0.5));
+  EXPECT_EQ(one.inputs[0][2][1][3].item<float>(), static_cast<float>((img[2][2][1][3] / 255.0 - 0.5) / 0.5));
   o.transform.mean = {0.1, 0.2};
   EXPECT_THROW(make_batch(ds, {0}, 0, o), c10::Error);
   o.transform.mean = {0.1};
@@ -138,8 +135,8 @@ TEST(MakeBatch, EveryAugmentedImageIsAPaddedCropOrItsMirror) {
   }
   // 300 draws from 50 placements: the extremes and both flips must all occur.
   for (bool flip : {false, true}) {
-    EXPECT_TRUE(seen.count({0, 0, flip}) || seen.count({0, 2 * p, flip}) ||
-                seen.count({2 * p, 0, flip}) || seen.count({2 * p, 2 * p, flip}));
+    EXPECT_TRUE(seen.count({0, 0, flip}) || seen.count({0, 2 * p, flip}) || seen.count({2 * p, 0, flip}) ||
+                seen.count({2 * p, 2 * p, flip}));
   }
   EXPECT_GE(seen.size(), 40u);
 }
@@ -233,8 +230,7 @@ TEST(BatchLoader, PrefetchingGivesTheSameBatches) {
       const auto b = inline_loader.next();
       ASSERT_TRUE(b.has_value());
       EXPECT_TRUE(batches_equal(*a, *b)) << "epoch " << epoch << " batch " << count;
-      for (int64_t i = 0; i < a->labels.size(0); ++i)
-        visited.push_back(a->labels[i].item<int64_t>());
+      for (int64_t i = 0; i < a->labels.size(0); ++i) visited.push_back(a->labels[i].item<int64_t>());
       ++count;
     }
     EXPECT_FALSE(inline_loader.next().has_value());

@@ -1,7 +1,7 @@
 #include <gtest/gtest.h>
 
-#include "fxnn/data/readers.h"
 #include "../support/data_files.h"
+#include "fxnn/data/readers.h"
 
 namespace fxnn::data {
 namespace {
@@ -61,8 +61,7 @@ TEST(CifarReader, NamesTheTruncatedRecord) {
   EXPECT_NE(msg100.find("record 1 is truncated (3073 of 3074 bytes)"), std::string::npos) << msg100;
 
   testing::write_bytes(dir / "empty.bin", {});
-  EXPECT_NE(error_of([&] { read_cifar10_binary({dir / "empty.bin"}); }).find("no records"),
-            std::string::npos);
+  EXPECT_NE(error_of([&] { read_cifar10_binary({dir / "empty.bin"}); }).find("no records"), std::string::npos);
 }
 
 TEST(CifarReader, NamesTheRecordWithABadLabel) {
@@ -73,24 +72,18 @@ TEST(CifarReader, NamesTheRecordWithABadLabel) {
   EXPECT_NE(msg.find("record 1 has label 10"), std::string::npos) << msg;
 
   testing::write_bytes(dir / "fine.bin", testing::cifar_records({{0, 1}, {0, 2}, {1, 100}}));
-  EXPECT_NE(error_of([&] {
-              read_cifar100_binary(dir / "fine.bin", true);
-            }).find("record 2 has label 100"),
+  EXPECT_NE(error_of([&] { read_cifar100_binary(dir / "fine.bin", true); }).find("record 2 has label 100"),
             std::string::npos);
   // A bad coarse byte is a damaged record even when the fine labels are used.
   testing::write_bytes(dir / "coarse.bin", testing::cifar_records({{20, 1}}));
-  EXPECT_NE(error_of([&] {
-              read_cifar100_binary(dir / "coarse.bin", true);
-            }).find("record 0 has label 20"),
+  EXPECT_NE(error_of([&] { read_cifar100_binary(dir / "coarse.bin", true); }).find("record 0 has label 20"),
             std::string::npos);
 }
 
 TEST(CifarReader, NamesAMissingFile) {
   testing::ScratchDir dir;
   testing::write_bytes(dir / "data_batch_1.bin", testing::cifar_records({{1}}));
-  const auto msg = error_of([&] {
-    read_cifar10_binary({dir / "data_batch_1.bin", dir / "data_batch_2.bin"});
-  });
+  const auto msg = error_of([&] { read_cifar10_binary({dir / "data_batch_1.bin", dir / "data_batch_2.bin"}); });
   EXPECT_NE(msg.find(dir / "data_batch_2.bin"), std::string::npos) << msg;
 }
 

@@ -1,7 +1,7 @@
 #include <gtest/gtest.h>
 
-#include "fxnn/data/readers.h"
 #include "../support/data_files.h"
+#include "fxnn/data/readers.h"
 
 namespace fxnn::data {
 namespace {
@@ -20,8 +20,7 @@ void expect_pattern(const ImageDataset& ds, int64_t n, int64_t rows, int64_t col
   for (int64_t i = 0; i < n; ++i) {
     EXPECT_EQ(ds.labels[i].item<int64_t>(), (i * 3) % 10);
     for (int64_t h = 0; h < rows; ++h)
-      for (int64_t w = 0; w < cols; ++w)
-        ASSERT_EQ(img[i][0][h][w], pattern(i, 0, h, w)) << i << " " << h << " " << w;
+      for (int64_t w = 0; w < cols; ++w) ASSERT_EQ(img[i][0][h][w], pattern(i, 0, h, w)) << i << " " << h << " " << w;
   }
   EXPECT_EQ(ds.num_classes, 10);
 }
@@ -94,12 +93,10 @@ TEST(IdxReader, RejectsTruncatedAndOverlongFiles) {
   testing::put_be32(huge, 0x00000803);
   for (uint32_t v : {0xffffffffu, 0x10000u, 0x10000u}) testing::put_be32(huge, v);
   testing::write_bytes(dir / "huge", huge);
-  EXPECT_NE(error_of([&] { read_idx(dir / "huge", dir / "lab"); }).find("truncated"),
-            std::string::npos);
+  EXPECT_NE(error_of([&] { read_idx(dir / "huge", dir / "lab"); }).find("truncated"), std::string::npos);
 
   testing::write_bytes(dir / "tiny", Bytes{0, 0, 8});
-  EXPECT_NE(error_of([&] { read_idx(dir / "tiny", dir / "lab"); }).find("too few"),
-            std::string::npos);
+  EXPECT_NE(error_of([&] { read_idx(dir / "tiny", dir / "lab"); }).find("too few"), std::string::npos);
 }
 
 TEST(IdxReader, RejectsTruncatedGzipStream) {

@@ -4,8 +4,8 @@
 #include <fstream>
 #include <iterator>
 
-#include "fxnn/data/readers.h"
 #include "../support/data_files.h"
+#include "fxnn/data/readers.h"
 
 namespace fxnn::data {
 namespace {
@@ -19,8 +19,7 @@ constexpr int kTolerance = 3;
 /// Colour of 8x8 block (by, bx) of the block-pattern image: every block, and every channel within a
 /// block, differs, so a transposed, mirrored or channel-swapped decode cannot pass.
 std::array<uint8_t, 3> block_colour(int by, int bx) {
-  return {uint8_t(30 + 60 * bx + 10 * by), uint8_t(220 - 50 * by - 20 * bx),
-          uint8_t(90 + 35 * by + 45 * bx)};
+  return {uint8_t(30 + 60 * bx + 10 * by), uint8_t(220 - 50 * by - 20 * bx), uint8_t(90 + 35 * by + 45 * bx)};
 }
 
 std::vector<uint8_t> block_image(int height, int width) {
@@ -67,8 +66,7 @@ TEST(JpegFolderReader, OrdersClassesAndFilesByName) {
   const auto ds = read_jpeg_folder(dir.str());
   ASSERT_EQ(ds.size(), 4);
   EXPECT_EQ(ds.num_classes, 2);
-  const std::vector<int64_t> labels(ds.labels.data_ptr<int64_t>(),
-                                    ds.labels.data_ptr<int64_t>() + 4);
+  const std::vector<int64_t> labels(ds.labels.data_ptr<int64_t>(), ds.labels.data_ptr<int64_t>() + 4);
   EXPECT_EQ(labels, (std::vector<int64_t>{0, 0, 1, 1}));
   for (int i = 0; i < 4; ++i) expect_near(ds.images[i], 0, 3, 3, 10 * (i + 1));
 
@@ -86,8 +84,7 @@ TEST(JpegFolderReader, DecodesManyFilesInParallelInOrder) {
     for (int i = 0; i < kPerClass; ++i) {
       char name[32];
       std::snprintf(name, sizeof name, "c%d/%04d.jpg", c, i);
-      testing::write_jpeg(dir / name, testing::flat_rgb(8, 8, uint8_t(i), uint8_t(c * 100), 50), 8,
-                          8, 3);
+      testing::write_jpeg(dir / name, testing::flat_rgb(8, 8, uint8_t(i), uint8_t(c * 100), 50), 8, 8, 3);
     }
   const auto ds = read_jpeg_folder(dir.str());
   ASSERT_EQ(ds.size(), 2 * kPerClass);
@@ -125,8 +122,7 @@ TEST(JpegFolderReader, NamesACorruptOrTruncatedFile) {
 
   std::filesystem::remove(dir / "a/junk.jpg");
   std::filesystem::copy_file(dir / "a/good.jpg", dir / "a/half.jpg");
-  std::filesystem::resize_file(dir / "a/half.jpg",
-                               std::filesystem::file_size(dir / "a/good.jpg") / 2);
+  std::filesystem::resize_file(dir / "a/half.jpg", std::filesystem::file_size(dir / "a/good.jpg") / 2);
   msg = error_of([&] { read_jpeg_folder(dir.str()); });
   EXPECT_NE(msg.find(dir / "a/half.jpg"), std::string::npos) << msg;
 }
@@ -157,22 +153,22 @@ TEST(JpegFolderReader, RefusesHeadersTheFileDoesNotBack) {
     return bytes;
   };
   // Far above the loader's limit: refused from the header.
-  for (const char* name : {"1.jpg", "2.jpg", "3.jpg"}) testing::write_bytes(dir / (std::string("a/") + name), claiming(60000, 60000));
+  for (const char* name : {"1.jpg", "2.jpg", "3.jpg"})
+    testing::write_bytes(dir / (std::string("a/") + name), claiming(60000, 60000));
   auto msg = error_of([&] { read_jpeg_folder(dir.str()); });
   EXPECT_NE(msg.find(dir / "a/1.jpg"), std::string::npos) << msg;
   EXPECT_NE(msg.find("60000x60000, more than"), std::string::npos) << msg;
   // Within the limit but not backed by the data: the first decode fails and names the file.
-  for (const char* name : {"1.jpg", "2.jpg", "3.jpg"}) testing::write_bytes(dir / (std::string("a/") + name), claiming(4096, 4096));
+  for (const char* name : {"1.jpg", "2.jpg", "3.jpg"})
+    testing::write_bytes(dir / (std::string("a/") + name), claiming(4096, 4096));
   msg = error_of([&] { read_jpeg_folder(dir.str()); });
   EXPECT_NE(msg.find(dir / "a/1.jpg"), std::string::npos) << msg;
 }
 
 TEST(JpegFolderReader, NamesMissingFolders) {
   testing::ScratchDir dir;
-  EXPECT_NE(error_of([&] { read_jpeg_folder(dir / "nope"); }).find(dir / "nope"),
-            std::string::npos);
-  EXPECT_NE(error_of([&] { read_jpeg_folder(dir.str()); }).find("no class sub-folders"),
-            std::string::npos);
+  EXPECT_NE(error_of([&] { read_jpeg_folder(dir / "nope"); }).find(dir / "nope"), std::string::npos);
+  EXPECT_NE(error_of([&] { read_jpeg_folder(dir.str()); }).find("no class sub-folders"), std::string::npos);
   testing::write_jpeg(dir / "a/1.jpg", testing::flat_rgb(8, 8, 1, 2, 3), 8, 8, 3);
   const auto msg = error_of([&] { read_jpeg_folder(dir.str(), {"a", "b"}); });
   EXPECT_NE(msg.find(dir / "b"), std::string::npos) << msg;

@@ -2,8 +2,8 @@
 
 #include <chrono>
 
-#include "fxnn/data/dataset.h"
 #include "../support/data_files.h"
+#include "fxnn/data/dataset.h"
 
 namespace fxnn::data {
 namespace {
@@ -46,8 +46,7 @@ TEST(LoadDataset, ReadsIdxFolders) {
         EXPECT_EQ(splits.train.size(), 6);
         EXPECT_EQ(splits.test.size(), 4);
         EXPECT_EQ(splits.train.images.sizes(), (std::vector<int64_t>{6, 1, 28, 28}));
-        EXPECT_EQ(splits.test.source,
-                  dir / (gz ? "t10k-images-idx3-ubyte.gz" : "t10k-images-idx3-ubyte"));
+        EXPECT_EQ(splits.test.source, dir / (gz ? "t10k-images-idx3-ubyte.gz" : "t10k-images-idx3-ubyte"));
       }
     }
   }
@@ -70,8 +69,7 @@ TEST(LoadDataset, ReadsCifar10BinaryAlsoInTheArchiveFolder) {
 
 TEST(LoadDataset, ReadsCifar100FineOrCoarse) {
   testing::ScratchDir dir;
-  testing::write_bytes(dir / "cifar-100-binary/train.bin",
-                       testing::cifar_records({{3, 33}, {4, 44}}));
+  testing::write_bytes(dir / "cifar-100-binary/train.bin", testing::cifar_records({{3, 33}, {4, 44}}));
   testing::write_bytes(dir / "cifar-100-binary/test.bin", testing::cifar_records({{5, 55}}));
   auto o = options_for("cifar100", dir.str());
   auto splits = load_dataset(o);
@@ -102,8 +100,7 @@ TEST(LoadDataset, ReadsSvhnMatFiles) {
 
 TEST(LoadDataset, AutoPicksJpegFoldersForCifar10) {
   testing::ScratchDir dir;
-  const char* classes[] = {"airplane", "automobile", "bird",  "cat",  "deer",
-                           "dog",      "frog",       "horse", "ship", "truck"};
+  const char* classes[] = {"airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"};
   for (int c = 0; c < 10; ++c) {
     for (const char* split : {"train", "test"}) {
       testing::write_jpeg(dir / (std::string(split) + "/" + classes[c] + "/0000.jpg"),
@@ -209,40 +206,31 @@ TEST(LoadDataset, ReadsTheRealFashionMnist) {
     GTEST_SKIP() << "Fashion-MNIST is not installed at " << path;
   }
   const auto start = std::chrono::steady_clock::now();
-  const auto splits =
-      load_dataset(DataOptions{}); // the default: fashion-mnist from its default path
-  const double seconds =
-      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  const auto splits = load_dataset(DataOptions{}); // the default: fashion-mnist from its default path
+  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   std::printf("Fashion-MNIST loaded in %.2f s\n", seconds);
   EXPECT_EQ(splits.train.images.sizes(), (std::vector<int64_t>{60000, 1, 28, 28}));
   EXPECT_EQ(splits.test.images.sizes(), (std::vector<int64_t>{10000, 1, 28, 28}));
   // Fashion-MNIST is balanced: 6,000 training and 1,000 test images per class.
-  EXPECT_TRUE(
-      torch::equal(torch::bincount(splits.train.labels), torch::full({10}, 6000, torch::kInt64)));
-  EXPECT_TRUE(
-      torch::equal(torch::bincount(splits.test.labels), torch::full({10}, 1000, torch::kInt64)));
+  EXPECT_TRUE(torch::equal(torch::bincount(splits.train.labels), torch::full({10}, 6000, torch::kInt64)));
+  EXPECT_TRUE(torch::equal(torch::bincount(splits.test.labels), torch::full({10}, 1000, torch::kInt64)));
   EXPECT_GT(splits.train.images.max().item<uint8_t>(), 200); // real pixels, not zeros
 }
 
 TEST(LoadDataset, ReadsTheRealCifar10Jpeg) {
   // The project's shared data folder sits next to the repository (configs use
   // ../shared/data/cifar10-jpeg from the repository root).
-  const auto path = std::filesystem::path(__FILE__).parent_path().parent_path().parent_path() /
-                    "../shared/data/cifar10-jpeg";
-  if (!std::filesystem::is_directory(path / "train")) {
-    GTEST_SKIP() << "cifar10-jpeg is not at " << path;
-  }
+  const auto path =
+      std::filesystem::path(__FILE__).parent_path().parent_path().parent_path() / "../shared/data/cifar10-jpeg";
+  if (!std::filesystem::is_directory(path / "train")) { GTEST_SKIP() << "cifar10-jpeg is not at " << path; }
   const auto start = std::chrono::steady_clock::now();
   const auto splits = load_dataset(options_for("cifar10", path.string()));
-  const double seconds =
-      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   std::printf("cifar10-jpeg loaded in %.2f s\n", seconds);
   EXPECT_EQ(splits.train.images.sizes(), (std::vector<int64_t>{50000, 3, 32, 32}));
   EXPECT_EQ(splits.test.images.sizes(), (std::vector<int64_t>{10000, 3, 32, 32}));
-  EXPECT_TRUE(
-      torch::equal(torch::bincount(splits.train.labels), torch::full({10}, 5000, torch::kInt64)));
-  EXPECT_TRUE(
-      torch::equal(torch::bincount(splits.test.labels), torch::full({10}, 1000, torch::kInt64)));
+  EXPECT_TRUE(torch::equal(torch::bincount(splits.train.labels), torch::full({10}, 5000, torch::kInt64)));
+  EXPECT_TRUE(torch::equal(torch::bincount(splits.test.labels), torch::full({10}, 1000, torch::kInt64)));
   // Colour images: the channels differ (a gray or channel-collapsed decode would make them equal).
   EXPECT_FALSE(torch::equal(splits.train.images.select(1, 0), splits.train.images.select(1, 2)));
 }

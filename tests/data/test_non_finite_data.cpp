@@ -15,8 +15,8 @@ namespace {
 using testing::error_of;
 
 /// X of any class [h, w, 3, n] and y double [n, 1], written by matio.
-void write_x_and_y(const std::string& path, matio_classes x_class, matio_types x_type, void* x, std::vector<size_t> x_dims,
-                   std::vector<double> y, matio_compression compression) {
+void write_x_and_y(const std::string& path, matio_classes x_class, matio_types x_type, void* x,
+                   std::vector<size_t> x_dims, std::vector<double> y, matio_compression compression) {
   mat_t* mat = Mat_CreateVer(path.c_str(), nullptr, MAT_FT_MAT5);
   ASSERT_NE(mat, nullptr);
   size_t y_dims[2] = {y.size(), 1};

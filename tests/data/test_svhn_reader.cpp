@@ -1,7 +1,7 @@
 #include <gtest/gtest.h>
 
-#include "fxnn/data/readers.h"
 #include "../support/data_files.h"
+#include "fxnn/data/readers.h"
 
 namespace fxnn::data {
 namespace {
@@ -57,8 +57,7 @@ TEST(SvhnReader, RejectsBadLabels) {
   testing::write_svhn_mat(dir / "frac.mat", 2, {1, 2.5});
   EXPECT_NE(error_of([&] { read_svhn_mat(dir / "frac.mat"); }).find("index 1"), std::string::npos);
   testing::write_svhn_mat(dir / "eleven.mat", 1, {11});
-  EXPECT_NE(error_of([&] { read_svhn_mat(dir / "eleven.mat"); }).find("index 0"),
-            std::string::npos);
+  EXPECT_NE(error_of([&] { read_svhn_mat(dir / "eleven.mat"); }).find("index 0"), std::string::npos);
 }
 
 TEST(SvhnReader, RejectsMismatchedCounts) {
@@ -77,8 +76,7 @@ TEST(SvhnReader, NamesAMissingOrWrongVariable) {
   std::vector<double> x(32 * 32 * 3, 1.0);
   size_t dims[4] = {32, 32, 3, 1};
   // X stored as double instead of uint8.
-  matvar_t* xv =
-      Mat_VarCreate("X", MAT_C_DOUBLE, MAT_T_DOUBLE, 4, dims, x.data(), MAT_F_DONT_COPY_DATA);
+  matvar_t* xv = Mat_VarCreate("X", MAT_C_DOUBLE, MAT_T_DOUBLE, 4, dims, x.data(), MAT_F_DONT_COPY_DATA);
   Mat_VarWrite(mat, xv, MAT_COMPRESSION_NONE);
   Mat_VarFree(xv);
   Mat_Close(mat);
@@ -103,8 +101,7 @@ TEST(SvhnReader, RejectsAFileThatIsNotMatlab) {
   testing::write_bytes(dir / "junk.mat", testing::Bytes(300, 7));
   const auto msg = error_of([&] { read_svhn_mat(dir / "junk.mat"); });
   EXPECT_NE(msg.find(dir / "junk.mat"), std::string::npos) << msg;
-  EXPECT_NE(error_of([&] { read_svhn_mat(dir / "absent.mat"); }).find(dir / "absent.mat"),
-            std::string::npos);
+  EXPECT_NE(error_of([&] { read_svhn_mat(dir / "absent.mat"); }).find(dir / "absent.mat"), std::string::npos);
 }
 
 } // namespace

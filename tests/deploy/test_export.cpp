@@ -110,8 +110,9 @@ TEST(Export, CommandLineAndNumpyProgram) {
   ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
   EXPECT_NE(r.out.find("0 prediction mismatches, 0 of 5000 output codes differ"), std::string::npos) << r.out << r.err;
 
-  r = run_command("/usr/bin/python3 " + testing_support::kSourceDir + "/scripts/fxnn_infer.py --model " + (tmp / "model") +
-                      " --input " + (tmp / "x.npy") + " --labels " + (tmp / "y.npy") + " --output " + (tmp / "np.npy"),
+  r = run_command("/usr/bin/python3 " + testing_support::kSourceDir + "/scripts/fxnn_infer.py --model " +
+                      (tmp / "model") + " --input " + (tmp / "x.npy") + " --labels " + (tmp / "y.npy") + " --output " +
+                      (tmp / "np.npy"),
                   tmp.str());
   ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
   EXPECT_EQ(io::load_npy(tmp / "np.npy").data, io::load_npy(tmp / "out.npy").data);

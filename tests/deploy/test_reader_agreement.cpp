@@ -9,6 +9,7 @@
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
+#include <random>
 #include <sstream>
 #include <string>
 #include <thread>
@@ -139,8 +140,10 @@ void apply_edits(const std::string& dir, const Json& edits) {
     } else if (e.contains("remove")) {
       const Json::json_pointer p(e["remove"].get<std::string>());
       Json& parent = manifest.at(p.parent_pointer());
-      if (parent.is_array()) parent.erase(std::stoul(p.back()));
-      else parent.erase(p.back());
+      if (parent.is_array())
+        parent.erase(std::stoul(p.back()));
+      else
+        parent.erase(p.back());
     } else if (e.contains("keep_nodes")) {
       Json& nodes = manifest.at("nodes");
       nodes.erase(nodes.begin() + e["keep_nodes"].get<int64_t>(), nodes.end());
@@ -168,8 +171,8 @@ class ReaderAgreement : public ::testing::Test {
  protected:
   void SetUp() override {
     save_valid_folder(tmp_ / "valid");
-    const auto r = run_command(testing_support::kFxnnBinary + " make-data --dataset cifar10 --out " + quoted(tmp_ / "data") +
-                                   " --train 5 --test " + std::to_string(kSamples),
+    const auto r = run_command(testing_support::kFxnnBinary + " make-data --dataset cifar10 --out " +
+                                   quoted(tmp_ / "data") + " --train 5 --test " + std::to_string(kSamples),
                                tmp_.str());
     ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
   }
@@ -197,7 +200,8 @@ TEST_F(ReaderAgreement, EveryDamagedFolderIsRefusedByBoth) {
   const Json cases = Json::parse(slurp(testing_support::kSourceDir + "/tests/deploy/damaged_folders.json")).at("cases");
   ASSERT_GE(cases.size(), 14u);
   // Input codes of the network's shape and format, for the numpy program.
-  io::save_npy(tmp_ / "x.npy", io::NpyArray{{2, 3, 32, 32}, io::NpyDType::kInt16, std::vector<int64_t>(2 * 3 * 32 * 32, 7)});
+  io::save_npy(tmp_ / "x.npy",
+               io::NpyArray{{2, 3, 32, 32}, io::NpyDType::kInt16, std::vector<int64_t>(2 * 3 * 32 * 32, 7)});
   const std::string valid = tmp_ / "valid";
   ASSERT_NO_THROW(ir::load_network(valid));
 
@@ -217,7 +221,8 @@ TEST_F(ReaderAgreement, EveryDamagedFolderIsRefusedByBoth) {
   }
   write(tmp_ / "cases.txt", list);
   const unsigned jobs = std::max(2u, std::min(8u, std::thread::hardware_concurrency()));
-  const auto r = run_command("xargs -P " + std::to_string(jobs) + " -n 1 sh <" + quoted(tmp_ / "cases.txt"), tmp_.str());
+  const auto r =
+      run_command("xargs -P " + std::to_string(jobs) + " -n 1 sh <" + quoted(tmp_ / "cases.txt"), tmp_.str());
   ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
 
   for (const Json& c : cases) {
@@ -235,6 +240,99 @@ TEST_F(ReaderAgreement, EveryDamagedFolderIsRefusedByBoth) {
       EXPECT_EQ(err.find("internal error"), std::string::npos) << "refused by the safety net, not by a rule";
     }
   }
+}
+
+/// One random damage of the folder `dir`, drawn from `rng`: a character of model.json replaced or
+/// removed, or a byte of a .npy file changed, or a .npy file cut short. Returns what was done.
+std::string damage_at_random(const std::string& dir, std::mt19937_64& rng) {
+  std::vector<std::string> arrays;
+  for (const auto& e : fs::directory_iterator(dir))
+    if (e.path().extension() == ".npy") arrays.push_back(e.path().string());
+  std::sort(arrays.begin(), arrays.end());
+  const auto pick = [&](size_t n) { return static_cast<size_t>(rng() % n); };
+  const char* kChars = "0123456789-.,:\"[]{}aeiosxu ";
+  switch (pick(4)) {
+    case 0: { // a character of the manifest replaced: mostly numbers (shifts, formats, shapes) and names
+      std::string text = slurp(dir + "/model.json");
+      const size_t at = pick(text.size());
+      const char c = kChars[pick(std::string(kChars).size())];
+      write(dir + "/model.json", text.replace(at, 1, 1, c));
+      return "model.json: byte " + std::to_string(at) + " := '" + std::string(1, c) + "'";
+    }
+    case 1: { // a character of the manifest removed
+      std::string text = slurp(dir + "/model.json");
+      const size_t at = pick(text.size());
+      write(dir + "/model.json", text.erase(at, 1));
+      return "model.json: byte " + std::to_string(at) + " removed";
+    }
+    case 2: { // a byte of an array changed: the header (first 128 bytes) as often as the data
+      const std::string path = arrays.at(pick(arrays.size()));
+      std::string bytes = slurp(path);
+      const size_t at = pick(2) == 0 ? pick(std::min<size_t>(128, bytes.size())) : pick(bytes.size());
+      bytes[at] = static_cast<char>(rng() & 0xff);
+      write(path, bytes);
+      return fs::path(path).filename().string() + ": byte " + std::to_string(at) + " changed";
+    }
+    default: { // an array cut short
+      const std::string path = arrays.at(pick(arrays.size()));
+      std::string bytes = slurp(path);
+      bytes.resize(pick(bytes.size()));
+      write(path, bytes);
+      return fs::path(path).filename().string() + ": cut to " + std::to_string(bytes.size()) + " bytes";
+    }
+  }
+}
+
+// Differential fuzzing of the two readers: on folders damaged at random (not only the cases of the
+// list), both accept and give the same output codes, or both refuse with exit status 1 and one line.
+TEST_F(ReaderAgreement, RandomDamageIsJudgedAlikeByBoth) {
+  constexpr int kCases = 64;
+  const std::string valid = tmp_ / "valid";
+  auto r = run_command(cpp_reader(valid, tmp_ / "data") + " --save-inputs " + quoted(tmp_ / "x.npy"), tmp_.str());
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  std::mt19937_64 rng(20261202);
+  std::vector<std::string> what(kCases);
+  std::string list;
+  for (int i = 0; i < kCases; ++i) {
+    const std::string dir = tmp_ / ("random_" + std::to_string(i));
+    fs::create_directories(dir);
+    fs::copy(valid, dir + "/model", fs::copy_options::recursive);
+    what[i] = damage_at_random(dir + "/model", rng);
+    // The numpy program reads the input codes `fxnn infer` saved; where it refused, those of the valid folder.
+    write(dir + "/run.sh", cpp_reader(dir + "/model", tmp_ / "data") + " --save-inputs " + quoted(dir + "/x.npy") +
+                               " --save-output " + quoted(dir + "/cpp.npy") + " >/dev/null 2>" +
+                               quoted(dir + "/cpp.err") + "; echo $? >" + quoted(dir + "/cpp.rc") + "\n" + "[ -f " +
+                               quoted(dir + "/x.npy") + " ] || cp " + quoted(tmp_ / "x.npy") + " " +
+                               quoted(dir + "/x.npy") + "\n" + python_reader(dir + "/model", dir + "/x.npy") +
+                               " --output " + quoted(dir + "/py.npy") + " >/dev/null 2>" + quoted(dir + "/py.err") +
+                               "; echo $? >" + quoted(dir + "/py.rc") + "\n");
+    list += dir + "/run.sh\n";
+  }
+  write(tmp_ / "random.txt", list);
+  const unsigned jobs = std::max(2u, std::min(8u, std::thread::hardware_concurrency()));
+  r = run_command("xargs -P " + std::to_string(jobs) + " -n 1 sh <" + quoted(tmp_ / "random.txt"), tmp_.str());
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+
+  int refused = 0;
+  for (int i = 0; i < kCases; ++i) {
+    const std::string dir = tmp_ / ("random_" + std::to_string(i));
+    const std::string cpp_rc = slurp(dir + "/cpp.rc"), py_rc = slurp(dir + "/py.rc");
+    const std::string cpp_err = slurp(dir + "/cpp.err"), py_err = slurp(dir + "/py.err");
+    SCOPED_TRACE(what[i] + "\n  fxnn infer: " + cpp_rc + cpp_err + "  fxnn_infer.py: " + py_rc + py_err);
+    EXPECT_EQ(cpp_rc, py_rc) << "the readers disagree";
+    if (cpp_rc == "0\n" && py_rc == "0\n") {
+      EXPECT_EQ(io::load_npy(dir + "/cpp.npy").data, io::load_npy(dir + "/py.npy").data);
+    } else {
+      ++refused;
+      for (const auto* err : {&cpp_err, &py_err}) {
+        EXPECT_EQ(count_lines(*err), 1);
+        EXPECT_EQ(err->find("internal error"), std::string::npos) << "refused by the safety net, not by a rule";
+        EXPECT_EQ(err->find("Traceback"), std::string::npos);
+      }
+    }
+  }
+  // Most random damage breaks a rule: the draw is not a list of harmless edits.
+  EXPECT_GE(refused, kCases / 4);
 }
 
 } // namespace

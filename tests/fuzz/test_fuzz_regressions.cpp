@@ -67,7 +67,8 @@ TEST(FuzzRegressions, NpyShapeWhoseByteCountWrapsAroundIsRefused) {
   const std::string file = bytes_of(kRegressions / "npy/shape_product_wraps_to_zero_bytes");
   const std::string message = error_message([&] { io::decode_npy(file, "wrap.npy"); });
   EXPECT_NE(message.find("wrap.npy: shape (2305843009213693952,) needs more data than the file holds"),
-            std::string::npos) << message;
+            std::string::npos)
+      << message;
 }
 
 TEST(FuzzRegressions, NpyEmptyShapeWithHugeDimensionsRoundTrips) {
@@ -101,8 +102,9 @@ TEST(FuzzRegressions, MatFileWithDamagedHeaderIsRefusedBeforeMatioAllocates) {
 TEST(FuzzRegressions, OverrideOfADocumentThatIsNoMapNamesTheFile) {
   // A document that is a scalar: --set walked it with operator[], which threw YAML::BadSubscript.
   const auto parts = split_parts(bytes_of(kRegressions / "experiment_config/override_of_a_scalar_document"));
-  const std::string message =
-      error_message([&] { ExperimentConfig::parse(parts[0], "scalar.yaml", {parts.begin() + 1, parts.end()}); });
+  const std::string message = error_message([&] {
+    ExperimentConfig::parse(parts[0], "scalar.yaml", {parts.begin() + 1, parts.end()});
+  });
   EXPECT_EQ(message, "scalar.yaml: --set train.epochs: the document is not a map of keys");
 }
 
@@ -115,18 +117,21 @@ TEST(FuzzRegressions, KeyThatIsNoNameNamesTheFileAndTheMap) {
 
 TEST(FuzzRegressions, OnnxSizesAreCheckedBeforeTheyAreUsed) {
   const auto message = [](const char* file) {
-    return error_message([&] { io::parse_onnx(bytes_of(kRegressions / "onnx" / file), "m.onnx"); });
+    return error_message([&] { floatnet::parse_onnx(bytes_of(kRegressions / "onnx" / file), "m.onnx"); });
   };
   // An input of 65536 features: a 65536 x 65536 identity of long doubles (64 GiB) was allocated.
-  EXPECT_NE(message("input_too_wide_for_dense_folding").find("m.onnx: input 'x' of shape [1,65536]: 65536 features; "
-                                                             "the importer takes at most 4096"),
+  EXPECT_NE(message("input_too_wide_for_dense_folding")
+                .find("m.onnx: input 'x' of shape [1,65536]: 65536 features; "
+                      "the importer takes at most 4096"),
             std::string::npos);
   // A Reshape to 1e30: converted to int64 (undefined).
-  EXPECT_NE(message("reshape_target_beyond_int64").find("Reshape node 'reshape': target dimension 1e+30 is not a dimension"),
-            std::string::npos);
+  EXPECT_NE(
+      message("reshape_target_beyond_int64").find("Reshape node 'reshape': target dimension 1e+30 is not a dimension"),
+      std::string::npos);
   // An initializer of shape [2^62, 4]: the product of its dimensions overflowed.
-  EXPECT_NE(message("initializer_shape_product_overflows").find("m.onnx: initializer 'W': shape [4611686018427387904,4] "
-                                                                "is negative or too large"),
+  EXPECT_NE(message("initializer_shape_product_overflows")
+                .find("m.onnx: initializer 'W': shape [4611686018427387904,4] "
+                      "is negative or too large"),
             std::string::npos);
 }
 
@@ -143,10 +148,10 @@ TEST(FuzzRegressions, ManifestNestedDeeplyIsRefusedBeforeItIsParsed) {
 TEST(FuzzRegressions, NnetMatrixIsAllocatedForTheRowsTheFileHolds) {
   // The header announced 10^7 x 10^7 weights and the matrix was allocated before any row was read.
   const std::string huge = bytes_of(kRegressions / "nnet/header_announces_a_huge_matrix");
-  EXPECT_EQ(error_message([&] { io::parse_nnet(huge, "h.nnet"); }),
+  EXPECT_EQ(error_message([&] { floatnet::parse_nnet(huge, "h.nnet"); }),
             "h.nnet:1: numInputs must be a positive integer, got 10000000.000000");
   const std::string large = bytes_of(kRegressions / "nnet/header_announces_a_large_matrix");
-  EXPECT_EQ(error_message([&] { io::parse_nnet(large, "l.nnet"); }),
+  EXPECT_EQ(error_message([&] { floatnet::parse_nnet(large, "l.nnet"); }),
             "l.nnet:8: layer 1 weight row 1: expected 1000000 values, found 1");
 }
 

@@ -27,16 +27,12 @@ FolderKind kind_a() {
           }};
 }
 
-void write_a(const fs::path& dir, const std::string& content) {
-  write_file_atomic((dir / "x.a").string(), content);
-}
+void write_a(const fs::path& dir, const std::string& content) { write_file_atomic((dir / "x.a").string(), content); }
 
 std::string error_of(const std::function<void()>& f) {
   try {
     f();
-  } catch (const std::runtime_error& e) {
-    return e.what();
-  }
+  } catch (const std::runtime_error& e) { return e.what(); }
   return "";
 }
 
@@ -61,8 +57,9 @@ TEST(OutputFolder, AFolderOfItsKindIsReplacedOnlyWhenAsked) {
   TempDir tmp;
   const std::string dir = tmp / "out";
   write_folder_atomic(dir, kind_a(), ExistingOutput::kRefuse, [](const fs::path& d) { write_a(d, "old"); });
-  const std::string refused =
-      error_of([&] { write_folder_atomic(dir, kind_a(), ExistingOutput::kRefuse, [](const fs::path& d) { write_a(d, "new"); }); });
+  const std::string refused = error_of([&] {
+    write_folder_atomic(dir, kind_a(), ExistingOutput::kRefuse, [](const fs::path& d) { write_a(d, "new"); });
+  });
   EXPECT_EQ(refused, dir + ": holds a folder of kind A already; add --force to replace it");
   EXPECT_EQ(read_file(dir + "/x.a"), "old");
   write_folder_atomic(dir, kind_a(), ExistingOutput::kReplace, [](const fs::path& d) { write_a(d, "new"); });
@@ -78,8 +75,9 @@ TEST(OutputFolder, AnythingElseIsRefusedEvenWhenForced) {
   write_file_atomic(run + "/x.a", "a");
   for (auto policy : {ExistingOutput::kRefuse, ExistingOutput::kReplace}) {
     const std::string message = error_of([&] { write_folder_atomic(run, kind_a(), policy, [](const fs::path&) {}); });
-    EXPECT_EQ(message, run + ": not a folder of kind A written by fxnn (it holds checkpoint.pt); refusing to replace it "
-                             "(choose another --out)");
+    EXPECT_EQ(message, run +
+                           ": not a folder of kind A written by fxnn (it holds checkpoint.pt); refusing to replace it "
+                           "(choose another --out)");
     EXPECT_EQ(read_file(run + "/checkpoint.pt"), "weights");
   }
   const std::string file = tmp / "plain";

@@ -145,11 +145,12 @@ TEST(NetworkFiles, ModelHeaderCompilesAndHoldsTheWeights) {
   // A C program that sums the weights of dense4 from model.h must print the same sum.
   int64_t sum = 0;
   for (int64_t w : net.nodes[4].weight->data) sum += w;
-  write(tmp / "main.c", "#include <stdio.h>\n#include \"m/model.h\"\nint main(void) { long long s = 0;\n"
-                        "  for (unsigned i = 0; i < sizeof dense4_weight / sizeof dense4_weight[0]; ++i) s += dense4_weight[i];\n"
-                        "  printf(\"%lld\\n\", s); return 0; }\n");
-  const std::string cmd = "cc -std=c99 -Wall -Werror -o " + (tmp / "main") + " " + (tmp / "main.c") + " -I" + tmp.str() +
-                          " && " + (tmp / "main") + " > " + (tmp / "out.txt");
+  write(tmp / "main.c",
+        "#include <stdio.h>\n#include \"m/model.h\"\nint main(void) { long long s = 0;\n"
+        "  for (unsigned i = 0; i < sizeof dense4_weight / sizeof dense4_weight[0]; ++i) s += dense4_weight[i];\n"
+        "  printf(\"%lld\\n\", s); return 0; }\n");
+  const std::string cmd = "cc -std=c99 -Wall -Werror -o " + (tmp / "main") + " " + (tmp / "main.c") + " -I" +
+                          tmp.str() + " && " + (tmp / "main") + " > " + (tmp / "out.txt");
   ASSERT_EQ(std::system(cmd.c_str()), 0) << cmd;
   EXPECT_EQ(std::stoll(slurp(tmp / "out.txt")), sum);
 }

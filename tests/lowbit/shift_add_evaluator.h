@@ -15,7 +15,8 @@
 namespace fxnn::lowbit::testing {
 
 inline int log2_exact(int64_t m) {
-  if (m <= 0 || (m & (m - 1)) != 0) throw std::runtime_error("multiplier " + std::to_string(m) + " is not a power of two");
+  if (m <= 0 || (m & (m - 1)) != 0)
+    throw std::runtime_error("multiplier " + std::to_string(m) + " is not a power of two");
   int e = 0;
   while ((int64_t{1} << e) != m) ++e;
   return e;
@@ -26,8 +27,10 @@ inline int64_t shift_and_clip(int64_t acc, const ir::Requantize& r, size_t c) {
   const auto pick = [c](const std::vector<int64_t>& v) { return v.size() == 1 ? v[0] : v[c]; };
   // The left shift on the two's-complement bits (unsigned, so that negative acc is defined too).
   int64_t v = static_cast<int64_t>(static_cast<uint64_t>(acc) << log2_exact(pick(r.multiplier))) + pick(r.offset);
-  if (r.shift > 0) v = (v + (r.rounding == Rounding::kNearest ? int64_t{1} << (r.shift - 1) : 0)) >> r.shift;
-  else if (r.shift < 0) v = static_cast<int64_t>(static_cast<uint64_t>(v) << -r.shift);
+  if (r.shift > 0)
+    v = (v + (r.rounding == Rounding::kNearest ? int64_t{1} << (r.shift - 1) : 0)) >> r.shift;
+  else if (r.shift < 0)
+    v = static_cast<int64_t>(static_cast<uint64_t>(v) << -r.shift);
   return v < r.clamp_min ? r.clamp_min : (v > r.clamp_max ? r.clamp_max : v);
 }
 

@@ -24,7 +24,8 @@ namespace fs = std::filesystem;
 
 const std::string& kFxnn = testing_support::kFxnnBinary;
 const std::string kConfig = testing_support::kSourceDir + "/configs/fashion_mnist_mlp.yaml";
-const std::string kTiny = " --quiet --set train.epochs=1 --set data.train_limit=1000 --set data.test_limit=200 --set model.hidden=[32]";
+const std::string kTiny =
+    " --quiet --set train.epochs=1 --set data.train_limit=1000 --set data.test_limit=200 --set model.hidden=[32]";
 
 void expect_one_line_error(const CommandResult& r, const std::string& fragment) {
   EXPECT_NE(r.exit_code, 0);
@@ -57,10 +58,12 @@ TEST_F(LowbitCli, BadInputIsOneClearLine) {
                         "--bits 1 is outside 2..8");
   expect_one_line_error(run_command(lowbit(tmp / "none.pt", out, "--mode half --bits 3"), tmp.str()),
                         "unknown mode 'half' (float-scale | shift-clip)");
-  expect_one_line_error(run_command(lowbit(tmp / "none.pt", out, "--mode float-scale --bits 3 --steps median"), tmp.str()),
-                        "unknown step rule 'median'");
-  expect_one_line_error(run_command(lowbit(tmp / "none.pt", out, "--mode float-scale --bits 3 --granularity row"), tmp.str()),
-                        "unknown granularity 'row'");
+  expect_one_line_error(
+      run_command(lowbit(tmp / "none.pt", out, "--mode float-scale --bits 3 --steps median"), tmp.str()),
+      "unknown step rule 'median'");
+  expect_one_line_error(
+      run_command(lowbit(tmp / "none.pt", out, "--mode float-scale --bits 3 --granularity row"), tmp.str()),
+      "unknown granularity 'row'");
   // A file that is not a checkpoint, and a config that does not exist: the error names the file.
   std::ofstream(tmp / "garbage.pt") << "not a checkpoint";
   expect_one_line_error(run_command(lowbit(tmp / "garbage.pt", out, "--mode shift-clip --bits 3"), tmp.str()),
@@ -96,19 +99,22 @@ TEST_F(LowbitCli, OutNeverReplacesARunBeforeAnyConversion) {
 
 TEST_F(LowbitCli, AFixedPointRunIsRefused) {
   TempDir tmp;
-  std::ofstream(tmp / "plan.yaml") << "defaults:\n  W: s8.7\n  A: u8.7\n  GW: s12.auto\n  GA: s12.auto\n  acc: s20.19\n";
-  auto r = run_command(kFxnn + " train --config " + kConfig + " --precision " + (tmp / "plan.yaml") + " --out " +
-                           (tmp / "fx") + kTiny,
-                       tmp.str());
+  std::ofstream(tmp / "plan.yaml")
+      << "defaults:\n  W: s8.7\n  A: u8.7\n  GW: s12.auto\n  GA: s12.auto\n  acc: s20.19\n";
+  auto r = run_command(
+      kFxnn + " train --config " + kConfig + " --precision " + (tmp / "plan.yaml") + " --out " + (tmp / "fx") + kTiny,
+      tmp.str());
   ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
   // In its run directory (plan.yaml beside it) and copied out of it (its optimizer state tells).
-  expect_one_line_error(run_command(lowbit(tmp / "fx/checkpoint.pt", tmp / "out", "--mode shift-clip --bits 3"), tmp.str()),
-                        "trained with the precision plan");
+  expect_one_line_error(
+      run_command(lowbit(tmp / "fx/checkpoint.pt", tmp / "out", "--mode shift-clip --bits 3"), tmp.str()),
+      "trained with the precision plan");
   fs::create_directories(tmp / "copy");
   fs::copy_file(tmp / "fx/checkpoint.pt", tmp / "copy/checkpoint.pt");
   fs::copy_file(tmp / "fx/config.yaml", tmp / "copy/config.yaml");
-  expect_one_line_error(run_command(lowbit(tmp / "copy/checkpoint.pt", tmp / "out", "--mode shift-clip --bits 3"), tmp.str()),
-                        "trained in fixed point");
+  expect_one_line_error(
+      run_command(lowbit(tmp / "copy/checkpoint.pt", tmp / "out", "--mode shift-clip --bits 3"), tmp.str()),
+      "trained in fixed point");
   EXPECT_FALSE(fs::exists(tmp / "out"));
 }
 
@@ -116,8 +122,8 @@ TEST_F(LowbitCli, AFloatRunConvertsAndInferChecksIt) {
   TempDir tmp;
   auto r = run_command(kFxnn + " train --config " + kConfig + " --out " + (tmp / "fl") + kTiny, tmp.str());
   ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
-  r = run_command(lowbit(tmp / "fl/checkpoint.pt", tmp / "model", "--mode shift-clip --bits 3 --calib 200 --json " +
-                                                                      (tmp / "r.json")),
+  r = run_command(lowbit(tmp / "fl/checkpoint.pt", tmp / "model",
+                         "--mode shift-clip --bits 3 --calib 200 --json " + (tmp / "r.json")),
                   tmp.str());
   ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
   EXPECT_NE(r.out.find("float model (LibTorch):"), std::string::npos) << r.out;

@@ -39,8 +39,10 @@ TEST(RequantizeBuilder, FloatScaleKeepsTwentyFourSignificantBits) {
   EXPECT_GE(r.multiplier[1], int64_t{1} << 23);
   EXPECT_LT(r.multiplier[1], int64_t{1} << 24);
   for (size_t c = 0; c < alpha.size(); ++c) {
-    EXPECT_LE(std::abs(std::ldexp(static_cast<double>(r.multiplier[c]), -r.shift) - alpha[c]), std::ldexp(1.0, -r.shift - 1));
-    EXPECT_LE(std::abs(std::ldexp(static_cast<double>(r.offset[c]), -r.shift) - beta[c]), std::ldexp(1.0, -r.shift - 1));
+    EXPECT_LE(std::abs(std::ldexp(static_cast<double>(r.multiplier[c]), -r.shift) - alpha[c]),
+              std::ldexp(1.0, -r.shift - 1));
+    EXPECT_LE(std::abs(std::ldexp(static_cast<double>(r.offset[c]), -r.shift) - beta[c]),
+              std::ldexp(1.0, -r.shift - 1));
   }
 }
 
@@ -54,7 +56,8 @@ TEST(RequantizeBuilder, FloatScaleRoundsLikeTheRealMultiplyAdd) {
   int64_t compared = 0;
   for (int64_t c = 0; c < 3; ++c)
     for (int64_t acc = -20000; acc <= 20000; acc += 7) {
-      const long double u = static_cast<long double>(alpha[static_cast<size_t>(c)]) * acc + beta[static_cast<size_t>(c)];
+      const long double u =
+          static_cast<long double>(alpha[static_cast<size_t>(c)]) * acc + beta[static_cast<size_t>(c)];
       const long double margin = (std::abs(static_cast<long double>(acc)) + 1) * std::ldexp(1.0L, -b.fraction_bits - 1);
       const long double frac = u - std::floor(u);
       if (std::abs(frac - 0.5L) <= margin) continue;

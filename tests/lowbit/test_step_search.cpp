@@ -58,7 +58,8 @@ TEST(StepSearch, SquaredErrorEqualsTheDirectSum) {
   for (CodeRange c : {symmetric_codes(2), symmetric_codes(3), unsigned_codes(3), twos_complement_codes(8)})
     for (double step : {0.01, 0.25, 0.5, 0.9, 3.0}) {
       const double want = direct_error(x, step, c);
-      EXPECT_NEAR(p.squared_error(step, c), want, 1e-9 * want + 1e-12) << "step " << step << " codes " << c.lo << ".." << c.hi;
+      EXPECT_NEAR(p.squared_error(step, c), want, 1e-9 * want + 1e-12)
+          << "step " << step << " codes " << c.lo << ".." << c.hi;
     }
 }
 
@@ -111,7 +112,8 @@ TEST(StepSearch, PowerOfTwoMseIsTheBestPowerOfTwo) {
   const CodeRange c = symmetric_codes(3);
   const StepChoice got = choose_step(p, c, {StepRule::kMinMse, true, 0});
   EXPECT_EQ(got.step, std::ldexp(1.0, got.exponent));
-  for (int e = -20; e <= 2; ++e) EXPECT_LE(got.squared_error, p.squared_error(std::ldexp(1.0, e), c) * (1 + 1e-12)) << e;
+  for (int e = -20; e <= 2; ++e)
+    EXPECT_LE(got.squared_error, p.squared_error(std::ldexp(1.0, e), c) * (1 + 1e-12)) << e;
 }
 
 TEST(StepSearch, MaxStepIsRespected) {

@@ -18,7 +18,8 @@ TEST(ModelZoo, CnnHasTheFivePointsPerLayerAndAGradientPointOnTheLogits) {
   auto net = make_network(ModelOptions{}, InputShape{1, 28, 28, 10});
   const auto names = point_names(net);
   for (const char* layer : {"conv1", "conv2", "fc1"})
-    for (const char* cls : {"W", "A", "GW", "GA", "acc"}) EXPECT_TRUE(names.count(std::string(layer) + "." + cls)) << layer << cls;
+    for (const char* cls : {"W", "A", "GW", "GA", "acc"})
+      EXPECT_TRUE(names.count(std::string(layer) + "." + cls)) << layer << cls;
   for (const char* cls : {"W", "GW", "acc", "GA"}) EXPECT_TRUE(names.count(std::string("fc2.") + cls));
   EXPECT_FALSE(names.count("fc2.A")); // the logits stay in float
   EXPECT_EQ(net->layer_names(), (std::vector<std::string>{"conv1", "conv2", "fc1", "fc2"}));

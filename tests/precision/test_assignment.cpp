@@ -26,8 +26,8 @@ ProbeStats two_layer_stats() {
   hidden.name = "fc1";
   hidden.has_activation = true;
   hidden.has_activation_gradient = true;
-  hidden.weight_gradient = track({0.02, 0.005});     // sigma_max 0.02, sigma_min 0.005
-  hidden.activation_gradient = track({2e-3, 3e-3});  // sigma_min 2e-3, sigma_max 3e-3
+  hidden.weight_gradient = track({0.02, 0.005});          // sigma_max 0.02, sigma_min 0.005
+  hidden.activation_gradient = track({2e-3, 3e-3});       // sigma_min 2e-3, sigma_max 3e-3
   hidden.ga_paths = {path("fc1", "direct", {4.0, 16.0})}; // the largest over the epochs is used
   hidden.noise_gain_weight = 64.0;
   hidden.noise_gain_activation = 1.0;
@@ -55,7 +55,7 @@ TEST(Assignment, EqualizesNoiseGainsAndPicksTheSmallestBmin) {
   for (const auto& c : a.candidates) EXPECT_NEAR(c.bound, 3 * std::pow(4.0, 1 - c.b_min), 1e-12) << c.b_min;
   // 3 * 4^(1-B) <= 0.01  <=>  B >= 1 + log4(300) = 5.11: B_min = 6.
   EXPECT_EQ(a.b_min, 6);
-  EXPECT_EQ(find(a, "fc1", TensorClass::kWeight).format.str(), "s9.8");    // 6 + 3 bits, range 1
+  EXPECT_EQ(find(a, "fc1", TensorClass::kWeight).format.str(), "s9.8");     // 6 + 3 bits, range 1
   EXPECT_EQ(find(a, "fc1", TensorClass::kActivation).format.str(), "u6.5"); // 6 bits, range 2
   EXPECT_EQ(find(a, "fc2", TensorClass::kWeight).format.str(), "s7.6");
 }

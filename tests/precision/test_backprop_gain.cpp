@@ -89,18 +89,17 @@ ModelOptions model(const std::string& arch, bool batch_norm, std::vector<int64_t
   return m;
 }
 
-INSTANTIATE_TEST_SUITE_P(
-    LayerKinds, ClosedFormAgainstInjection,
-    testing::Values(
-        // dense layers with a bias, clipped ReLU, the logits' point
-        LayerKindCase{"DenseWithBias", model("mlp", false, {96, 64}), {1, 6, 6, 5}},
-        // dense layers with batch norm in training mode (its centring and scaling)
-        LayerKindCase{"DenseWithBatchNorm", model("mlp", true, {96, 64}), {1, 6, 6, 5}},
-        // convolutions with batch norm, clipped ReLU and max-pool selection
-        LayerKindCase{"ConvolutionBatchNormMaxPool", model("cnn", true), {2, 8, 8, 4}},
-        // convolutions with a bias and max-pool selection
-        LayerKindCase{"ConvolutionWithBias", model("cnn", false), {2, 8, 8, 4}}),
-    [](const testing::TestParamInfo<LayerKindCase>& info) { return info.param.name; });
+INSTANTIATE_TEST_SUITE_P(LayerKinds, ClosedFormAgainstInjection,
+                         testing::Values(
+                             // dense layers with a bias, clipped ReLU, the logits' point
+                             LayerKindCase{"DenseWithBias", model("mlp", false, {96, 64}), {1, 6, 6, 5}},
+                             // dense layers with batch norm in training mode (its centring and scaling)
+                             LayerKindCase{"DenseWithBatchNorm", model("mlp", true, {96, 64}), {1, 6, 6, 5}},
+                             // convolutions with batch norm, clipped ReLU and max-pool selection
+                             LayerKindCase{"ConvolutionBatchNormMaxPool", model("cnn", true), {2, 8, 8, 4}},
+                             // convolutions with a bias and max-pool selection
+                             LayerKindCase{"ConvolutionWithBias", model("cnn", false), {2, 8, 8, 4}}),
+                         [](const testing::TestParamInfo<LayerKindCase>& info) { return info.param.name; });
 
 /// A ResNet-20 at width 1/32 (4, 8, 16 channels) on 8x8 images.
 Network tiny_resnet() {

@@ -14,9 +14,10 @@ TEST(CostModel, DotProductCostIsTheSpecFormula) {
 
 TEST(CostModel, MlpCostsByHand) {
   // mlp 784 - 4 - 10 without batch norm, batch 2; uniform plan: W 8, A 6, GW 10, GA 12, acc 20; input 8 bits.
-  auto config = ExperimentConfig::parse("", "c.yaml",
-                                        {"model.arch=mlp", "model.hidden=[4]", "model.batch_norm=false", "train.batch_size=2"});
-  const auto plan = PrecisionPlan::parse("defaults: {W: s8.7, A: u6.5, GW: s10.12, GA: s12.14, acc: s20.19}\n", "p.yaml");
+  auto config = ExperimentConfig::parse(
+      "", "c.yaml", {"model.arch=mlp", "model.hidden=[4]", "model.batch_norm=false", "train.batch_size=2"});
+  const auto plan =
+      PrecisionPlan::parse("defaults: {W: s8.7, A: u6.5, GW: s10.12, GA: s12.14, acc: s20.19}\n", "p.yaml");
   const auto costs = training_costs(config, standard_schemes(plan));
   ASSERT_EQ(costs.size(), 5u);
   const auto& fx = costs[1];
@@ -39,8 +40,10 @@ TEST(CostModel, MlpCostsByHand) {
 }
 
 TEST(CostModel, ResNetShortcutsReadTheBlockInputAndShareTheBlockGradient) {
-  auto config = ExperimentConfig::parse("", "c.yaml", {"data.dataset=cifar10", "model.arch=resnet20", "model.width=0.0625"});
-  const auto plan = PrecisionPlan::parse("defaults: {W: s8.7, A: u8.7, GW: s12.auto, GA: s12.auto, acc: s24.23}\n", "p.yaml");
+  auto config =
+      ExperimentConfig::parse("", "c.yaml", {"data.dataset=cifar10", "model.arch=resnet20", "model.width=0.0625"});
+  const auto plan =
+      PrecisionPlan::parse("defaults: {W: s8.7, A: u8.7, GW: s12.auto, GA: s12.auto, acc: s24.23}\n", "p.yaml");
   const auto costs = training_costs(config, standard_schemes(plan));
   EXPECT_GT(costs[1].computational, 0);
   EXPECT_LT(costs[1].computational, costs[0].computational);

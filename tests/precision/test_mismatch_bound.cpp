@@ -9,8 +9,8 @@
 #include "../support/fixtures.h"
 #include "../support/temp_dir.h"
 #include "fxnn/autograd/tensor_quantizer.h"
+#include "fxnn/nn/precision_plan.h"
 #include "fxnn/precision/noise_gain.h"
-#include "fxnn/precision/precision_plan.h"
 #include "fxnn/train/trainer.h"
 
 namespace fxnn {
@@ -59,8 +59,8 @@ TEST(MismatchBound, MeasuredMismatchRateIsBelowTheBound) {
   for (int bits : {8, 9, 10, 12, 16, 20}) {
     // Weights in [-1, 1) (the weight clip) and activations in [0, 2) (the clipped ReLU), step 2^-(B-1).
     const double step = std::ldexp(1.0, -(bits - 1));
-    const auto plan = PrecisionPlan::parse("defaults:\n  A: u" + std::to_string(bits) + "." + std::to_string(bits - 1) + "\n",
-                                           "plan.yaml");
+    const auto plan = PrecisionPlan::parse(
+        "defaults:\n  A: u" + std::to_string(bits) + "." + std::to_string(bits - 1) + "\n", "plan.yaml");
     plan.apply(net);
     {
       torch::NoGradGuard no_grad;

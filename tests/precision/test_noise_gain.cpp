@@ -8,7 +8,7 @@
 
 #include "fxnn/nn/layers.h"
 #include "fxnn/nn/model_zoo.h"
-#include "fxnn/precision/precision_plan.h"
+#include "fxnn/nn/precision_plan.h"
 
 namespace fxnn {
 namespace {
@@ -67,7 +67,8 @@ std::map<std::string, double> brute_force_gains(NetworkImpl& net, const data::Im
         }
       }
       const auto grads = torch::autograd::grad({margin}, targets, {}, /*retain_graph=*/true);
-      for (size_t k = 0; k < grads.size(); ++k) sums[names[k]] += weight * grads[k].to(torch::kDouble).pow(2).sum().item<double>();
+      for (size_t k = 0; k < grads.size(); ++k)
+        sums[names[k]] += weight * grads[k].to(torch::kDouble).pow(2).sum().item<double>();
     }
   }
   for (auto& p : ga_points) p->set_observer(nullptr);
@@ -110,7 +111,6 @@ TEST(NoiseGain, BatchedPerSampleGradientsEqualTheDefinitionOnAnMlp) {
   model.hidden = {12, 7};
   expect_batched_equals_brute_force(model, 6);
 }
-
 
 // ---- E_T against finite differences: the margins' derivatives by central differences of a double
 // ---- copy of the network, one weight or activation element at a time.

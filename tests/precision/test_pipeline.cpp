@@ -48,9 +48,9 @@ TEST(Pipeline, ProbeAssignTrainReport) {
   EXPECT_EQ(hidden.weight_gradient.iterations, 20);   // 10 steps per epoch
   ASSERT_EQ(hidden.ga_paths.size(), 1u);              // fc1.GA -> G^(W) of fc1
   EXPECT_EQ(hidden.ga_paths[0].weight_layer, "fc1");
-  EXPECT_EQ(hidden.ga_paths[0].lambda.size(), 2u);    // one measurement per epoch
+  EXPECT_EQ(hidden.ga_paths[0].lambda.size(), 2u); // one measurement per epoch
   EXPECT_GT(hidden.ga_paths[0].lambda_max(), 0);
-  ASSERT_EQ(stats.layers[1].ga_checks.size(), 2u);    // the logits' noise reaches fc2 directly, fc1 through weights
+  ASSERT_EQ(stats.layers[1].ga_checks.size(), 2u); // the logits' noise reaches fc2 directly, fc1 through weights
   EXPECT_EQ(stats.layers[1].ga_checks[0].kind, "weights");
   EXPECT_EQ(stats.layers[1].ga_checks[1].kind, "direct");
   EXPECT_GT(*hidden.noise_gain_weight, 0);
@@ -78,7 +78,8 @@ TEST(Sweep, MinusOneTrainsEveryClassNarrowerAndTabulates) {
   SweepOptions options;
   options.config = tiny_config();
   options.config.train.epochs = 1;
-  options.plan = PrecisionPlan::parse("defaults: {W: s8.7, A: u8.7, GW: s12.auto, GA: s12.auto, acc: s20.19}\n", "p.yaml");
+  options.plan =
+      PrecisionPlan::parse("defaults: {W: s8.7, A: u8.7, GW: s12.auto, GA: s12.auto, acc: s20.19}\n", "p.yaml");
   options.out_dir = tmp / "sweep";
   options.quiet = true;
   run_minus_one_sweep(options);
@@ -92,7 +93,8 @@ TEST(Sweep, MinusOneTrainsEveryClassNarrowerAndTabulates) {
   EXPECT_EQ(all.resolve("fc1", TensorClass::kActivationGradient)->format.str(), "s11.auto");
   EXPECT_EQ(all.resolve("fc1", TensorClass::kAccumulator)->format.str(), "s19.18");
   const std::string table = slurp(tmp / "sweep/sweep.md");
-  for (const char* row : {"| fl |", "| minus1_GA |", "| minus1_all |"}) EXPECT_NE(table.find(row), std::string::npos) << row;
+  for (const char* row : {"| fl |", "| minus1_GA |", "| minus1_all |"})
+    EXPECT_NE(table.find(row), std::string::npos) << row;
 
   // Against a reference trained for longer, the table takes the reference at the sweep's last epoch
   // (the narrowed runs are already complete, so nothing is retrained).

@@ -23,9 +23,9 @@ struct Widths {
   int accumulator_bits;
 };
 
-inline Widths narrow() { return {Format(8, 5, false), Format(8, 7, true), 32}; }   // u8 x s8
-inline Widths medium() { return {Format(12, 8, true), Format(10, 9, true), 32}; }  // s16 x s16
-inline Widths wide() { return {Format(16, 10, true), Format(20, 18, true), 64}; }  // 64-bit accumulators
+inline Widths narrow() { return {Format(8, 5, false), Format(8, 7, true), 32}; }  // u8 x s8
+inline Widths medium() { return {Format(12, 8, true), Format(10, 9, true), 32}; } // s16 x s16
+inline Widths wide() { return {Format(16, 10, true), Format(20, 18, true), 64}; } // 64-bit accumulators
 
 class NetworkBuilder {
  public:
@@ -69,8 +69,10 @@ class NetworkBuilder {
                       {in[0], (in[1] - kernel) / stride + 1, (in[2] - kernel) / stride + 1});
     n.kernel = kernel;
     n.stride = stride;
-    if (op == ir::OpKind::kAvgPool) finish(n, {f}, false);
-    else push(n);
+    if (op == ir::OpKind::kAvgPool)
+      finish(n, {f}, false);
+    else
+      push(n);
     return *this;
   }
   /// A residual addition of the current tensor and the output of node `other` (same shape).

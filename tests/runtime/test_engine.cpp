@@ -78,7 +78,8 @@ TEST_P(EngineEqualsReference, ResidualBlockAndOneByOneConvolution) {
   NetworkBuilder b(11, {16, 6, 5}, widths().activation);
   b.conv(16, 3, 1, 1, widths(), true);
   const std::string skip = b.current();
-  b.conv(16, 1, 1, 0, widths(), false).add(skip, Format(widths().activation.bits, widths().activation.frac - 1, false), true);
+  b.conv(16, 1, 1, 0, widths(), false)
+      .add(skip, Format(widths().activation.bits, widths().activation.frac - 1, false), true);
   const Network net = b.build();
   expect_same(net, b.input(4), isa(), 2);
 }
@@ -93,15 +94,15 @@ TEST_P(EngineEqualsReference, DenseLayersOfManySizes) {
   }
 }
 
-INSTANTIATE_TEST_SUITE_P(
-    Kinds, EngineEqualsReference,
-    ::testing::Combine(::testing::Values(Case{"u8s8", fxnn::runtime_testing::narrow()},
-                                         Case{"s16s16", fxnn::runtime_testing::medium()},
-                                         Case{"wide", fxnn::runtime_testing::wide()}),
-                       ::testing::Values(Isa::kPortable, Isa::kAvx512Vnni)),
-    [](const auto& info) {
-      return std::string(std::get<0>(info.param).name) + "_" + fxnn::runtime::to_string(std::get<1>(info.param));
-    });
+INSTANTIATE_TEST_SUITE_P(Kinds, EngineEqualsReference,
+                         ::testing::Combine(::testing::Values(Case{"u8s8", fxnn::runtime_testing::narrow()},
+                                                              Case{"s16s16", fxnn::runtime_testing::medium()},
+                                                              Case{"wide", fxnn::runtime_testing::wide()}),
+                                            ::testing::Values(Isa::kPortable, Isa::kAvx512Vnni)),
+                         [](const auto& info) {
+                           return std::string(std::get<0>(info.param).name) + "_" +
+                                  fxnn::runtime::to_string(std::get<1>(info.param));
+                         });
 
 TEST(Engine, KernelFamiliesFollowTheFormats) {
   if (!isa_supported(Isa::kAvx512Vnni)) GTEST_SKIP();

@@ -106,8 +106,8 @@ Network sum_network(int64_t inputs, int64_t w, const Format& weight_format, int6
   n.output_shape = {2};
   n.weight = fxnn::ir::IntTensor{{2, inputs}, std::vector<int64_t>(static_cast<size_t>(2 * inputs), w), weight_format};
   for (int64_t i = 0; i < inputs; ++i) n.weight->data[static_cast<size_t>(inputs + i)] = -w; // the negative extreme
-  n.requantize = fxnn::ir::Requantize{{1}, 0, {bias}, 0, Rounding::kNearest, Format(32, 0, true).code_min(),
-                                      Format(32, 0, true).code_max()};
+  n.requantize = fxnn::ir::Requantize{
+      {1}, 0, {bias}, 0, Rounding::kNearest, Format(32, 0, true).code_min(), Format(32, 0, true).code_max()};
   net.nodes = {n};
   net.output = "fc";
   net.validate();
@@ -194,15 +194,16 @@ TEST(LowbitKernels, EachNarrowImplementationGivesTheExactSums) {
           ASSERT_TRUE(b.narrow());
           std::vector<uint8_t> a(static_cast<size_t>(rows * b.k_padded()), 0);
           for (int64_t r = 0; r < rows; ++r)
-            for (int64_t i = 0; i < k; ++i) a[static_cast<size_t>(r * b.k_padded() + i)] = rng() % 3 == 0 ? 7 : rng() % 8;
+            for (int64_t i = 0; i < k; ++i)
+              a[static_cast<size_t>(r * b.k_padded() + i)] = rng() % 3 == 0 ? 7 : rng() % 8;
           const auto got = raw_sums(b, a, rows);
           for (int64_t r = 0; r < rows; ++r)
             for (int64_t j = 0; j < n; ++j) {
               int64_t want = 0;
               for (int64_t i = 0; i < k; ++i)
                 want += w[static_cast<size_t>(j * k + i)] * a[static_cast<size_t>(r * b.k_padded() + i)];
-              ASSERT_EQ(got[static_cast<size_t>(r * n + j)], want)
-                  << fxnn::runtime::gemm_name(b) << " n " << n << " k " << k << " rows " << rows << " at " << r << ", " << j;
+              ASSERT_EQ(got[static_cast<size_t>(r * n + j)], want) << fxnn::runtime::gemm_name(b) << " n " << n << " k "
+                                                                   << k << " rows " << rows << " at " << r << ", " << j;
             }
         }
       }

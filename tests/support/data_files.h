@@ -27,8 +27,7 @@ using Bytes = std::vector<uint8_t>;
 inline void write_bytes(const std::string& path, const Bytes& bytes) {
   std::filesystem::create_directories(std::filesystem::path(path).parent_path());
   std::ofstream out(path, std::ios::binary);
-  out.write(reinterpret_cast<const char*>(bytes.data()),
-            static_cast<std::streamsize>(bytes.size()));
+  out.write(reinterpret_cast<const char*>(bytes.data()), static_cast<std::streamsize>(bytes.size()));
   if (!out) throw std::runtime_error("cannot write " + path);
 }
 
@@ -37,8 +36,7 @@ inline void write_gzip(const std::string& path, const Bytes& bytes) {
   if (f == nullptr) throw std::runtime_error("cannot write " + path);
   const int written = gzwrite(f, bytes.data(), static_cast<unsigned>(bytes.size()));
   gzclose(f);
-  if (written != static_cast<int>(bytes.size()))
-    throw std::runtime_error("gzwrite failed: " + path);
+  if (written != static_cast<int>(bytes.size())) throw std::runtime_error("gzwrite failed: " + path);
 }
 
 inline void put_be32(Bytes& out, uint32_t v) {
@@ -88,46 +86,41 @@ inline Bytes cifar_records(const std::vector<std::vector<uint8_t>>& labels, int6
 
 /// An SVHN-style .mat (MATLAB v5): X uint8 [h, w, 3, n] column-major with pattern(i, c, y, x) at
 /// X(y, x, c, i), and y as `y_class` holding `labels` (n x 1).
-inline void write_svhn_mat(const std::string& path, size_t n, const std::vector<double>& labels,
-                           size_t height = 32, size_t width = 32,
-                           matio_classes y_class = MAT_C_DOUBLE) {
+inline void write_svhn_mat(const std::string& path, size_t n, const std::vector<double>& labels, size_t height = 32,
+                           size_t width = 32, matio_classes y_class = MAT_C_DOUBLE) {
   std::filesystem::create_directories(std::filesystem::path(path).parent_path());
   std::vector<uint8_t> x(height * width * 3 * n);
   for (size_t i = 0; i < n; ++i)
     for (size_t c = 0; c < 3; ++c)
       for (size_t w = 0; w < width; ++w)
         for (size_t h = 0; h < height; ++h)
-          x[h + height * (w + width * (c + 3 * i))] =
-              pattern(int64_t(i), int64_t(c), int64_t(h), int64_t(w));
+          x[h + height * (w + width * (c + 3 * i))] = pattern(int64_t(i), int64_t(c), int64_t(h), int64_t(w));
   mat_t* mat = Mat_CreateVer(path.c_str(), nullptr, MAT_FT_MAT5);
   if (mat == nullptr) throw std::runtime_error("cannot create " + path);
   size_t x_dims[4] = {height, width, 3, n};
-  matvar_t* xv =
-      Mat_VarCreate("X", MAT_C_UINT8, MAT_T_UINT8, 4, x_dims, x.data(), MAT_F_DONT_COPY_DATA);
+  matvar_t* xv = Mat_VarCreate("X", MAT_C_UINT8, MAT_T_UINT8, 4, x_dims, x.data(), MAT_F_DONT_COPY_DATA);
   Mat_VarWrite(mat, xv, MAT_COMPRESSION_NONE);
   Mat_VarFree(xv);
   size_t y_dims[2] = {labels.size(), 1};
   std::vector<uint8_t> y_u8(labels.begin(), labels.end());
   matvar_t* yv = y_class == MAT_C_UINT8
-                     ? Mat_VarCreate("y", MAT_C_UINT8, MAT_T_UINT8, 2, y_dims, y_u8.data(),
-                                     MAT_F_DONT_COPY_DATA)
-                     : Mat_VarCreate("y", MAT_C_DOUBLE, MAT_T_DOUBLE, 2, y_dims,
-                                     const_cast<double*>(labels.data()), MAT_F_DONT_COPY_DATA);
+                     ? Mat_VarCreate("y", MAT_C_UINT8, MAT_T_UINT8, 2, y_dims, y_u8.data(), MAT_F_DONT_COPY_DATA)
+                     : Mat_VarCreate("y", MAT_C_DOUBLE, MAT_T_DOUBLE, 2, y_dims, const_cast<double*>(labels.data()),
+                                     MAT_F_DONT_COPY_DATA);
   Mat_VarWrite(mat, yv, MAT_COMPRESSION_NONE);
   Mat_VarFree(yv);
   Mat_Close(mat);
 }
 
 /// Encodes an interleaved image (channels 1 or 3, HWC) as a JPEG file (4:4:4, or gray).
-inline void write_jpeg(const std::string& path, const std::vector<uint8_t>& hwc, int height,
-                       int width, int channels, int quality = 100) {
+inline void write_jpeg(const std::string& path, const std::vector<uint8_t>& hwc, int height, int width, int channels,
+                       int quality = 100) {
   std::filesystem::create_directories(std::filesystem::path(path).parent_path());
   tjhandle tj = tjInitCompress();
   unsigned char* jpeg = nullptr;
   unsigned long size = 0;
-  const int rc =
-      tjCompress2(tj, hwc.data(), width, 0, height, channels == 1 ? TJPF_GRAY : TJPF_RGB, &jpeg,
-                  &size, channels == 1 ? TJSAMP_GRAY : TJSAMP_444, quality, TJFLAG_ACCURATEDCT);
+  const int rc = tjCompress2(tj, hwc.data(), width, 0, height, channels == 1 ? TJPF_GRAY : TJPF_RGB, &jpeg, &size,
+                             channels == 1 ? TJSAMP_GRAY : TJSAMP_444, quality, TJFLAG_ACCURATEDCT);
   if (rc != 0) throw std::runtime_error(std::string("tjCompress2: ") + tjGetErrorStr2(tj));
   write_bytes(path, Bytes(jpeg, jpeg + size));
   tjFree(jpeg);
@@ -145,9 +138,7 @@ inline std::vector<uint8_t> flat_rgb(int height, int width, uint8_t r, uint8_t g
 inline std::string error_of(const std::function<void()>& f) {
   try {
     f();
-  } catch (const std::runtime_error& e) {
-    return e.what();
-  }
+  } catch (const std::runtime_error& e) { return e.what(); }
   return "";
 }
 

@@ -11,9 +11,7 @@ namespace fxnn::testing_support {
 inline std::string error_message(const std::function<void()>& f) {
   try {
     f();
-  } catch (const std::exception& e) {
-    return e.what();
-  }
+  } catch (const std::exception& e) { return e.what(); }
   return "";
 }
 

@@ -47,7 +47,8 @@ inline bool is_float_instruction(const std::string& mnemonic) {
   static const std::regex kFloat(
       "v?(add|sub|mul|div|sqrt|min|max|round|rcp|rsqrt|hadd|hsub|addsub|dp)(ss|sd|ps|pd)"
       "|v?cmp[a-z]*(ss|sd|ps|pd)|v?u?comis[sd]|v?cvt[a-z0-9]*|vfn?m(add|sub)[a-z0-9]*"
-      "|f(ld|st|add|sub|mul|div|com|ucom|ild|ist|isttp|chs|abs|sqrt|xch|rndint|scale|prem|ldz|ld1|init|ninit|free)[a-z0-9]*"
+      "|f(ld|st|add|sub|mul|div|com|ucom|ild|ist|isttp|chs|abs|sqrt|xch|rndint|scale|prem|ldz|ld1|init|ninit|free)[a-"
+      "z0-9]*"
       "|fmadd|fmsub|fnmadd|fnmsub|fneg|fcmpe?|fccmpe?|fcsel|fmaxn?m?|fminn?m?|fcvt[a-z]*|scvtf|ucvtf|frint[a-z]*");
   return std::regex_match(mnemonic, kFloat);
 }
@@ -56,7 +57,8 @@ inline bool is_float_instruction(const std::string& mnemonic) {
 /// floating-point instructions ("function: line") of the functions whose names start with one of
 /// `prefixes` (every function when empty); a compile failure is returned as one entry.
 inline std::vector<std::string> float_instructions(const std::string& c_file, const std::string& include_dir,
-                                                   const std::vector<std::string>& prefixes, const std::string& scratch) {
+                                                   const std::vector<std::string>& prefixes,
+                                                   const std::string& scratch) {
   const std::string s_file = scratch + "/float_check.s";
   const auto r = run_command("cc -std=c99 -O2 -S -I" + include_dir + " -o " + s_file + " " + c_file, scratch);
   if (r.exit_code != 0) return {"compile error: " + r.err};

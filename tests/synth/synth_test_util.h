@@ -8,28 +8,28 @@
 #include <string>
 #include <vector>
 
-#include "fxnn/io/float_network.h"
+#include "fxnn/floatnet/float_network.h"
 #include "fxnn/synth/input_box.h"
 
 namespace fxnn::synth_testing {
 
 /// A random dense ReLU network (linear last layer) with the given layer sizes, fixed seed.
-inline io::FloatNetwork random_network(const std::vector<int64_t>& sizes, uint64_t seed, double scale = 1.0,
-                                       io::Activation hidden = io::Activation::kRelu) {
+inline floatnet::FloatNetwork random_network(const std::vector<int64_t>& sizes, uint64_t seed, double scale = 1.0,
+                                             floatnet::Activation hidden = floatnet::Activation::kRelu) {
   std::mt19937_64 rng(seed);
   std::uniform_real_distribution<double> u(-1.0, 1.0);
-  io::FloatNetwork net;
+  floatnet::FloatNetwork net;
   net.source = "random";
   for (size_t l = 0; l + 1 < sizes.size(); ++l) {
-    io::DenseLayer layer;
+    floatnet::DenseLayer layer;
     layer.weight.resize(sizes[l + 1], sizes[l]);
     layer.bias.resize(sizes[l + 1]);
     for (int64_t i = 0; i < sizes[l + 1]; ++i) {
       for (int64_t j = 0; j < sizes[l]; ++j) layer.weight(i, j) = scale * u(rng);
       layer.bias(i) = 0.5 * scale * u(rng);
     }
-    layer.activation = l + 2 < sizes.size() ? hidden : io::Activation::kLinear;
-    layer.clip = hidden == io::Activation::kClippedRelu ? 1.5 : 0.0;
+    layer.activation = l + 2 < sizes.size() ? hidden : floatnet::Activation::kLinear;
+    layer.clip = hidden == floatnet::Activation::kClippedRelu ? 1.5 : 0.0;
     net.layers.push_back(layer);
   }
   return net;
@@ -37,13 +37,13 @@ inline io::FloatNetwork random_network(const std::vector<int64_t>& sizes, uint64
 
 /// 1 input, 8 ReLU neurons of small weights, 1 output of large ones: Aster's pitfall 2 (its model
 /// amplifies layer 1's errors by layer 1's weights, reality by layer 2's), for the box [0.5, 1].
-inline io::FloatNetwork aster_pitfall_network() {
-  io::FloatNetwork net;
-  io::DenseLayer a, b;
+inline floatnet::FloatNetwork aster_pitfall_network() {
+  floatnet::FloatNetwork net;
+  floatnet::DenseLayer a, b;
   a.weight = Eigen::MatrixXd(8, 1);
   for (int i = 0; i < 8; ++i) a.weight(i, 0) = 0.1 + 0.01 * i;
   a.bias = Eigen::VectorXd::Zero(8);
-  a.activation = io::Activation::kRelu;
+  a.activation = floatnet::Activation::kRelu;
   b.weight = Eigen::MatrixXd::Constant(1, 8, 8.0);
   b.bias = Eigen::VectorXd::Zero(1);
   net.layers = {a, b};

@@ -14,9 +14,9 @@
 namespace fxnn::synth {
 namespace {
 
-io::DenseLayer dense(std::initializer_list<std::initializer_list<double>> w, std::initializer_list<double> b,
-                     io::Activation act) {
-  io::DenseLayer layer;
+floatnet::DenseLayer dense(std::initializer_list<std::initializer_list<double>> w, std::initializer_list<double> b,
+                           floatnet::Activation act) {
+  floatnet::DenseLayer layer;
   layer.weight.resize(static_cast<Eigen::Index>(w.size()), static_cast<Eigen::Index>(w.begin()->size()));
   Eigen::Index i = 0;
   for (const auto& row : w) {
@@ -59,21 +59,23 @@ TEST(Rounding, RoundHalfUpAndFloorAtTies) {
 //   eq. (14): E = 0.75 * 2^-5 + 2^-7 = 1/32
 //   shift s = 3: eq. (12) 2^(s-1) 2^-6 = 1/16;  e = 1/32 + 1/16 = 3/32
 TEST(Certificate, OneNeuronByHand) {
-  io::FloatNetwork net;
-  net.layers = {dense({{0.75}}, {0.3203125}, io::Activation::kLinear)};
+  floatnet::FloatNetwork net;
+  net.layers = {dense({{0.75}}, {0.3203125}, floatnet::Activation::kLinear)};
   const InputBox box = parse_input_box("0:1");
   const FormatPlan plan{{4}, {{NeuronFormat{3, 2, 6}}}};
   const QuantizedNetwork q = quantize_network(net, box, plan, Rounding::kNearest);
   EXPECT_EQ(q.layers[0].weight[0], 3);
   EXPECT_EQ(q.layers[0].bias[0], 21);
-  const Certificate c = certify(net, analyze_ranges(net, box, RangeMode::kInterval), q, CertifyOptions{0.1, 32, 64, {}});
+  const Certificate c =
+      certify(net, analyze_ranges(net, box, RangeMode::kInterval), q, CertifyOptions{0.1, 32, 64, {}});
   EXPECT_EQ(c.bound, 3.0 / 32);
   EXPECT_EQ(c.bound_exact, "3/32");
   EXPECT_TRUE(c.certified);
   EXPECT_TRUE(c.overflow_free);
   EXPECT_EQ(c.input_bits, 6); // codes 0..16
   // The same formats against a smaller eps: rejected, the bound named.
-  const Certificate strict = certify(net, analyze_ranges(net, box, RangeMode::kInterval), q, CertifyOptions{0.09, 32, 64, {}});
+  const Certificate strict =
+      certify(net, analyze_ranges(net, box, RangeMode::kInterval), q, CertifyOptions{0.09, 32, 64, {}});
   EXPECT_FALSE(strict.certified);
   EXPECT_NE(strict.failure.find("exceeds eps"), std::string::npos);
 }
@@ -84,9 +86,9 @@ TEST(Certificate, OneNeuronByHand) {
 //   h2: E = 1/8, shift 3/16, but z <= -1 and -1 + 5/16 < 0: both outputs are 0, e = 0 (eq. (17))
 //   y:  E = 0.5 * 5/16 + 2 * 0 = 5/32, no shift: e = 5/32
 TEST(Certificate, TwoLayersWithADeadNeuronByHand) {
-  io::FloatNetwork net;
-  net.layers = {dense({{1.0}, {-1.0}}, {0.0, -1.0}, io::Activation::kRelu),
-                dense({{0.5, 2.0}}, {0.0}, io::Activation::kLinear)};
+  floatnet::FloatNetwork net;
+  net.layers = {dense({{1.0}, {-1.0}}, {0.0, -1.0}, floatnet::Activation::kRelu),
+                dense({{0.5, 2.0}}, {0.0}, floatnet::Activation::kLinear)};
   const InputBox box = parse_input_box("0:1");
   const FormatPlan plan{{3}, {{NeuronFormat{2, 1, 4}, NeuronFormat{2, 1, 4}}, {NeuronFormat{3, 1, 3}}}};
   const QuantizedNetwork q = quantize_network(net, box, plan, Rounding::kFloor);
@@ -107,8 +109,8 @@ TEST(Certificate, TwoLayersWithADeadNeuronByHand) {
 }
 
 TEST(Certificate, RejectsFormatsThatOverflowTheWords) {
-  io::FloatNetwork net;
-  net.layers = {dense({{0.75}}, {0.3203125}, io::Activation::kLinear)};
+  floatnet::FloatNetwork net;
+  net.layers = {dense({{0.75}}, {0.3203125}, floatnet::Activation::kLinear)};
   const InputBox box = parse_input_box("0:1");
   const QuantizedNetwork q = quantize_network(net, box, FormatPlan{{4}, {{NeuronFormat{3, 2, 6}}}}, Rounding::kNearest);
   const NetworkRanges ranges = analyze_ranges(net, box, RangeMode::kInterval);
@@ -121,8 +123,8 @@ TEST(Certificate, RejectsFormatsThatOverflowTheWords) {
 }
 
 TEST(Certificate, PlansMustAlignProducts) {
-  io::FloatNetwork net;
-  net.layers = {dense({{0.75}}, {0.0}, io::Activation::kLinear)};
+  floatnet::FloatNetwork net;
+  net.layers = {dense({{0.75}}, {0.0}, floatnet::Activation::kLinear)};
   const InputBox box = parse_input_box("0:1");
   EXPECT_THROW(quantize_network(net, box, FormatPlan{{4}, {{NeuronFormat{3, 2, 5}}}}, Rounding::kNearest),
                std::invalid_argument); // Fa = 5 < Fw + F_in = 6
@@ -131,10 +133,11 @@ TEST(Certificate, PlansMustAlignProducts) {
 }
 
 TEST(Certificate, IntegerReferenceChecksOverflow) {
-  io::FloatNetwork net;
-  net.layers = {dense({{1.0}}, {0.0}, io::Activation::kLinear)};
+  floatnet::FloatNetwork net;
+  net.layers = {dense({{1.0}}, {0.0}, floatnet::Activation::kLinear)};
   const InputBox box = parse_input_box("0:1000");
-  const QuantizedNetwork q = quantize_network(net, box, FormatPlan{{20}, {{NeuronFormat{20, 20, 40}}}}, Rounding::kFloor);
+  const QuantizedNetwork q =
+      quantize_network(net, box, FormatPlan{{20}, {{NeuronFormat{20, 20, 40}}}}, Rounding::kFloor);
   EXPECT_THROW(evaluate_fixed(q, {q.input_code_hi[0]}, 16), IntegerOverflow); // 1000 * 2^20 needs 31 bits
   EXPECT_EQ(evaluate_fixed(q, {q.input_code_hi[0]}, 32)[0], q.input_code_hi[0]);
 }

@@ -10,8 +10,8 @@
 #include <sstream>
 
 #include "../support/temp_dir.h"
+#include "fxnn/floatnet/network_file.h"
 #include "fxnn/io/atomic_file.h"
-#include "fxnn/io/network_file.h"
 #include "fxnn/synth/synth_run.h"
 #include "synth_test_util.h"
 
@@ -22,14 +22,14 @@ using testing_support::TempDir;
 namespace fs = std::filesystem;
 
 /// A small real controller when the shared data is here, else a random network of its shape.
-io::FloatNetwork first_network(std::string* box) {
+floatnet::FloatNetwork first_network(std::string* box) {
   const std::string dir = synth_testing::controllers_dir();
   *box = "-0.7:0.7,-1:1,-0.5236:0.5236,0:3.14";
-  if (!dir.empty()) return io::read_network_file(dir + "/InvPendulumNN.nnet");
+  if (!dir.empty()) return floatnet::read_network_file(dir + "/InvPendulumNN.nnet");
   return synth_testing::random_network({4, 10, 1}, 21);
 }
 
-void run_case(const io::FloatNetwork& net, const std::string& box, Method method, const TempDir& dir) {
+void run_case(const floatnet::FloatNetwork& net, const std::string& box, Method method, const TempDir& dir) {
   SynthRunOptions o;
   o.model = "in-memory";
   o.input_box = box;
@@ -71,18 +71,19 @@ void run_case(const io::FloatNetwork& net, const std::string& box, Method method
 TEST(EndToEnd, ControllerNetworkWithLp) {
   TempDir dir;
   std::string box;
-  const io::FloatNetwork net = first_network(&box);
+  const floatnet::FloatNetwork net = first_network(&box);
   run_case(net, box, Method::kLp, dir);
 }
 
 TEST(EndToEnd, ClippedReluNetworkWithMilp) {
   TempDir dir;
-  const io::FloatNetwork net = synth_testing::random_network({3, 12, 12, 2}, 8, 1.0, io::Activation::kClippedRelu);
+  const floatnet::FloatNetwork net =
+      synth_testing::random_network({3, 12, 12, 2}, 8, 1.0, floatnet::Activation::kClippedRelu);
   run_case(net, "-1:1,0:2,-0.5:0.5", Method::kMilp, dir);
 }
 
 /// Runs resolve_problem + run_synthesis and returns the error message (one line), or "".
-std::string error_of(SynthRunOptions o, const io::FloatNetwork& net) {
+std::string error_of(SynthRunOptions o, const floatnet::FloatNetwork& net) {
   try {
     const ResolvedProblem p = resolve_problem(o);
     std::ostringstream out;
@@ -97,7 +98,7 @@ std::string error_of(SynthRunOptions o, const io::FloatNetwork& net) {
 
 TEST(EndToEnd, BadInputGetsOneLineAndWritesNothing) {
   TempDir dir;
-  const io::FloatNetwork net = synth_testing::random_network({2, 4, 1}, 3);
+  const floatnet::FloatNetwork net = synth_testing::random_network({2, 4, 1}, 3);
   SynthRunOptions o;
   o.model = "m.nnet";
   o.input_box = "0:1,0:1";
@@ -116,8 +117,9 @@ TEST(EndToEnd, BadInputGetsOneLineAndWritesNothing) {
   EXPECT_NE(with([](auto& c) { c.input_box = "0:1,a:2"; }).find("'a' is not a finite number"), std::string::npos);
   EXPECT_NE(with([](auto& c) { c.eps = 0.0; }).find("eps must be a positive number"), std::string::npos);
   EXPECT_NE(with([](auto& c) { c.eps = -1.0; }).find("eps must be a positive number"), std::string::npos);
-  EXPECT_NE(with([](auto& c) { c.input_box = "0:1,0:1,0:1"; }).find("the input box has 3 intervals, the network takes 2"),
-            std::string::npos);
+  EXPECT_NE(
+      with([](auto& c) { c.input_box = "0:1,0:1,0:1"; }).find("the input box has 3 intervals, the network takes 2"),
+      std::string::npos);
   EXPECT_NE(with([](auto& c) { c.name = "9lives"; }).find("not a valid C identifier"), std::string::npos);
   EXPECT_NE(with([](auto& c) {
               c.eps = 1e-12;
@@ -152,7 +154,7 @@ TEST(EndToEnd, RealOnnxControllersAreCertifiedByLpAndMilp) {
   for (const Benchmark& b : load_benchmarks(dir + "/benchmarks.yaml")) {
     if (fs::path(b.model).extension() != ".onnx") continue;
     ++onnx_networks;
-    const io::FloatNetwork net = io::read_network_file(b.model);
+    const floatnet::FloatNetwork net = floatnet::read_network_file(b.model);
     for (const Method method : {Method::kLp, Method::kMilp}) {
       SCOPED_TRACE(b.name + " " + to_string(method));
       SynthesisOptions o;

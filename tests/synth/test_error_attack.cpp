@@ -12,8 +12,8 @@
 namespace fxnn::synth {
 namespace {
 
-std::vector<AttackStart> random_starts(const io::FloatNetwork& net, const InputBox& box, const QuantizedNetwork& q,
-                                       int count, uint64_t seed) {
+std::vector<AttackStart> random_starts(const floatnet::FloatNetwork& net, const InputBox& box,
+                                       const QuantizedNetwork& q, int count, uint64_t seed) {
   std::mt19937_64 rng(seed);
   std::vector<AttackStart> starts;
   for (int k = 0; k < count; ++k) {
@@ -29,7 +29,7 @@ class AttackOnSoundMethods : public ::testing::TestWithParam<std::tuple<Method, 
 TEST_P(AttackOnSoundMethods, ClimbsAboveItsStartsAndStaysWithinTheCertifiedBound) {
   const auto [method, rounding] = GetParam();
   for (uint64_t seed : {1, 2, 3}) {
-    const io::FloatNetwork net = synth_testing::random_network({3, 8, 6, 2}, seed);
+    const floatnet::FloatNetwork net = synth_testing::random_network({3, 8, 6, 2}, seed);
     const InputBox box = synth_testing::uniform_box(3, -1.0, 1.0);
     SynthesisOptions o;
     o.method = method;
@@ -61,7 +61,7 @@ INSTANTIATE_TEST_SUITE_P(LpAndMilp, AttackOnSoundMethods,
                          });
 
 TEST(ErrorAttack, IsDeterministicAndSpendsAtMostItsBudget) {
-  const io::FloatNetwork net = synth_testing::random_network({4, 10, 1}, 7);
+  const floatnet::FloatNetwork net = synth_testing::random_network({4, 10, 1}, 7);
   const InputBox box = synth_testing::uniform_box(4, -1.0, 1.0);
   SynthesisOptions o;
   o.eps = 1e-3;
@@ -85,7 +85,7 @@ TEST(ErrorAttack, IsDeterministicAndSpendsAtMostItsBudget) {
 // The network of Methods.AsterClaimsABoundThatTheCertificateAndTheNetworkRefute: Aster's claim is
 // wrong, and the attack finds an input beyond it.
 TEST(ErrorAttack, BreaksAstersUnsoundClaim) {
-  const io::FloatNetwork net = synth_testing::aster_pitfall_network();
+  const floatnet::FloatNetwork net = synth_testing::aster_pitfall_network();
   const InputBox box = parse_input_box("0.5:1");
   SynthesisOptions o;
   o.method = Method::kAster;

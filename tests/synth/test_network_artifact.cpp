@@ -7,7 +7,7 @@
 #include <random>
 
 #include "../support/temp_dir.h"
-#include "fxnn/io/network_file.h"
+#include "fxnn/floatnet/network_file.h"
 #include "fxnn/ir/network_files.h"
 #include "fxnn/runtime/engine.h"
 #include "fxnn/synth/network_artifact.h"
@@ -27,7 +27,7 @@ std::vector<std::vector<int64_t>> box_codes(const QuantizedNetwork& q, const Inp
     std::vector<double> x;
     for (size_t d = 0; d < box.size(); ++d)
       x.push_back(k < (1 << box.size()) ? ((k >> d) & 1 ? box.dims[d].hi : box.dims[d].lo)
-                                         : std::uniform_real_distribution<double>(box.dims[d].lo, box.dims[d].hi)(rng));
+                                        : std::uniform_real_distribution<double>(box.dims[d].lo, box.dims[d].hi)(rng));
     codes.push_back(quantize_inputs(q, x));
   }
   return codes;
@@ -42,8 +42,8 @@ ir::Network expect_same_integers(const QuantizedNetwork& q, const Certificate& c
   const auto codes = box_codes(q, box, 400);
   std::vector<int64_t> flat;
   for (const auto& x : codes) flat.insert(flat.end(), x.begin(), x.end());
-  const runtime::Codes input = runtime::Codes::from_values(
-      net.input_format, {static_cast<int64_t>(codes.size()), q.inputs()}, flat.data());
+  const runtime::Codes input =
+      runtime::Codes::from_values(net.input_format, {static_cast<int64_t>(codes.size()), q.inputs()}, flat.data());
   for (const bool reference : {true, false}) {
     runtime::Engine engine(net, runtime::EngineOptions().with_reference(reference).with_threads(1));
     const std::vector<int64_t> y = engine.run(input).to_int64();
@@ -53,18 +53,19 @@ ir::Network expect_same_integers(const QuantizedNetwork& q, const Certificate& c
     for (size_t k = 0; k < codes.size(); ++k) {
       const std::vector<int64_t> expected = evaluate_fixed(q, codes[k]);
       for (int64_t o = 0; o < q.outputs(); ++o)
-        differences += y[k * static_cast<size_t>(q.outputs()) + static_cast<size_t>(o)] != expected[static_cast<size_t>(o)];
+        differences +=
+            y[k * static_cast<size_t>(q.outputs()) + static_cast<size_t>(o)] != expected[static_cast<size_t>(o)];
     }
     EXPECT_EQ(differences, 0) << (reference ? "reference" : "optimized") << " kernels";
   }
   return net;
 }
 
-class ArtifactCases : public ::testing::TestWithParam<std::tuple<io::Activation, Rounding, Method>> {};
+class ArtifactCases : public ::testing::TestWithParam<std::tuple<floatnet::Activation, Rounding, Method>> {};
 
 TEST_P(ArtifactCases, RuntimeOfTheWrittenNetworkEqualsTheSynthesizedIntegers) {
   const auto [act, rounding, method] = GetParam();
-  const io::FloatNetwork net = synth_testing::random_network({3, 7, 5, 2}, 8, 1.0, act);
+  const floatnet::FloatNetwork net = synth_testing::random_network({3, 7, 5, 2}, 8, 1.0, act);
   const InputBox box = synth_testing::uniform_box(3, -1.0, 2.0);
   SynthesisOptions o;
   o.eps = 1e-3;
@@ -81,16 +82,17 @@ TEST_P(ArtifactCases, RuntimeOfTheWrittenNetworkEqualsTheSynthesizedIntegers) {
   EXPECT_EQ(artifact.nodes[0].requantize->rounding, rounding);
 }
 
-INSTANTIATE_TEST_SUITE_P(Cases, ArtifactCases,
-                         ::testing::Values(std::make_tuple(io::Activation::kRelu, Rounding::kNearest, Method::kMilp),
-                                           std::make_tuple(io::Activation::kRelu, Rounding::kFloor, Method::kMilp),
-                                           std::make_tuple(io::Activation::kClippedRelu, Rounding::kNearest, Method::kLp),
-                                           std::make_tuple(io::Activation::kRelu, Rounding::kFloor, Method::kLp)));
+INSTANTIATE_TEST_SUITE_P(
+    Cases, ArtifactCases,
+    ::testing::Values(std::make_tuple(floatnet::Activation::kRelu, Rounding::kNearest, Method::kMilp),
+                      std::make_tuple(floatnet::Activation::kRelu, Rounding::kFloor, Method::kMilp),
+                      std::make_tuple(floatnet::Activation::kClippedRelu, Rounding::kNearest, Method::kLp),
+                      std::make_tuple(floatnet::Activation::kRelu, Rounding::kFloor, Method::kLp)));
 
 /// A plan by hand: per-neuron weight and accumulator formats that differ, one output format (12
 /// fractional bits) per layer; neuron 1 of every layer has a shift of 0.
 constexpr int kPlanFrac = 12;
-FormatPlan mixed_plan(const io::FloatNetwork& net) {
+FormatPlan mixed_plan(const floatnet::FloatNetwork& net) {
   FormatPlan plan;
   plan.input_frac.assign(static_cast<size_t>(net.inputs()), 9);
   int in_frac = 9;
@@ -109,7 +111,8 @@ FormatPlan mixed_plan(const io::FloatNetwork& net) {
 
 TEST(NetworkArtifact, PerNeuronWeightAndAccumulatorFormatsAreEncodedExactly) {
   for (const Rounding rounding : {Rounding::kNearest, Rounding::kFloor}) {
-    const io::FloatNetwork net = synth_testing::random_network({4, 6, 5, 3}, 12, 1.0, io::Activation::kClippedRelu);
+    const floatnet::FloatNetwork net =
+        synth_testing::random_network({4, 6, 5, 3}, 12, 1.0, floatnet::Activation::kClippedRelu);
     const InputBox box = synth_testing::uniform_box(4, -1.5, 1.0);
     const FormatPlan plan = mixed_plan(net);
     const QuantizedNetwork q = quantize_network(net, box, plan, rounding);
@@ -133,7 +136,7 @@ TEST(NetworkArtifact, PerNeuronWeightAndAccumulatorFormatsAreEncodedExactly) {
 }
 
 TEST(NetworkArtifact, RefusesPerNeuronStorageFormatsNamingTheTensor) {
-  const io::FloatNetwork net = synth_testing::random_network({3, 4, 2}, 5);
+  const floatnet::FloatNetwork net = synth_testing::random_network({3, 4, 2}, 5);
   const InputBox box = synth_testing::uniform_box(3, -1.0, 1.0);
   const NetworkRanges ranges = analyze_ranges(net, box, RangeMode::kInterval);
   const auto refusal = [&](const FormatPlan& plan) {
@@ -142,9 +145,7 @@ TEST(NetworkArtifact, RefusesPerNeuronStorageFormatsNamingTheTensor) {
     EXPECT_TRUE(cert.certified) << cert.failure;
     try {
       to_fixed_point_network(q, cert, "tiny", "a test");
-    } catch (const std::invalid_argument& e) {
-      return std::string(e.what());
-    }
+    } catch (const std::invalid_argument& e) { return std::string(e.what()); }
     return std::string("no error");
   };
   FormatPlan plan = mixed_plan(net);
@@ -157,7 +158,7 @@ TEST(NetworkArtifact, RefusesPerNeuronStorageFormatsNamingTheTensor) {
 }
 
 TEST(NetworkArtifact, LpPerNeuronStorageIsRefusedAndArtifactFormatsAreWritten) {
-  const io::FloatNetwork net = synth_testing::random_network({3, 7, 5, 2}, 8);
+  const floatnet::FloatNetwork net = synth_testing::random_network({3, 7, 5, 2}, 8);
   const InputBox box = synth_testing::uniform_box(3, -1.0, 2.0);
   SynthesisOptions o;
   o.eps = 1e-3;
@@ -168,7 +169,8 @@ TEST(NetworkArtifact, LpPerNeuronStorageIsRefusedAndArtifactFormatsAreWritten) {
   for (const auto& layer : per_neuron.quantized->layers)
     for (const auto& f : layer.formats) uniform = uniform && f.frac_out == layer.formats[0].frac_out;
   EXPECT_FALSE(uniform) << "lp now stores each layer at one format: this test needs another network";
-  EXPECT_THROW(to_fixed_point_network(*per_neuron.quantized, *per_neuron.certificate, "tiny", ""), std::invalid_argument);
+  EXPECT_THROW(to_fixed_point_network(*per_neuron.quantized, *per_neuron.certificate, "tiny", ""),
+               std::invalid_argument);
   o.artifact = true;
   const SynthesisReport r = synthesize(net, box, o);
   ASSERT_EQ(r.status, SynthesisStatus::kCertified) << r.message;
@@ -188,7 +190,7 @@ TEST(NetworkArtifact, RealControllersNeedTheArtifactFormatsAndThenGiveTheSameInt
   };
   for (const Case& c : {Case{"ACC5NN", Method::kMilp}, Case{"unicycle_controllerB", Method::kLp}}) {
     const Benchmark b = load_benchmark(dir + "/benchmarks.yaml", c.benchmark);
-    const io::FloatNetwork net = io::read_network_file(b.model);
+    const floatnet::FloatNetwork net = floatnet::read_network_file(b.model);
     SynthesisOptions o;
     o.eps = b.error_bound;
     o.method = c.method;

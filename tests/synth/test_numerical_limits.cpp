@@ -8,10 +8,10 @@
 #include <random>
 #include <string>
 
-#include "../io/onnx_builder.h"
+#include "../floatnet/onnx_builder.h"
 #include "../support/error_message.h"
-#include "fxnn/io/nnet_import.h"
-#include "fxnn/io/onnx_import.h"
+#include "fxnn/floatnet/nnet_import.h"
+#include "fxnn/floatnet/onnx_import.h"
 #include "fxnn/ir/fixed_point_network.h"
 #include "fxnn/synth/error_attack.h"
 #include "fxnn/synth/float64_error.h"
@@ -25,14 +25,14 @@ using testing_support::error_message;
 using testing_support::OnnxBuilder;
 
 /// The network evaluated in plain binary64 (what a float64 implementation computes).
-std::vector<double> evaluate_in_double(const io::FloatNetwork& net, const std::vector<double>& x) {
+std::vector<double> evaluate_in_double(const floatnet::FloatNetwork& net, const std::vector<double>& x) {
   std::vector<double> current = x;
   for (const auto& layer : net.layers) {
     std::vector<double> next(static_cast<size_t>(layer.outputs()));
     for (int64_t i = 0; i < layer.outputs(); ++i) {
       double z = layer.bias(i);
       for (int64_t j = 0; j < layer.inputs(); ++j) z += layer.weight(i, j) * current[static_cast<size_t>(j)];
-      next[static_cast<size_t>(i)] = static_cast<double>(io::activate(layer.activation, layer.clip, z));
+      next[static_cast<size_t>(i)] = static_cast<double>(floatnet::activate(layer.activation, layer.clip, z));
     }
     current = next;
   }
@@ -41,7 +41,7 @@ std::vector<double> evaluate_in_double(const io::FloatNetwork& net, const std::v
 
 TEST(NumericalLimits, ZeroWidthIntervalIsAConstantInput) {
   // lo = hi is allowed: that input is the constant lo, quantized like any other value.
-  const io::FloatNetwork net = synth_testing::random_network({2, 6, 1}, 3);
+  const floatnet::FloatNetwork net = synth_testing::random_network({2, 6, 1}, 3);
   const InputBox box = parse_input_box("0.3:0.3,-1:1");
   SynthesisOptions o;
   o.method = Method::kLp;
@@ -52,7 +52,8 @@ TEST(NumericalLimits, ZeroWidthIntervalIsAConstantInput) {
   EXPECT_EQ(r.quantized->input_code_lo[0], r.quantized->input_code_hi[0]); // one code
   // The attack moves the other input only, and stays within the certified bound.
   std::vector<AttackStart> starts;
-  for (double x1 : {-1.0, -0.2, 0.7}) starts.push_back({{0.3, x1}, fixed_point_error(net, *r.quantized, {0.3, x1}), "random"});
+  for (double x1 : {-1.0, -0.2, 0.7})
+    starts.push_back({{0.3, x1}, fixed_point_error(net, *r.quantized, {0.3, x1}), "random"});
   const AttackResult a = attack_error_bound(net, box, *r.quantized, starts, AttackOptions{2000, 2});
   EXPECT_EQ(a.input[0], 0.3);
   EXPECT_GT(a.evaluations, 0);
@@ -62,15 +63,15 @@ TEST(NumericalLimits, ZeroWidthIntervalIsAConstantInput) {
   const InputBox point = parse_input_box("0.3:0.3,0:0");
   const SynthesisReport p = synthesize(net, point, o);
   ASSERT_EQ(p.status, SynthesisStatus::kCertified) << p.message;
-  const AttackResult none = attack_error_bound(net, point, *p.quantized,
-                                               {{{0.3, 0.0}, fixed_point_error(net, *p.quantized, {0.3, 0.0}), "centre"}},
-                                               AttackOptions{2000, 8});
+  const AttackResult none = attack_error_bound(
+      net, point, *p.quantized, {{{0.3, 0.0}, fixed_point_error(net, *p.quantized, {0.3, 0.0}), "centre"}},
+      AttackOptions{2000, 8});
   EXPECT_EQ(none.evaluations, 0);
   EXPECT_LE(none.error, p.certificate->bound);
 }
 
 TEST(NumericalLimits, Float64EvaluationErrorBoundsWhatBinary64Computes) {
-  const io::FloatNetwork net = synth_testing::random_network({4, 16, 16, 2}, 9, 3.0);
+  const floatnet::FloatNetwork net = synth_testing::random_network({4, 16, 16, 2}, 9, 3.0);
   const InputBox box = synth_testing::uniform_box(4, -2.0, 2.0);
   const double bound = float64_evaluation_error(net, analyze_ranges(net, box, RangeMode::kInterval));
   std::mt19937_64 rng(4);
@@ -91,7 +92,7 @@ TEST(NumericalLimits, Float64EvaluationErrorBoundsWhatBinary64Computes) {
 }
 
 TEST(NumericalLimits, EpsBelowTheFloat64EvaluationErrorIsRefusedWithThatReason) {
-  const io::FloatNetwork net = synth_testing::random_network({3, 8, 2}, 5, 2.0);
+  const floatnet::FloatNetwork net = synth_testing::random_network({3, 8, 2}, 5, 2.0);
   const InputBox box = synth_testing::uniform_box(3, -1.0, 1.0);
   const double e64 = float64_evaluation_error(net, analyze_ranges(net, box, RangeMode::kInterval));
   for (Method method : {Method::kLp, Method::kMilp, Method::kAster}) {
@@ -116,7 +117,7 @@ TEST(NumericalLimits, EpsBelowTheFloat64EvaluationErrorIsRefusedWithThatReason) 
 TEST(NumericalLimits, RangesBeyondTheAccumulatorAreDiagnosedNotWrapped) {
   // Values of 1e30 need ~100 integer bits: no formats within W = 32, A = 64; the diagnosis names
   // the integer bits the sums need and what A = 64 leaves.
-  const io::FloatNetwork net = synth_testing::random_network({2, 4, 1}, 2);
+  const floatnet::FloatNetwork net = synth_testing::random_network({2, 4, 1}, 2);
   const InputBox box = parse_input_box("-1e30:1e30,0:1");
   for (Method method : {Method::kLp, Method::kMilp}) {
     SynthesisOptions o;
@@ -147,16 +148,19 @@ TEST(NumericalLimits, FixedPointNetworkWhoseAccumulatorExceedsInt64IsRefused) {
   net.nodes = {dense};
   net.output = "fc";
   const std::string message = error_message([&] { net.validate(); });
-  EXPECT_NE(message.find("accumulator_bits 64 too small: the worst case |acc| is >= 2^64"), std::string::npos) << message;
+  EXPECT_NE(message.find("accumulator_bits 64 too small: the worst case |acc| is >= 2^64"), std::string::npos)
+      << message;
 }
 
 TEST(NumericalLimits, NonFiniteWeightsOfImportedNetworksAreRefused) {
   const std::string nnet = "1,1,1,1,\n1,1,\n0,\n-1,\n1,\n0,0,\n1,1,\n2.5,\n0.5,\n";
-  EXPECT_NO_THROW(io::parse_nnet(nnet, "ok.nnet"));
+  EXPECT_NO_THROW(floatnet::parse_nnet(nnet, "ok.nnet"));
   for (const std::string bad : {"nan", "inf", "-inf", "1e999"}) {
     std::string text = nnet;
     text.replace(text.find("2.5"), 3, bad);
-    EXPECT_NE(error_message([&] { io::parse_nnet(text, "bad.nnet"); }).find("bad.nnet:8: '" + bad + "' is not a finite number"),
+    EXPECT_NE(error_message([&] {
+                floatnet::parse_nnet(text, "bad.nnet");
+              }).find("bad.nnet:8: '" + bad + "' is not a finite number"),
               std::string::npos)
         << bad;
   }
@@ -164,8 +168,9 @@ TEST(NumericalLimits, NonFiniteWeightsOfImportedNetworksAreRefused) {
     OnnxBuilder b(9, {-1, 2});
     b.constant("W", {2, 1}, {1.0f, bad}, true);
     b.node("MatMul", {"x", "W"}, "y", "dense");
-    const std::string message = error_message([&] { io::parse_onnx(b.bytes("y"), "bad.onnx"); });
-    EXPECT_NE(message.find("bad.onnx: initializer 'W': holds a value that is not finite"), std::string::npos) << message;
+    const std::string message = error_message([&] { floatnet::parse_onnx(b.bytes("y"), "bad.onnx"); });
+    EXPECT_NE(message.find("bad.onnx: initializer 'W': holds a value that is not finite"), std::string::npos)
+        << message;
   }
   // Finite constants whose product is not: nine MatMuls by 3e38 fold into one weight of 2e346.
   OnnxBuilder b(9, {-1, 1});
@@ -175,7 +180,7 @@ TEST(NumericalLimits, NonFiniteWeightsOfImportedNetworksAreRefused) {
     b.node("MatMul", {value, "W"}, "m" + std::to_string(k), "dense" + std::to_string(k));
     value = "m" + std::to_string(k);
   }
-  const std::string message = error_message([&] { io::parse_onnx(b.bytes(value), "big.onnx"); });
+  const std::string message = error_message([&] { floatnet::parse_onnx(b.bytes(value), "big.onnx"); });
   EXPECT_NE(message.find("big.onnx"), std::string::npos) << message;
   EXPECT_NE(message.find("a weight or bias is not finite"), std::string::npos) << message;
 }

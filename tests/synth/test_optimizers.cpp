@@ -30,23 +30,23 @@ TEST(LinearProgram, SolvesAndReportsInfeasibility) {
 TEST(ErrorGains, StableNeuronsPropagateSignedAndCancel) {
   // y = relu(x + 2) - relu(x + 2) with x in [0, 1]: both neurons stably active, so a rounding of
   // the input cancels exactly, while each neuron's own rounding reaches the output with gain 1.
-  io::FloatNetwork net;
-  io::DenseLayer a, b;
+  floatnet::FloatNetwork net;
+  floatnet::DenseLayer a, b;
   a.weight = Eigen::MatrixXd::Ones(2, 1);
   a.bias = Eigen::VectorXd::Constant(2, 2.0);
-  a.activation = io::Activation::kRelu;
+  a.activation = floatnet::Activation::kRelu;
   b.weight = Eigen::MatrixXd(1, 2);
   b.weight << 1.0, -1.0;
   b.bias = Eigen::VectorXd::Zero(1);
   net.layers = {a, b};
   const NetworkRanges r = analyze_ranges(net, parse_input_box("0:1"), RangeMode::kInterval);
   const ErrorGains g = error_gains(net, r, 1e-3);
-  EXPECT_EQ(g.gain[1](0, 0), 0.0);                // the input
-  EXPECT_EQ(g.gain[1](0, g.source(0, 0)), 1.0);   // neuron 1 of layer 1
+  EXPECT_EQ(g.gain[1](0, 0), 0.0);              // the input
+  EXPECT_EQ(g.gain[1](0, g.source(0, 0)), 1.0); // neuron 1 of layer 1
   EXPECT_EQ(g.gain[1](0, g.source(0, 1)), 1.0);
-  EXPECT_EQ(g.gain[1](0, g.source(1, 0)), 1.0);   // the output's own rounding
+  EXPECT_EQ(g.gain[1](0, g.source(1, 0)), 1.0); // the output's own rounding
   EXPECT_FALSE(g.dead[0][0]);
-  EXPECT_NEAR(g.stable_slack[0][0], 1.0, 1e-9);   // half the distance of z >= 2 from 0
+  EXPECT_NEAR(g.stable_slack[0][0], 1.0, 1e-9); // half the distance of z >= 2 from 0
 }
 
 class Methods : public ::testing::TestWithParam<std::tuple<Method, Rounding>> {};
@@ -54,7 +54,7 @@ class Methods : public ::testing::TestWithParam<std::tuple<Method, Rounding>> {}
 TEST_P(Methods, TinyNetworksAreSolvedAndCertified) {
   const auto [method, rounding] = GetParam();
   for (uint64_t seed : {1, 2}) {
-    const io::FloatNetwork net = synth_testing::random_network({3, 6, 5, 2}, seed);
+    const floatnet::FloatNetwork net = synth_testing::random_network({3, 6, 5, 2}, seed);
     const InputBox box = synth_testing::uniform_box(3, -1.0, 1.0);
     SynthesisOptions o;
     o.eps = 1e-3;
@@ -83,7 +83,7 @@ INSTANTIATE_TEST_SUITE_P(LpAndMilp, Methods,
                                             ::testing::Values(Rounding::kNearest, Rounding::kFloor)));
 
 TEST(Methods, InfeasibleIsAValueNamingTheLayerAndTheBound) {
-  const io::FloatNetwork net = synth_testing::random_network({3, 6, 2}, 5, 4.0);
+  const floatnet::FloatNetwork net = synth_testing::random_network({3, 6, 2}, 5, 4.0);
   const InputBox box = synth_testing::uniform_box(3, -8.0, 8.0);
   for (Method method : {Method::kLp, Method::kMilp}) {
     SynthesisOptions o;
@@ -100,7 +100,7 @@ TEST(Methods, InfeasibleIsAValueNamingTheLayerAndTheBound) {
 }
 
 TEST(Methods, OptionsAreValidated) {
-  const io::FloatNetwork net = synth_testing::random_network({2, 3, 1}, 1);
+  const floatnet::FloatNetwork net = synth_testing::random_network({2, 3, 1}, 1);
   const InputBox box = synth_testing::uniform_box(2, 0.0, 1.0);
   SynthesisOptions o;
   o.eps = 0.0;
@@ -118,7 +118,7 @@ TEST(Methods, OptionsAreValidated) {
 // Aster's pitfall 2 in action: the errors of layer 1 are amplified by layer 1's small weights in its
 // model, by layer 2's large ones in reality; floor rounding makes them add up coherently.
 TEST(Methods, AsterClaimsABoundThatTheCertificateAndTheNetworkRefute) {
-  const io::FloatNetwork net = synth_testing::aster_pitfall_network();
+  const floatnet::FloatNetwork net = synth_testing::aster_pitfall_network();
   const InputBox box = parse_input_box("0.5:1");
   SynthesisOptions o;
   o.eps = 1e-3;
@@ -131,7 +131,8 @@ TEST(Methods, AsterClaimsABoundThatTheCertificateAndTheNetworkRefute) {
   double worst = 0;
   for (int k = 0; k <= 2000; ++k) {
     const double x = 0.5 + 0.5 * k / 2000.0;
-    worst = std::max(worst, std::fabs(evaluate_fixed_real(*r.quantized, {x})[0] - net.evaluate(std::vector<double>{x})[0]));
+    worst =
+        std::max(worst, std::fabs(evaluate_fixed_real(*r.quantized, {x})[0] - net.evaluate(std::vector<double>{x})[0]));
   }
   EXPECT_GT(worst, r.method.claimed_bound);
   EXPECT_LE(worst, r.certificate->bound);

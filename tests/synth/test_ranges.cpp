@@ -10,7 +10,7 @@ namespace fxnn::synth {
 namespace {
 
 /// Every neuron's pre- and post-activation value for one input, in long double.
-std::vector<std::pair<std::vector<long double>, std::vector<long double>>> trace(const io::FloatNetwork& net,
+std::vector<std::pair<std::vector<long double>, std::vector<long double>>> trace(const floatnet::FloatNetwork& net,
                                                                                  const std::vector<double>& x) {
   std::vector<std::pair<std::vector<long double>, std::vector<long double>>> out;
   std::vector<long double> current(x.begin(), x.end());
@@ -20,7 +20,7 @@ std::vector<std::pair<std::vector<long double>, std::vector<long double>>> trace
       long double z = layer.bias(i);
       for (int64_t j = 0; j < layer.inputs(); ++j) z += layer.weight(i, j) * current[static_cast<size_t>(j)];
       pre[static_cast<size_t>(i)] = z;
-      post[static_cast<size_t>(i)] = io::activate(layer.activation, layer.clip, z);
+      post[static_cast<size_t>(i)] = floatnet::activate(layer.activation, layer.clip, z);
     }
     out.emplace_back(pre, post);
     current = post;
@@ -29,7 +29,7 @@ std::vector<std::pair<std::vector<long double>, std::vector<long double>>> trace
 }
 
 /// Samples (random points and all corners) must lie inside the ranges.
-void expect_enclosed(const io::FloatNetwork& net, const InputBox& box, const NetworkRanges& r, uint64_t seed) {
+void expect_enclosed(const floatnet::FloatNetwork& net, const InputBox& box, const NetworkRanges& r, uint64_t seed) {
   std::mt19937_64 rng(seed);
   std::vector<std::vector<double>> points;
   for (int k = 0; k < 3000; ++k) {
@@ -58,8 +58,8 @@ TEST(Ranges, IntervalAndSymbolicEncloseSampledValues) {
   const std::vector<std::vector<int64_t>> shapes = {{3, 8, 6, 2}, {2, 16, 16, 1}, {4, 5, 5, 5, 5, 3}};
   uint64_t seed = 11;
   for (const auto& shape : shapes)
-    for (io::Activation act : {io::Activation::kRelu, io::Activation::kClippedRelu}) {
-      const io::FloatNetwork net = synth_testing::random_network(shape, seed++, 1.0, act);
+    for (floatnet::Activation act : {floatnet::Activation::kRelu, floatnet::Activation::kClippedRelu}) {
+      const floatnet::FloatNetwork net = synth_testing::random_network(shape, seed++, 1.0, act);
       const InputBox box = synth_testing::uniform_box(shape.front(), -1.0, 1.5);
       const NetworkRanges interval = analyze_ranges(net, box, RangeMode::kInterval);
       const NetworkRanges symbolic = analyze_ranges(net, box, RangeMode::kSymbolic);
@@ -67,7 +67,8 @@ TEST(Ranges, IntervalAndSymbolicEncloseSampledValues) {
       expect_enclosed(net, box, symbolic, seed + 100);
       for (size_t l = 0; l < net.layers.size(); ++l)
         for (size_t i = 0; i < interval.layers[l].pre_lo.size(); ++i) {
-          EXPECT_GE(symbolic.layers[l].pre_lo[i], interval.layers[l].pre_lo[i]); // the symbolic ranges meet the intervals
+          EXPECT_GE(symbolic.layers[l].pre_lo[i],
+                    interval.layers[l].pre_lo[i]); // the symbolic ranges meet the intervals
           EXPECT_LE(symbolic.layers[l].pre_hi[i], interval.layers[l].pre_hi[i]);
         }
     }
@@ -75,11 +76,11 @@ TEST(Ranges, IntervalAndSymbolicEncloseSampledValues) {
 
 TEST(Ranges, SymbolicRangesKeepTheDependenceOnTheInputs) {
   // z = relu(x) - relu(x) = 0 for x in [0, 1]: intervals give [-1, 1], zonotopes about [0, 0].
-  io::FloatNetwork net;
-  io::DenseLayer a, b;
+  floatnet::FloatNetwork net;
+  floatnet::DenseLayer a, b;
   a.weight = Eigen::MatrixXd::Ones(2, 1);
   a.bias = Eigen::VectorXd::Zero(2);
-  a.activation = io::Activation::kRelu;
+  a.activation = floatnet::Activation::kRelu;
   b.weight = Eigen::MatrixXd(1, 2);
   b.weight << 1.0, -1.0;
   b.bias = Eigen::VectorXd::Zero(1);
@@ -99,8 +100,8 @@ TEST(Ranges, SymbolicRangesKeepTheDependenceOnTheInputs) {
 TEST(Ranges, BoundsAreWidenedForFloatingPointRounding) {
   // 0.1 + 0.2 in double is 0.30000000000000004 > 0.3: a bound computed without widening could
   // exclude the exact value for some input; the widened one holds an interval around it.
-  io::FloatNetwork net;
-  io::DenseLayer a;
+  floatnet::FloatNetwork net;
+  floatnet::DenseLayer a;
   a.weight = Eigen::MatrixXd::Ones(1, 2);
   a.bias = Eigen::VectorXd::Zero(1);
   net.layers = {a};
@@ -111,7 +112,7 @@ TEST(Ranges, BoundsAreWidenedForFloatingPointRounding) {
 }
 
 TEST(Ranges, BoxMustFitTheNetwork) {
-  const io::FloatNetwork net = synth_testing::random_network({3, 4, 1}, 1);
+  const floatnet::FloatNetwork net = synth_testing::random_network({3, 4, 1}, 1);
   EXPECT_THROW(analyze_ranges(net, parse_input_box("0:1,0:1"), RangeMode::kInterval), std::invalid_argument);
   EXPECT_THROW(parse_range_mode("zonotope?"), std::invalid_argument);
 }

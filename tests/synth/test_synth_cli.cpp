@@ -7,7 +7,7 @@
 #include <filesystem>
 #include <fstream>
 
-#include "../io/onnx_builder.h"
+#include "../floatnet/onnx_builder.h"
 #include "../support/run_command.h"
 #include "../support/temp_dir.h"
 #include "fxnn/io/atomic_file.h"
@@ -42,9 +42,9 @@ class SynthCli : public ::testing::Test {
   /// Runs `fxnn synth` on the tiny network with code, network and report requested, so that a
   /// failure must also leave nothing behind.
   CommandResult run(const std::string& options) {
-    return run_command(synth(model_, options + " --emit-c " + dir_ / "c" + " --out " + dir_ / "net" + " --json " +
-                                         dir_ / "r.json"),
-                       dir_.str());
+    return run_command(
+        synth(model_, options + " --emit-c " + dir_ / "c" + " --out " + dir_ / "net" + " --json " + dir_ / "r.json"),
+        dir_.str());
   }
   void expect_nothing_written() {
     EXPECT_FALSE(fs::exists(dir_ / "c"));
@@ -91,7 +91,8 @@ TEST_F(SynthCli, OutNeverReplacesWhatFxnnDidNotWrite) {
 TEST_F(SynthCli, MalformedNNetNamesTheFileAndLine) {
   std::string text = synth_testing::kNormalizedNNet;
   write_file_atomic(model_, text.replace(text.find("0.5,0.5,"), 8, "0.5,"));
-  expect_one_line_error(run("--input-box 0:1,0:1 --error 1e-3"), "tiny.nnet:11: layer 1 weight row 2: expected 2 values, found 1");
+  expect_one_line_error(run("--input-box 0:1,0:1 --error 1e-3"),
+                        "tiny.nnet:11: layer 1 weight row 2: expected 2 values, found 1");
   expect_nothing_written();
 }
 
@@ -101,8 +102,8 @@ TEST_F(SynthCli, UnsupportedOnnxOperatorNamesItAndItsNode) {
   b.node("MatMul", {"x", "W"}, "m", "dense");
   b.node("Softmax", {"m"}, "y", "probabilities");
   write_file_atomic(dir_ / "soft.onnx", b.bytes("y"));
-  const auto r = run_command(synth(dir_ / "soft.onnx", "--input-box 0:1,0:1 --error 1e-3 --emit-c " + dir_ / "c"),
-                             dir_.str());
+  const auto r =
+      run_command(synth(dir_ / "soft.onnx", "--input-box 0:1,0:1 --error 1e-3 --emit-c " + dir_ / "c"), dir_.str());
   expect_one_line_error(r, "soft.onnx: unsupported ONNX operator 'Softmax' (node 'probabilities')");
   expect_nothing_written();
 }
@@ -111,12 +112,15 @@ TEST_F(SynthCli, EmptyOrInvertedBoxesAreRefused) {
   expect_one_line_error(run("--input-box '' --error 1e-3"), "--input-box: the box is empty");
   expect_one_line_error(run("--input-box 0:1,1:0 --error 1e-3"), "interval 2 '1:0' is inverted (lo > hi)");
   expect_one_line_error(run("--input-box 0:1, --error 1e-3"), "empty interval after the last comma");
-  expect_one_line_error(run("--input-box 0:1 --error 1e-3"), "the input box has 1 intervals, the network takes 2 inputs");
+  expect_one_line_error(run("--input-box 0:1 --error 1e-3"),
+                        "the input box has 1 intervals, the network takes 2 inputs");
   // In a benchmark suite file.
-  write_file_atomic(dir_ / "suite.yaml", "benchmarks:\n  - name: tiny\n    model: tiny.nnet\n    error_bound: 0.001\n"
-                                         "    input_box:\n      - [0.0, 1.0]\n      - [2.0, 1.0]\n");
+  write_file_atomic(dir_ / "suite.yaml",
+                    "benchmarks:\n  - name: tiny\n    model: tiny.nnet\n    error_bound: 0.001\n"
+                    "    input_box:\n      - [0.0, 1.0]\n      - [2.0, 1.0]\n");
   expect_one_line_error(
-      run_command(kFxnn + " synth --benchmarks " + dir_ / "suite.yaml" + " --benchmark tiny --emit-c " + dir_ / "c", dir_.str()),
+      run_command(kFxnn + " synth --benchmarks " + dir_ / "suite.yaml" + " --benchmark tiny --emit-c " + dir_ / "c",
+                  dir_.str()),
       "entry 2 is empty, inverted or not finite");
   expect_nothing_written();
 }
@@ -151,7 +155,8 @@ TEST_F(SynthCli, LpWithOutStoresEveryTensorAtOneFormat) {
   for (size_t l = 0; l < net.nodes.size(); ++l) {
     const auto& layer = j["layers"][l];
     const auto& formats = layer.contains("format") ? nlohmann::json::array({layer["format"]}) : layer["formats"];
-    for (const auto& f : formats) EXPECT_EQ(f["frac_out"].get<int>(), net.nodes[l].output_format.frac) << "layer " << l + 1;
+    for (const auto& f : formats)
+      EXPECT_EQ(f["frac_out"].get<int>(), net.nodes[l].output_format.frac) << "layer " << l + 1;
   }
   EXPECT_NE(r.out.find("note: formats also for the fixed-point network"), std::string::npos) << r.out;
 }
@@ -160,9 +165,10 @@ TEST(SynthCliRealData, OnnxControllersSynthesizeFromTheSuite) {
   const std::string dir = synth_testing::controllers_dir();
   if (dir.empty()) GTEST_SKIP() << "no shared controllers in this checkout";
   TempDir tmp;
-  const auto r = run_command(kFxnn + " synth --benchmarks " + dir + "/benchmarks.yaml --benchmark " +
-                                 "controller_double_pendulum_less_robust --method milp --validate 1000 --out " + tmp / "net",
-                             tmp.str());
+  const auto r =
+      run_command(kFxnn + " synth --benchmarks " + dir + "/benchmarks.yaml --benchmark " +
+                      "controller_double_pendulum_less_robust --method milp --validate 1000 --out " + tmp / "net",
+                  tmp.str());
   ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
   EXPECT_NE(r.out.find("controller_double_pendulum_less_robust.onnx"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("certified: error bound"), std::string::npos) << r.out;

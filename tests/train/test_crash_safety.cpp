@@ -47,8 +47,8 @@ struct RunFiles {
 };
 
 std::vector<std::string> train_command(const RunFiles& files, const std::string& out, bool resume) {
-  std::vector<std::string> argv{kFxnnBinary, "train", "--config", files.config, "--precision", files.plan,
-                                "--out",     out,     "--threads", "2"};
+  std::vector<std::string> argv{kFxnnBinary, "train", "--config", files.config, "--precision",
+                                files.plan,  "--out", out,        "--threads",  "2"};
   if (resume) argv.push_back("--resume");
   return argv;
 }
@@ -95,8 +95,9 @@ DirectoryState check_every_file_parses(const std::string& dir, pid_t killed) {
     if (name == "config.yaml" || name == "plan.yaml" || name == "metrics.jsonl" || name == "checkpoint.pt" ||
         name == ".lock")
       continue;
-    const bool killed_writer = name.size() > killed_suffix.size() &&
-                               name.compare(name.size() - killed_suffix.size(), killed_suffix.size(), killed_suffix) == 0;
+    const bool killed_writer =
+        name.size() > killed_suffix.size() &&
+        name.compare(name.size() - killed_suffix.size(), killed_suffix.size(), killed_suffix) == 0;
     EXPECT_TRUE(killed_writer) << "unexpected file " << name << " in " << dir;
     state.temporaries.push_back(name);
   }
@@ -119,7 +120,8 @@ TEST(CrashSafety, KilledFixedPointRunResumesToTheUninterruptedWeightsBitForBit) 
     int64_t checkpoint_at_least; // the checkpoint epoch the directory must hold after the kill
   };
   const std::vector<KillPoint> points{
-      {"in the middle of epoch 1, before any checkpoint", [](const auto& log) { return progress_shows(log, 1, true); }, 0},
+      {"in the middle of epoch 1, before any checkpoint", [](const auto& log) { return progress_shows(log, 1, true); },
+       0},
       {"in the middle of epoch 2", [](const auto& log) { return progress_shows(log, 2, true); }, 1},
       {"as epoch 2 ends, while its metrics and checkpoint are written",
        [](const auto& log) { return progress_shows(log, 2, false); }, 1},
@@ -129,8 +131,8 @@ TEST(CrashSafety, KilledFixedPointRunResumesToTheUninterruptedWeightsBitForBit) 
   std::vector<std::string> left_behind;
   for (size_t k = 0; k < points.size(); ++k) {
     ChildProcess child(train_command(files, run, k > 0), tmp / ("killed_" + std::to_string(k) + ".log"));
-    ASSERT_TRUE(child.wait_for_output(points[k].reached, kRunTimeout))
-        << "never reached: " << points[k].what << "\n" << child.output();
+    ASSERT_TRUE(child.wait_for_output(points[k].reached, kRunTimeout)) << "never reached: " << points[k].what << "\n"
+                                                                       << child.output();
     ASSERT_TRUE(child.kill_now()) << "the run ended before the kill " << points[k].what;
     const DirectoryState state = check_every_file_parses(run, child.pid());
     std::printf("killed %s: checkpoint of epoch %lld, %zu metric lines, %zu unfinished writes\n",
@@ -148,8 +150,8 @@ TEST(CrashSafety, KilledFixedPointRunResumesToTheUninterruptedWeightsBitForBit) 
         << "left behind after the resume: " << entry.path();
   if (!left_behind.empty()) std::printf("killed writes removed on resume: %zu\n", left_behind.size());
 
-  const auto inspect = testing_support::run_command(
-      kFxnnBinary + " inspect --run " + tmp / "straight" + " --against " + run, tmp.str());
+  const auto inspect =
+      testing_support::run_command(kFxnnBinary + " inspect --run " + tmp / "straight" + " --against " + run, tmp.str());
   ASSERT_EQ(inspect.exit_code, 0) << inspect.err;
   EXPECT_NE(inspect.out.find("bitwise identical"), std::string::npos) << inspect.out;
   const auto a = read_metrics(tmp / "straight/metrics.jsonl"), b = read_metrics(run + "/metrics.jsonl");

@@ -67,7 +67,8 @@ double max_difference(const std::string& a, const std::string& b) {
 
 TEST(DataParallelStep, OneMicroBatchInOneProcessIsThePlainStep) {
   auto config = ExperimentConfig::parse("", "c.yaml", {"model.width=0.25"});
-  const auto plan = PrecisionPlan::parse("defaults: {W: s8.7, A: u8.7, GW: s12.auto, GA: s12.auto, acc: s20.19}\n", "p.yaml");
+  const auto plan =
+      PrecisionPlan::parse("defaults: {W: s8.7, A: u8.7, GW: s12.auto, GA: s12.auto, acc: s20.19}\n", "p.yaml");
   auto a = build_network(config, plan), b = build_network(config, plan);
   auto opt_a = build_optimizer(config, *a), opt_b = build_optimizer(config, *b);
   Communicator single{DistributedOptions{}};
@@ -78,7 +79,8 @@ TEST(DataParallelStep, OneMicroBatchInOneProcessIsThePlainStep) {
     train_step(*a, *opt_a, batch);
     step.run(batch, 1, s);
   }
-  for (size_t i = 0; i < a->parameters().size(); ++i) EXPECT_TRUE(torch::equal(a->parameters()[i], b->parameters()[i])) << i;
+  for (size_t i = 0; i < a->parameters().size(); ++i)
+    EXPECT_TRUE(torch::equal(a->parameters()[i], b->parameters()[i])) << i;
   for (size_t i = 0; i < a->buffers().size(); ++i) EXPECT_TRUE(torch::equal(a->buffers()[i], b->buffers()[i])) << i;
 }
 
@@ -100,7 +102,8 @@ TEST(Distributed, FloatRunsDifferOnlyByRounding) {
   // float additions differs from one process's.
   const std::string k4 = " --set train.micro_batches=4";
   ASSERT_EQ(run_command(kFxnn + " " + train_args(tmp / "one", false) + k4, tmp.str()).exit_code, 0);
-  ASSERT_EQ(run_command(kFxnn + " launch --nproc 2 -- fxnn " + train_args(tmp / "two", false) + k4, tmp.str()).exit_code, 0);
+  ASSERT_EQ(
+      run_command(kFxnn + " launch --nproc 2 -- fxnn " + train_args(tmp / "two", false) + k4, tmp.str()).exit_code, 0);
   const double difference = max_difference(tmp / "one", tmp / "two");
   std::printf("float run, 1 vs 2 processes (K = 4): max |weight difference| = %g\n", difference);
   RecordProperty("float_max_difference", std::to_string(difference));
@@ -116,7 +119,8 @@ TEST(Distributed, LostRankStopsTheOthersAndTheRunResumes) {
     const pid_t pid = fork();
     if (pid == 0) {
       const std::string command = "exec " + kFxnn + " " + args + " --world-size 2 --rank " + std::to_string(rank) +
-                                  " --master " + master + " --timeout 30 2>" + tmp / ("rank" + std::to_string(rank) + ".err");
+                                  " --master " + master + " --timeout 30 2>" +
+                                  tmp / ("rank" + std::to_string(rank) + ".err");
       execl("/bin/sh", "sh", "-c", command.c_str(), static_cast<char*>(nullptr));
       _exit(127);
     }
@@ -124,7 +128,8 @@ TEST(Distributed, LostRankStopsTheOthersAndTheRunResumes) {
   };
   const pid_t rank0 = start_rank(0), rank1 = start_rank(1);
   // Kill rank 1 once the first epoch is checkpointed.
-  for (int i = 0; i < 600 && !fs::exists(tmp / "run/checkpoint.pt"); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  for (int i = 0; i < 600 && !fs::exists(tmp / "run/checkpoint.pt"); ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
   ASSERT_TRUE(fs::exists(tmp / "run/checkpoint.pt"));
   kill(rank1, SIGKILL);
   const auto killed = std::chrono::steady_clock::now();
@@ -160,10 +165,35 @@ class FrozenRanks : public testing::Test {
   void SetUp() override {
     if (!have_fashion_mnist()) GTEST_SKIP() << "dataset-fashion-mnist is not installed";
     launcher_ = std::make_unique<testing_support::ChildProcess>(
-        std::vector<std::string>{kFxnn, "launch", "--nproc", "2", "--grace", "2", "--", "fxnn", "train", "--config",
-                                 kSource + "/configs/fashion_mnist_mlp.yaml", "--set", "data.train_limit=2000", "--set",
-                                 "data.test_limit=100", "--set", "model.hidden=[32]", "--set", "train.batch_size=100",
-                                 "--set", "train.micro_batches=2", "--set", "train.epochs=1000", "--threads", "1", "--quiet", "--timeout", "5", "--out",
+        std::vector<std::string>{kFxnn,
+                                 "launch",
+                                 "--nproc",
+                                 "2",
+                                 "--grace",
+                                 "2",
+                                 "--",
+                                 "fxnn",
+                                 "train",
+                                 "--config",
+                                 kSource + "/configs/fashion_mnist_mlp.yaml",
+                                 "--set",
+                                 "data.train_limit=2000",
+                                 "--set",
+                                 "data.test_limit=100",
+                                 "--set",
+                                 "model.hidden=[32]",
+                                 "--set",
+                                 "train.batch_size=100",
+                                 "--set",
+                                 "train.micro_batches=2",
+                                 "--set",
+                                 "train.epochs=1000",
+                                 "--threads",
+                                 "1",
+                                 "--quiet",
+                                 "--timeout",
+                                 "5",
+                                 "--out",
                                  tmp_ / "run"},
         tmp_ / "launch.log");
     for (int i = 0; i < 1200 && !fs::exists(tmp_ / "run/checkpoint.pt"); ++i)

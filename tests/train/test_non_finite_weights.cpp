@@ -24,10 +24,12 @@ TEST(NonFiniteValues, ConfigNumbersMustBeFinite) {
             "c.yaml: optim.lr: expected a finite number, got '.inf'");
   EXPECT_EQ(error_message([] { ExperimentConfig::parse("model: {dropout: .nan}\n", "c.yaml"); }),
             "c.yaml: model.dropout: expected a finite number, got '.nan'");
-  const std::string mean = error_message([] { ExperimentConfig::parse("transform: {mean: [0.5, .nan], std: [1, 1]}\n", "c.yaml"); });
+  const std::string mean =
+      error_message([] { ExperimentConfig::parse("transform: {mean: [0.5, .nan], std: [1, 1]}\n", "c.yaml"); });
   EXPECT_NE(mean.find("c.yaml: transform.mean: expected finite numbers, got"), std::string::npos) << mean;
-  EXPECT_NE(error_message([] { ExperimentConfig::parse("name: x\n", "c.yaml", {"optim.momentum=-.inf"}); })
-                .find("c.yaml: optim.momentum: expected a finite number"),
+  EXPECT_NE(error_message([] {
+              ExperimentConfig::parse("name: x\n", "c.yaml", {"optim.momentum=-.inf"});
+            }).find("c.yaml: optim.momentum: expected a finite number"),
             std::string::npos);
 }
 
@@ -70,7 +72,8 @@ TEST(NonFiniteValues, CheckpointWithNonFiniteWeightsIsNeitherResumedNorExported)
   o.resume = true;
   o.quiet = true;
   const std::string resume = error_message([&] { Trainer trainer(o); });
-  EXPECT_NE(resume.find(dir + "/checkpoint.pt: cannot resume: the weights of epoch 1 are not finite"), std::string::npos)
+  EXPECT_NE(resume.find(dir + "/checkpoint.pt: cannot resume: the weights of epoch 1 are not finite"),
+            std::string::npos)
       << resume;
   // A run whose epochs are all done is left as it is (a sweep revisits finished, diverged runs).
   o.config = small_config(1);

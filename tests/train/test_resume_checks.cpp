@@ -22,10 +22,10 @@ using testing_support::TempDir;
 namespace fs = std::filesystem;
 
 ExperimentConfig mlp_config(int64_t hidden, int64_t epochs = 2) {
-  return ExperimentConfig::parse("name: resume\nseed: 5\n", "resume.yaml",
-                                 {"data.train_limit=200", "data.test_limit=100", "model.arch=mlp",
-                                  "model.hidden=[" + std::to_string(hidden) + "]", "train.batch_size=50",
-                                  "train.epochs=" + std::to_string(epochs)});
+  return ExperimentConfig::parse(
+      "name: resume\nseed: 5\n", "resume.yaml",
+      {"data.train_limit=200", "data.test_limit=100", "model.arch=mlp", "model.hidden=[" + std::to_string(hidden) + "]",
+       "train.batch_size=50", "train.epochs=" + std::to_string(epochs)});
 }
 
 PrecisionPlan uniform_plan() {
@@ -139,9 +139,11 @@ TEST_F(ResumeChecks, MissingEmptyOrDisorderedMetricsAreErrorsNotAFreshStart) {
   EXPECT_NE(resume_error(mlp_config(16, 3), dir).find("metrics.jsonl: holds no epoch but checkpoint.pt is at epoch 2"),
             std::string::npos);
   write_file_atomic(dir + "/metrics.jsonl", lines[1] + "\n" + lines[0] + "\n");
-  EXPECT_NE(resume_error(mlp_config(16, 3), dir).find("metrics.jsonl: line 1 is epoch 2, expected 1"), std::string::npos);
+  EXPECT_NE(resume_error(mlp_config(16, 3), dir).find("metrics.jsonl: line 1 is epoch 2, expected 1"),
+            std::string::npos);
   write_file_atomic(dir + "/metrics.jsonl", lines[0] + "\n" + lines[0] + "\n");
-  EXPECT_NE(resume_error(mlp_config(16, 3), dir).find("metrics.jsonl: line 2 is epoch 1, expected 2"), std::string::npos);
+  EXPECT_NE(resume_error(mlp_config(16, 3), dir).find("metrics.jsonl: line 2 is epoch 1, expected 2"),
+            std::string::npos);
   write_file_atomic(dir + "/metrics.jsonl", lines[0] + "\n{\"epoch\": 2, \"lr\n");
   EXPECT_NE(resume_error(mlp_config(16, 3), dir).find("metrics.jsonl: line 2"), std::string::npos);
   fs::remove(dir + "/metrics.jsonl");
@@ -175,7 +177,8 @@ TEST_F(ResumeChecks, FlippedBytesInTheCheckpointAreCaught) {
 TEST_F(ResumeChecks, ASecondWriterOfARunDirectoryIsRefused) {
   const std::string dir = tmp / "run";
   Trainer first(options(mlp_config(16, 1), dir, std::nullopt, false));
-  const std::string message = error_message([&] { Trainer second(options(mlp_config(16, 1), dir, std::nullopt, true)); });
+  const std::string message =
+      error_message([&] { Trainer second(options(mlp_config(16, 1), dir, std::nullopt, true)); });
   EXPECT_NE(message.find(dir + ": another fxnn process (pid " + std::to_string(::getpid()) + ") is writing this run"),
             std::string::npos)
       << message;

@@ -18,16 +18,17 @@ using testing_support::have_fashion_mnist;
 
 /// A run small enough for a unit test: 600 training and 200 test images, MLP 784-32-10.
 ExperimentConfig tiny_config(int64_t epochs) {
-  return ExperimentConfig::parse("name: tiny\nseed: 5\n", "tiny.yaml",
-                                 {"data.train_limit=600", "data.test_limit=200", "model.arch=mlp", "model.hidden=[32]",
-                                  "model.dropout=0.25", "train.batch_size=100", "train.epochs=" + std::to_string(epochs),
-                                  "optim.lr=0.1"});
+  return ExperimentConfig::parse(
+      "name: tiny\nseed: 5\n", "tiny.yaml",
+      {"data.train_limit=600", "data.test_limit=200", "model.arch=mlp", "model.hidden=[32]", "model.dropout=0.25",
+       "train.batch_size=100", "train.epochs=" + std::to_string(epochs), "optim.lr=0.1"});
 }
 
 PrecisionPlan tiny_plan() {
-  return PrecisionPlan::parse("defaults:\n  W: s8.7\n  A: u8.7\n  GW: s12.auto\n"
-                              "  GA: {format: s12.auto, rounding: stochastic}\n  acc: s20.19\n",
-                              "tiny_plan.yaml");
+  return PrecisionPlan::parse(
+      "defaults:\n  W: s8.7\n  A: u8.7\n  GW: s12.auto\n"
+      "  GA: {format: s12.auto, rounding: stochastic}\n  acc: s20.19\n",
+      "tiny_plan.yaml");
 }
 
 TrainerOptions options_for(const std::string& dir, int64_t epochs, bool fixed_point) {

@@ -11,9 +11,9 @@
 namespace fxnn {
 
 struct TensorQuantization {
-  torch::Tensor values;        // quantized values, same dtype/shape/device as the input
-  Format format;               // the format actually used (auto ranges resolved from max|x|)
-  SaturationCount saturation;  // inputs clamped at each end
+  torch::Tensor values;       // quantized values, same dtype/shape/device as the input
+  Format format;              // the format actually used (auto ranges resolved from max|x|)
+  SaturationCount saturation; // inputs clamped at each end
 };
 
 /// Resolves an `auto` range from the tensor's max |x| (eq. (4) of docs/number-system.md) and quantizes.

@@ -7,16 +7,16 @@
 #include <string>
 
 #include "fxnn/config/experiment_config.h"
-#include "fxnn/precision/precision_plan.h"
+#include "fxnn/nn/precision_plan.h"
 
 namespace fxnn {
 
 struct BenchTrainOptions {
   ExperimentConfig config;
-  PrecisionPlan plan;     // the FX side
+  PrecisionPlan plan; // the FX side
   int64_t batch_size = 128;
-  int64_t steps = 20;     // timed steps per side
-  int64_t warmup = 3;     // untimed steps per side first
+  int64_t steps = 20; // timed steps per side
+  int64_t warmup = 3; // untimed steps per side first
 };
 
 /// Alternates FL and FX training steps of the same network on the same real batch and reports the
@@ -35,18 +35,20 @@ struct BenchQuantizeOptions {
 nlohmann::ordered_json bench_quantize(const BenchQuantizeOptions& options);
 
 struct BenchInferOptions {
-  std::string model;       // network folder (model.json)
+  std::string model; // network folder (model.json)
   int64_t batch_size = 256;
-  int64_t steps = 20;      // timed batches per side
-  int64_t warmup = 3;      // untimed batches per side first
-  std::string config;      // optional: real test images of this config instead of random pixels
-  std::string isa = "auto";
+  int64_t steps = 0;        // timed batches per side (0: 20, or 2000 at batch 1)
+  int64_t warmup = 3;       // untimed batches per side first (at least 50 at batch 1)
+  std::string config;       // optional: real test images of this config instead of random pixels
+  std::string isa = "auto"; // portable | avx512vnni | auto (auto: $FXNN_ISA when set, else the best)
 };
 
 /// The same network and batch run, alternately, by (a) LibTorch float (the faster of NCHW and
 /// channels-last), (b) LibTorch's int8 quantized operators and (c) the fxnn integer runtime, in one
 /// process with the same threads: {"float_images_per_s", "int8_images_per_s", "fxnn_images_per_s",
-/// "fxnn_over_float", "fxnn_over_int8", "profile": per node of (c), ...}.
+/// "fxnn_over_float", "fxnn_over_int8" (ratios of median call times), "latency": per side the median
+/// and 99th percentile of the call times, "profile": per node of (c), ...}. The runtime runs
+/// Engine::run(input, output) into the same output each call (its latency mode: no allocation).
 nlohmann::ordered_json bench_infer(const BenchInferOptions& options);
 
 struct BenchNarrowOptions {

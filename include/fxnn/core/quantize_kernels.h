@@ -27,8 +27,7 @@ struct SaturationCount {
 /// Valid for any concrete (not auto) format with bits <= 62; for float a format wider than 24 bits
 /// saturates at the largest float not above max().
 template <typename T>
-SaturationCount quantize_reference(const T* x, T* y, int64_t n, const Format& format, Rounding rounding,
-                                   uint64_t seed);
+SaturationCount quantize_reference(const T* x, T* y, int64_t n, const Format& format, Rounding rounding, uint64_t seed);
 template <typename T>
 SaturationCount quantize(const T* x, T* y, int64_t n, const Format& format, Rounding rounding, uint64_t seed);
 
@@ -45,8 +44,8 @@ SaturationCount quantize_masked(const T* g, const T* x, T* out, int64_t n, const
 
 /// codes[i] = clamp(round(x[i] / step)): the integer codes of the same quantization as above.
 template <typename T>
-SaturationCount quantize_to_codes(const T* x, int64_t* codes, int64_t n, const Format& format,
-                                  Rounding rounding, uint64_t seed);
+SaturationCount quantize_to_codes(const T* x, int64_t* codes, int64_t n, const Format& format, Rounding rounding,
+                                  uint64_t seed);
 /// y[i] = codes[i] * step (exact when the product is representable in T).
 template <typename T>
 void codes_to_values(const int64_t* codes, T* y, int64_t n, const Format& format);

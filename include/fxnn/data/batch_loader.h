@@ -29,11 +29,11 @@ struct TransformOptions {
 
 struct LoaderOptions {
   int64_t batch_size = 128;
-  bool shuffle = true;        // a new permutation per epoch, a function of (seed, epoch) only
-  bool augment = true;        // apply crop/flip (set false for evaluation)
+  bool shuffle = true; // a new permutation per epoch, a function of (seed, epoch) only
+  bool augment = true; // apply crop/flip (set false for evaluation)
   bool drop_last = false;
   uint64_t seed = 0;
-  bool prefetch = true;       // prepare the next batch on a background thread
+  bool prefetch = true; // prepare the next batch on a background thread
   TransformOptions transform;
 };
 

@@ -50,4 +50,8 @@ DatasetSplits load_dataset(const DataOptions& options);
 /// A seeded random subset of n samples (all of them, in order, if n <= 0 or n >= size()).
 ImageDataset random_subset(const ImageDataset& dataset, int64_t n, uint64_t seed);
 
+/// The first n samples (all of them if n <= 0 or n >= size()): `--limit N` of the commands that
+/// evaluate a network on a test split.
+ImageDataset first_samples(const ImageDataset& dataset, int64_t n);
+
 } // namespace fxnn::data

@@ -1,6 +1,6 @@
 #pragma once
 // From a trained fixed-point network (LibTorch modules with a precision plan) to the fixed-point
-// network artifact (docs/fixed-point-network.md, docs/export.md).
+// network artifact (docs/fixed-point-network.md section 4).
 
 #include "fxnn/config/experiment_config.h"
 #include "fxnn/ir/fixed_point_network.h"

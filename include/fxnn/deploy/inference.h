@@ -22,14 +22,14 @@ struct InferenceOptions {
   /// often its predictions agree with the integer runtime's (batch norm in float vs folded).
   NetworkImpl* source_model = nullptr;
   data::TransformOptions source_transform; // the source model's input normalization (its config's)
-  bool quiet = false; // no progress line
+  bool quiet = false;                      // no progress line
 };
 
 struct InferenceReport {
   int64_t samples = 0;
-  int64_t correct = 0;                // integer runtime predictions equal to the labels
-  std::vector<int64_t> predictions;   // integer runtime, per sample
-  std::vector<int64_t> output_codes;  // integer runtime, [samples, outputs] row-major
+  int64_t correct = 0;               // integer runtime predictions equal to the labels
+  std::vector<int64_t> predictions;  // integer runtime, per sample
+  std::vector<int64_t> output_codes; // integer runtime, [samples, outputs] row-major
   int64_t outputs = 0;
   double runtime_seconds = 0;
   // check:
@@ -37,7 +37,7 @@ struct InferenceReport {
   int64_t code_mismatches = -1;       // output codes that differ
   // source_model:
   int64_t source_correct = -1;
-  int64_t source_agreement = -1;      // samples where the source model predicts as the runtime does
+  int64_t source_agreement = -1; // samples where the source model predicts as the runtime does
 
   double accuracy() const { return samples ? static_cast<double>(correct) / static_cast<double>(samples) : 0.0; }
 };

@@ -24,5 +24,7 @@ class TextTable {
 std::string format_general(double value, int digits = 3);
 /// "12.34%" of a fraction.
 std::string format_percent(double fraction, int decimals = 2);
+/// printf's formatting into a string (the lines of the commands' reports).
+std::string format_printf(const char* format, ...) __attribute__((format(printf, 1, 2)));
 
 } // namespace fxnn

@@ -41,7 +41,7 @@ struct IntTensor {
 struct Requantize {
   std::vector<int64_t> multiplier; // fractional bits: multiplier_frac
   int multiplier_frac = 0;
-  std::vector<int64_t> offset;     // in the fractional bits of acc * multiplier
+  std::vector<int64_t> offset; // in the fractional bits of acc * multiplier
   int shift = 0;
   Rounding rounding = Rounding::kNearest;
   int64_t clamp_min = 0;
@@ -49,27 +49,27 @@ struct Requantize {
 };
 
 enum class OpKind {
-  kRescale,   // per-channel affine map of one input, then Requantize (the input normalization)
-  kConv2d,    // 2-D convolution (NCHW, OIHW weights, square kernel, zero padding), then Requantize
-  kDense,     // y = W x (W: [out, in]), then Requantize
-  kMaxPool,   // max over kernel x kernel windows (stride), codes and format unchanged
-  kAvgPool,   // sum over kernel x kernel windows, then Requantize (the division is in the multiplier)
-  kAdd,       // a * 2^(F - F_a) + b * 2^(F - F_b) with F = max(F_a, F_b), then Requantize
-  kFlatten,   // [N, C, H, W] -> [N, C*H*W], codes and format unchanged
+  kRescale, // per-channel affine map of one input, then Requantize (the input normalization)
+  kConv2d,  // 2-D convolution (NCHW, OIHW weights, square kernel, zero padding), then Requantize
+  kDense,   // y = W x (W: [out, in]), then Requantize
+  kMaxPool, // max over kernel x kernel windows (stride), codes and format unchanged
+  kAvgPool, // sum over kernel x kernel windows, then Requantize (the division is in the multiplier)
+  kAdd,     // a * 2^(F - F_a) + b * 2^(F - F_b) with F = max(F_a, F_b), then Requantize
+  kFlatten, // [N, C, H, W] -> [N, C*H*W], codes and format unchanged
 };
 
 std::string to_string(OpKind op);
 OpKind parse_op_kind(const std::string& text);
 
 struct Node {
-  std::string name;                // unique; also the name of its output tensor
+  std::string name; // unique; also the name of its output tensor
   OpKind op = OpKind::kDense;
-  std::vector<std::string> inputs; // names of earlier nodes, or of the network input
-  Format output_format;            // format of the output codes
+  std::vector<std::string> inputs;   // names of earlier nodes, or of the network input
+  Format output_format;              // format of the output codes
   std::vector<int64_t> output_shape; // per sample (no batch dimension)
   // kConv2d, kDense:
   std::optional<IntTensor> weight;
-  int accumulator_bits = 32;       // 32 or 64: the integer width the accumulation needs (checked)
+  int accumulator_bits = 32; // 32 or 64: the integer width the accumulation needs (checked)
   // kConv2d, kMaxPool, kAvgPool:
   int64_t kernel = 1;
   int64_t stride = 1;

@@ -34,6 +34,9 @@ WorstCase worst_case_accumulator(const Node& node, const std::vector<Format>& in
 /// Largest |code| of a format: 2^(B-1) (signed) or 2^B - 1 (unsigned).
 uint64_t max_abs_code(const Format& format);
 
+/// Signed bits of the smallest two's-complement type holding every integer of [lo, hi] (at most 127).
+int signed_bits(__int128 lo, __int128 hi);
+
 /// Empty when eq. (3) for channel c cannot overflow int64 given |acc| <= worst: |acc * multiplier +
 /// offset| plus the rounding constant 2^(shift-1), or times 2^-shift for a left shift, is below 2^63.
 /// Otherwise a sentence that says what overflows.

@@ -21,7 +21,7 @@ struct LayerGeometry {
   int64_t dot_length() const { return in_channels * kernel * kernel; }
 };
 
-/// Every QConv2d/QLinear of the network, in layer order.
+/// Every QConv2d/QLinear of the network, in layer order (residual blocks: conv1, conv2, shortcut).
 std::vector<LayerGeometry> layer_geometries(NetworkImpl& network);
 
 } // namespace fxnn

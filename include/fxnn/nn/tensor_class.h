@@ -13,7 +13,7 @@ std::string to_string(TensorClass tensor_class);
 /// Throws std::invalid_argument naming the text for anything else.
 TensorClass parse_tensor_class(const std::string& text);
 inline constexpr TensorClass kAllTensorClasses[] = {TensorClass::kWeight, TensorClass::kActivation,
-                                                    TensorClass::kWeightGradient,
-                                                    TensorClass::kActivationGradient, TensorClass::kAccumulator};
+                                                    TensorClass::kWeightGradient, TensorClass::kActivationGradient,
+                                                    TensorClass::kAccumulator};
 
 } // namespace fxnn

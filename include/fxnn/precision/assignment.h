@@ -8,7 +8,7 @@
 #include <nlohmann/json.hpp>
 
 #include "fxnn/io/text_table.h"
-#include "fxnn/precision/precision_plan.h"
+#include "fxnn/nn/precision_plan.h"
 #include "fxnn/precision/probe_stats.h"
 
 namespace fxnn {

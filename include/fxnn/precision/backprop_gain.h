@@ -47,10 +47,10 @@ class BackpropGains {
   bool was_training_ = false;
   std::vector<torch::Tensor> saved_buffers_;
   std::vector<std::pair<QuantPointPtr, PointObserver*>> saved_observers_;
-  std::unique_ptr<PointObserver> capture_; // outlives the graph: the layers' backward hooks call it
-  std::map<std::string, torch::Tensor> activations_;   // A at each G^(A) point (in the graph)
-  std::map<std::string, torch::Tensor> nonzero_;       // where dL/dA is nonzero, as 0/1 (double)
-  std::map<std::string, torch::Tensor> layer_inputs_;  // X of each weighted layer (double)
+  std::unique_ptr<PointObserver> capture_;            // outlives the graph: the layers' backward hooks call it
+  std::map<std::string, torch::Tensor> activations_;  // A at each G^(A) point (in the graph)
+  std::map<std::string, torch::Tensor> nonzero_;      // where dL/dA is nonzero, as 0/1 (double)
+  std::map<std::string, torch::Tensor> layer_inputs_; // X of each weighted layer (double)
 };
 
 /// For every G^(A) point, on one batch: the closed form of each of its paths beside the injection

@@ -9,7 +9,7 @@
 
 #include "fxnn/config/experiment_config.h"
 #include "fxnn/io/text_table.h"
-#include "fxnn/precision/precision_plan.h"
+#include "fxnn/nn/precision_plan.h"
 
 namespace fxnn {
 
@@ -32,7 +32,7 @@ std::vector<CostScheme> standard_schemes(const PrecisionPlan& plan);
 
 struct TrainingCost {
   std::string scheme;
-  double computational = 0;  // 1-bit full adders per training step (forward, back-propagation, weight gradient, updates)
+  double computational = 0; // 1-bit full adders per training step (forward, back-propagation, weight gradient, updates)
   double forward = 0, backward = 0, weight_gradient = 0, update = 0; // the parts of `computational`
   double representational = 0; // bits of all training tensors (W, A, G^(W), G^(A), W_acc) of one step
   double communication = 0;    // bits of weight gradients per step: sum_l |W_l| B_GW(l)

@@ -26,21 +26,21 @@ PathKind parse_path_kind(const std::string& text);
 
 /// One G^(A) point -> G^(W) path. The masks of the activations in `through` multiply along it.
 struct GradientPath {
-  std::string ga_layer;                // the point: "<ga_layer>.GA"
-  std::string weight_layer;            // whose G^(W) receives the noise
+  std::string ga_layer;     // the point: "<ga_layer>.GA"
+  std::string weight_layer; // whose G^(W) receives the noise
   PathKind kind = PathKind::kDirect;
-  std::vector<std::string> through;    // activation layers passed, the point's own first
+  std::vector<std::string> through; // activation layers passed, the point's own first
 };
 
 /// A weighted layer as the gain computation needs it: its linear map and the batch norm after it.
 struct WeightSite {
   std::string layer;
   LayerGeometry geometry;
-  torch::Tensor weight;                // the live parameter
+  torch::Tensor weight;                  // the live parameter
   std::optional<torch::Tensor> bn_gamma; // batch norm scale (ones when not affine); none without batch norm
   double bn_eps = 0;
   bool is_shortcut = false;
-  std::string entry;                   // the activation layer whose mask its output gradient passes first
+  std::string entry; // the activation layer whose mask its output gradient passes first
 };
 
 /// An activation (or logits) point: the clipped ReLU's range, none for the logits.
@@ -50,10 +50,10 @@ struct ActivationSite {
 };
 
 struct GradientTopology {
-  std::vector<WeightSite> weights;               // network order
-  std::vector<ActivationSite> activations;       // network order
+  std::vector<WeightSite> weights;                // network order
+  std::vector<ActivationSite> activations;        // network order
   std::map<std::string, std::string> identity_to; // block output activation -> the activation feeding the block
-  std::vector<GradientPath> paths;               // every path of every G^(A) point
+  std::vector<GradientPath> paths;                // every path of every G^(A) point
 
   const WeightSite& weight(const std::string& layer) const;
   const ActivationSite& activation(const std::string& layer) const;

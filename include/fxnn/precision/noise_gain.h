@@ -12,9 +12,9 @@
 namespace fxnn {
 
 struct NoiseGainOptions {
-  int64_t samples = 200;   // N, drawn from the training set
-  int64_t batch_size = 50; // samples evaluated together (batch norm in inference mode keeps them independent)
-  uint64_t seed = 0;       // which samples
+  int64_t samples = 200;            // N, drawn from the training set
+  int64_t batch_size = 50;          // samples evaluated together (batch norm in inference mode keeps them independent)
+  uint64_t seed = 0;                // which samples
   data::TransformOptions transform; // normalization of the inputs (no augmentation)
   bool quiet = false;
 };

@@ -13,9 +13,9 @@ namespace fxnn {
 /// The gradient statistic of spec section 4 for one tensor: s <- 0.9 s + 0.1 var(g) every iteration,
 /// sqrt(s) recorded at the end of each epoch.
 struct GradientTrack {
-  double ema = 0;                  // s
+  double ema = 0; // s
   int64_t iterations = 0;
-  std::vector<double> sigma;       // sqrt(s) at each epoch end
+  std::vector<double> sigma; // sqrt(s) at each epoch end
   void add(double variance) {
     ema = 0.9 * ema + 0.1 * variance;
     ++iterations;
@@ -28,35 +28,35 @@ struct GradientTrack {
 /// The back-propagated noise gain of one G^(A) -> G^(W) path (gradient_paths.h), measured in closed form
 /// after every epoch: lambda = the largest element of eq. (13) of docs/precision-assignment.md.
 struct PathGainTrack {
-  std::string weight_layer;          // whose G^(W) receives the noise
-  std::string kind;                  // direct | shortcut | identity
-  std::vector<std::string> through;  // the activations whose masks the path passes, the point's own first
-  std::vector<double> lambda;        // after each epoch
-  double lambda_max() const;         // the largest over the run: the value the assignment uses
+  std::string weight_layer;         // whose G^(W) receives the noise
+  std::string kind;                 // direct | shortcut | identity
+  std::vector<std::string> through; // the activations whose masks the path passes, the point's own first
+  std::vector<double> lambda;       // after each epoch
+  double lambda_max() const;        // the largest over the run: the value the assignment uses
 };
 
 /// The closed form against the measurement by noise injection, on the final network (`fxnn probe`).
 struct GainCheck {
   std::string weight_layer;
-  std::string kind;             // a path kind, or "weights" for a layer the noise reaches only through weights
-  double closed_max = 0;        // largest element of eq. (13); 0 for "weights"
-  double injected_at_max = 0;   // the measured gain of that element
-  double injected_max = 0;      // largest measured element
-  double closed_total = 0;      // sums over the weight's elements
+  std::string kind;           // a path kind, or "weights" for a layer the noise reaches only through weights
+  double closed_max = 0;      // largest element of eq. (13); 0 for "weights"
+  double injected_at_max = 0; // the measured gain of that element
+  double injected_max = 0;    // largest measured element
+  double closed_total = 0;    // sums over the weight's elements
   double injected_total = 0;
 };
 
 /// One weighted layer of the network and its measurements.
 struct LayerStats {
   std::string name;
-  int64_t weights = 0;              // elements of W
-  bool has_activation = false;      // an A point (hidden layers)
-  bool has_activation_gradient = false; // a GA point
-  GradientTrack weight_gradient;    // G^(W)
-  GradientTrack activation_gradient;// G^(A) (when has_activation_gradient)
-  std::vector<PathGainTrack> ga_paths; // where the noise of this layer's G^(A) goes (when has_activation_gradient)
-  std::vector<GainCheck> ga_checks;     // the closed form checked by noise injection (after the run)
-  std::optional<double> noise_gain_weight;     // E_W
+  int64_t weights = 0;                     // elements of W
+  bool has_activation = false;             // an A point (hidden layers)
+  bool has_activation_gradient = false;    // a GA point
+  GradientTrack weight_gradient;           // G^(W)
+  GradientTrack activation_gradient;       // G^(A) (when has_activation_gradient)
+  std::vector<PathGainTrack> ga_paths;     // where the noise of this layer's G^(A) goes (when has_activation_gradient)
+  std::vector<GainCheck> ga_checks;        // the closed form checked by noise injection (after the run)
+  std::optional<double> noise_gain_weight; // E_W
   std::optional<double> noise_gain_activation; // E_A
 };
 
@@ -64,7 +64,7 @@ struct ProbeStats {
   std::string config_name;
   uint64_t seed = 0;
   int64_t epochs = 0;
-  double lr_min = 0;        // gamma_min of spec section 5
+  double lr_min = 0; // gamma_min of spec section 5
   int64_t noise_samples = 0;
   int64_t injection_draws = 0; // draws of the noise-injection check (0: not made)
   std::vector<LayerStats> layers;

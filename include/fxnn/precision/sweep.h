@@ -9,7 +9,7 @@
 #include <string>
 
 #include "fxnn/config/experiment_config.h"
-#include "fxnn/precision/precision_plan.h"
+#include "fxnn/nn/precision_plan.h"
 
 namespace fxnn {
 

@@ -7,16 +7,20 @@
 namespace fxnn::runtime {
 
 enum class Isa {
-  kPortable,   // plain C++ loops, compiled for several ISA levels (target_clones) and picked at load time
+  kPortable,   // plain C++ loops compiled for AVX2 and baseline x86-64 (target_clones), no AVX-512
   kAvx512Vnni, // AVX-512 F/BW/DQ/VL + VNNI intrinsics: u8 x s8 -> s32 (vpdpbusd), s16 x s16 -> s32 (vpdpwssd)
-  kAuto,       // the best this CPU supports
+  kAuto,       // the environment variable FXNN_ISA when set, else the best this CPU supports
 };
+
+/// The environment variable that chooses the instruction set of kAuto: portable | avx512vnni | auto.
+inline constexpr const char* kIsaVariable = "FXNN_ISA";
 
 /// The best instruction set of this CPU (and operating system).
 Isa detect_isa();
 /// True when this CPU can run kernels built for `isa`.
 bool isa_supported(Isa isa);
-/// `isa`, with kAuto replaced by detect_isa(); throws std::runtime_error when unsupported.
+/// `isa`, with kAuto replaced by $FXNN_ISA when set (and not "auto"), else by detect_isa(); throws
+/// std::invalid_argument for an unknown $FXNN_ISA and std::runtime_error when unsupported.
 Isa resolve_isa(Isa isa);
 std::string to_string(Isa isa);
 /// portable | avx512vnni | auto; throws std::invalid_argument naming the text.

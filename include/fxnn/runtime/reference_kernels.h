@@ -1,7 +1,7 @@
 #pragma once
 // Reference kernels of the integer runtime: plain loops over int64, written as the equations of
 // docs/fixed-point-network.md read (eq. (1)-(3) and the op list of section 2). They define what the
-// optimized kernels (runtime/kernels.h) must compute bit for bit.
+// optimized kernels (src/runtime/optimized_kernels.h) must compute bit for bit.
 //
 // Every kernel takes a node that passed ir::Network::validate() (so no int64 operation overflows),
 // inputs in either memory layout, and writes `out` in channels-first order in the storage type of

@@ -6,30 +6,31 @@
 #include <string>
 #include <vector>
 
-#include "fxnn/io/float_network.h"
+#include "fxnn/floatnet/float_network.h"
+#include "fxnn/ir/worst_case.h"
 #include "fxnn/synth/quantized_network.h"
 #include "fxnn/synth/ranges.h"
 
 namespace fxnn::synth {
 
 struct LayerCertificate {
-  double max_error = 0.0; // max_i e_i after the activation (rounded up to double)
-  int acc_bits = 0;       // signed bits every partial sum (and the rounding add) fits in
-  std::vector<int> neuron_acc_bits; // the same per neuron (at its own accumulator format)
-  int storage_bits = 0;   // signed bits every stored output code fits in
-  int weight_bits = 0;    // signed bits of the weight codes
-  int folded_weight_bits = 0; // signed bits of the weight constants with the alignment shift folded in
+  double max_error = 0.0;                // max_i e_i after the activation (rounded up to double)
+  int acc_bits = 0;                      // signed bits every partial sum (and the rounding add) fits in
+  std::vector<int> neuron_acc_bits;      // the same per neuron (at its own accumulator format)
+  int storage_bits = 0;                  // signed bits every stored output code fits in
+  int weight_bits = 0;                   // signed bits of the weight codes
+  int folded_weight_bits = 0;            // signed bits of the weight constants with the alignment shift folded in
   std::vector<int64_t> code_lo, code_hi; // stored output codes
 };
 
 struct Certificate {
-  bool certified = false;   // bound <= eps and no overflow
+  bool certified = false; // bound <= eps and no overflow
   bool overflow_free = false;
-  std::string failure;      // the first reason it is not certified ("" when certified)
-  double bound = 0.0;       // max over outputs, rounded up
-  std::string bound_exact;  // the exact rational max bound, "p/q"
+  std::string failure;               // the first reason it is not certified ("" when certified)
+  double bound = 0.0;                // max over outputs, rounded up
+  std::string bound_exact;           // the exact rational max bound, "p/q"
   std::vector<double> output_bounds; // per output, rounded up
-  int input_bits = 0;       // signed bits of the input codes
+  int input_bits = 0;                // signed bits of the input codes
   std::vector<LayerCertificate> layers;
 };
 
@@ -44,10 +45,10 @@ struct CertifyOptions {
 
 /// Certifies q against its float network over the ranges (which must enclose the real values of
 /// every neuron for every input of the box, as analyze_ranges guarantees).
-Certificate certify(const io::FloatNetwork& net, const NetworkRanges& ranges, const QuantizedNetwork& q,
+Certificate certify(const floatnet::FloatNetwork& net, const NetworkRanges& ranges, const QuantizedNetwork& q,
                     const CertifyOptions& options);
 
-/// Signed bits of the smallest two's-complement type holding every integer of [lo, hi].
-int signed_bits(__int128 lo, __int128 hi);
+/// Signed bits of the smallest two's-complement type holding every integer of [lo, hi] (ir/worst_case.h).
+using ir::signed_bits;
 
 } // namespace fxnn::synth

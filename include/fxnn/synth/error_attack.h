@@ -10,7 +10,7 @@
 #include <string>
 #include <vector>
 
-#include "fxnn/io/float_network.h"
+#include "fxnn/floatnet/float_network.h"
 #include "fxnn/synth/input_box.h"
 #include "fxnn/synth/quantized_network.h"
 
@@ -19,8 +19,8 @@ namespace fxnn::synth {
 /// An input already evaluated, where the search may start.
 struct AttackStart {
   std::vector<double> input;
-  double error = 0.0;   // max over the outputs of |fixed - real|
-  std::string kind;     // "corner", "random", "centre"
+  double error = 0.0; // max over the outputs of |fixed - real|
+  std::string kind;   // "corner", "random", "centre"
 };
 
 struct AttackOptions {
@@ -41,10 +41,10 @@ struct AttackResult {
 
 /// The error of one input: max_o |y_o - f_o(x)|, y from the integer semantics (evaluate_fixed_real,
 /// bit for bit the generated C) and f in long double.
-double fixed_point_error(const io::FloatNetwork& net, const QuantizedNetwork& q, const std::vector<double>& x);
+double fixed_point_error(const floatnet::FloatNetwork& net, const QuantizedNetwork& q, const std::vector<double>& x);
 
 /// Local searches from the worst of `starts` (see AttackOptions::starts). Deterministic.
-AttackResult attack_error_bound(const io::FloatNetwork& net, const InputBox& box, const QuantizedNetwork& q,
+AttackResult attack_error_bound(const floatnet::FloatNetwork& net, const InputBox& box, const QuantizedNetwork& q,
                                 std::vector<AttackStart> starts, const AttackOptions& options);
 
 } // namespace fxnn::synth

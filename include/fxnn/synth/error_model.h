@@ -7,7 +7,7 @@
 #include <vector>
 
 #include "fxnn/core/rounding.h"
-#include "fxnn/io/float_network.h"
+#include "fxnn/floatnet/float_network.h"
 #include "fxnn/synth/ranges.h"
 
 namespace fxnn::synth {
@@ -60,7 +60,7 @@ struct SynthesisBounds {
   std::vector<std::vector<NeuronBounds>> layers;
 };
 
-SynthesisBounds synthesis_bounds(const io::FloatNetwork& net, const NetworkRanges& ranges);
+SynthesisBounds synthesis_bounds(const floatnet::FloatNetwork& net, const NetworkRanges& ranges);
 
 /// For formats that are also written as a fixed-point network (docs/synthesis.md eq. (52)): that
 /// network checks every accumulator, times its multiplier and plus its offset, against the full code
@@ -68,7 +68,7 @@ SynthesisBounds synthesis_bounds(const io::FloatNetwork& net, const NetworkRange
 ///   max_k ulog2(row'_k 2^(S_l - 1) + |b_k| + 1) + 1 - (64 - acc),   row'_k = sum_j (|w_kj| + 2^(Uw0_k - 4)),
 /// S_l the largest storage_int of the layer's inputs (the layer maximum: the artifact's common
 /// accumulator format is the finest of the layer).
-void bound_artifact_accumulators(const io::FloatNetwork& net, int acc, SynthesisBounds& bounds);
+void bound_artifact_accumulators(const floatnet::FloatNetwork& net, int acc, SynthesisBounds& bounds);
 
 struct FinestPlanOptions {
   /// Where an accumulator limits F_in + Fw (eq. (6), (33), (52)): the weights of every layer stay
@@ -81,7 +81,7 @@ struct FinestPlanOptions {
 struct FormatPlan;
 /// The finest formats the word sizes W and A allow, every constraint of check_plan kept: the
 /// reference of the LP's error budget shares and of infeasibility diagnoses (see reference_plan).
-FormatPlan finest_plan(const io::FloatNetwork& net, const SynthesisBounds& bounds, int word, int acc,
+FormatPlan finest_plan(const floatnet::FloatNetwork& net, const SynthesisBounds& bounds, int word, int acc,
                        const FinestPlanOptions& options = {});
 
 /// The gains of the affine error analysis (docs/synthesis.md section 4.2, eq. (20a)-(20d)).
@@ -95,8 +95,8 @@ FormatPlan finest_plan(const io::FloatNetwork& net, const SynthesisBounds& bound
 /// (below) 0: the optimizers assume errors below the margin, the certificate checks it.
 struct ErrorGains {
   int64_t inputs = 0;
-  std::vector<int64_t> offset;                      // source index of neuron (l, i): inputs + offset[l] + i
-  std::vector<Eigen::MatrixXd> gain;                // per layer: [n_l, sources()]
+  std::vector<int64_t> offset;       // source index of neuron (l, i): inputs + offset[l] + i
+  std::vector<Eigen::MatrixXd> gain; // per layer: [n_l, sources()]
   /// The same before the activation: bounds |z^_i - z_i| (for the stability conditions below).
   std::vector<Eigen::MatrixXd> pre_gain;
   /// Per neuron: the largest pre-activation error that keeps it stable as assumed (its distance
@@ -109,6 +109,6 @@ struct ErrorGains {
   int64_t source(size_t layer, int64_t neuron) const { return inputs + offset[layer] + neuron; }
 };
 
-ErrorGains error_gains(const io::FloatNetwork& net, const NetworkRanges& ranges, double margin);
+ErrorGains error_gains(const floatnet::FloatNetwork& net, const NetworkRanges& ranges, double margin);
 
 } // namespace fxnn::synth

@@ -13,7 +13,7 @@
 #include <vector>
 
 #include "fxnn/core/rounding.h"
-#include "fxnn/io/float_network.h"
+#include "fxnn/floatnet/float_network.h"
 #include "fxnn/synth/error_model.h"
 #include "fxnn/synth/input_box.h"
 #include "fxnn/synth/linear_program.h"
@@ -24,16 +24,16 @@ namespace fxnn::synth {
 
 /// Everything an optimizer looks at.
 struct SynthesisProblem {
-  const io::FloatNetwork* net = nullptr;
+  const floatnet::FloatNetwork* net = nullptr;
   const InputBox* box = nullptr;
   const NetworkRanges* ranges = nullptr;
   const SynthesisBounds* bounds = nullptr;
   const ErrorGains* gains = nullptr;
-  double eps = 0.0;      // the error bound the output must meet
-  double target = 0.0;   // what the optimizer aims at (eps, or less when a retry tightens it)
+  double eps = 0.0;    // the error bound the output must meet
+  double target = 0.0; // what the optimizer aims at (eps, or less when a retry tightens it)
   Rounding rounding = Rounding::kNearest;
-  int word = 32;         // W
-  int acc = 64;          // A
+  int word = 32; // W
+  int acc = 64;  // A
   double time_limit = 60.0;
   bool uniform_storage = false; // lp: one format for all inputs and one per layer's outputs (eq. (53))
   /// lp: the formats its error budget shares refer to (reference_plan); null: finest_plan.
@@ -63,10 +63,10 @@ MethodResult solve_milp(const SynthesisProblem& problem);
 
 /// Aster's setting A by default (`--minLen=5 --maxLen=32 --initLen=20 --precision=Fixed32`).
 struct AsterSettings {
-  int min_len = 5;      // fractional bits of dot products and bias sums, lower end
-  int max_len = 32;     // upper end
-  int init_len = 20;    // input fractional bits: initial error 2^-20
-  int word_max = 32;    // wordLengthWmax of the cost function
+  int min_len = 5;   // fractional bits of dot products and bias sums, lower end
+  int max_len = 32;  // upper end
+  int init_len = 20; // input fractional bits: initial error 2^-20
+  int word_max = 32; // wordLengthWmax of the cost function
 };
 
 MethodResult solve_aster(const SynthesisProblem& problem, const AsterSettings& settings = {});
@@ -76,7 +76,7 @@ MethodResult solve_aster(const SynthesisProblem& problem, const AsterSettings& s
 struct AsterHullRanges {
   std::vector<Interval> dot, biased;
 };
-AsterHullRanges aster_hull_ranges(const io::FloatNetwork& net, const InputBox& box);
+AsterHullRanges aster_hull_ranges(const floatnet::FloatNetwork& net, const InputBox& box);
 
 /// ceil(log2 |w|) for w != 0: |w| <= 2^result.
 int ceil_log2(double w);

@@ -9,7 +9,7 @@
 #include <vector>
 
 #include "fxnn/core/rounding.h"
-#include "fxnn/io/float_network.h"
+#include "fxnn/floatnet/float_network.h"
 #include "fxnn/synth/input_box.h"
 
 namespace fxnn::synth {
@@ -29,18 +29,20 @@ struct FormatPlan {
 
 /// Checks that a plan fits a network: sizes, Fa_i >= Fw_i + F_j for every input j of neuron i
 /// (exact products, eq. (6)), F_i <= Fa_i, and shifts below 63. Throws std::invalid_argument.
-void check_plan(const io::FloatNetwork& net, const FormatPlan& plan);
+void check_plan(const floatnet::FloatNetwork& net, const FormatPlan& plan);
 
 struct QuantizedLayer {
   int64_t inputs = 0, outputs = 0;
-  io::Activation activation = io::Activation::kLinear;
+  floatnet::Activation activation = floatnet::Activation::kLinear;
   std::vector<NeuronFormat> formats; // [outputs]
   std::vector<int64_t> weight;       // [outputs * inputs] codes at frac_weight of the row
   std::vector<int> align;            // [outputs * inputs] k_ij = Fa_i - Fw_i - F_j >= 0, eq. (6)
   std::vector<int64_t> bias;         // [outputs] codes at frac_acc
   std::vector<int64_t> clip;         // [outputs] codes at frac_out (kClippedRelu only)
 
-  int shift(int64_t i) const { return formats[static_cast<size_t>(i)].frac_acc - formats[static_cast<size_t>(i)].frac_out; }
+  int shift(int64_t i) const {
+    return formats[static_cast<size_t>(i)].frac_acc - formats[static_cast<size_t>(i)].frac_out;
+  }
   /// The weight code with its alignment folded in, W_ij * 2^k_ij: the compile-time constant of code.
   __int128 folded_weight(int64_t i, int64_t j) const;
 };
@@ -64,7 +66,7 @@ int64_t round_to_code(double value, int frac, Rounding rounding);
 __int128 shift_round(__int128 v, int s, Rounding rounding);
 
 /// Quantizes a network by a plan (eq. (3)-(5)); the box gives the input code limits.
-QuantizedNetwork quantize_network(const io::FloatNetwork& net, const InputBox& box, const FormatPlan& plan,
+QuantizedNetwork quantize_network(const floatnet::FloatNetwork& net, const InputBox& box, const FormatPlan& plan,
                                   Rounding rounding);
 
 /// Raised by the reference evaluation when an integer leaves its C type (never for a certified network).

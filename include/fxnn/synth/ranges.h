@@ -7,7 +7,7 @@
 #include <string>
 #include <vector>
 
-#include "fxnn/io/float_network.h"
+#include "fxnn/floatnet/float_network.h"
 #include "fxnn/synth/input_box.h"
 
 namespace fxnn::synth {
@@ -34,7 +34,7 @@ struct NetworkRanges {
 
 /// The ranges of every neuron for all inputs of the box. Throws std::invalid_argument when the box
 /// does not fit the network.
-NetworkRanges analyze_ranges(const io::FloatNetwork& net, const InputBox& box, RangeMode mode);
+NetworkRanges analyze_ranges(const floatnet::FloatNetwork& net, const InputBox& box, RangeMode mode);
 
 /// Width statistics of the pre-activation ranges of one layer (for reports).
 struct RangeWidths {

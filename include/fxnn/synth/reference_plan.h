@@ -3,7 +3,7 @@
 // (docs/synthesis.md section 6, eq. (29a)): among the finest formats the word sizes allow, the ones
 // whose certified bound is smallest.
 
-#include "fxnn/io/float_network.h"
+#include "fxnn/floatnet/float_network.h"
 #include "fxnn/synth/certificate.h"
 #include "fxnn/synth/error_model.h"
 #include "fxnn/synth/input_box.h"
@@ -25,7 +25,7 @@ struct ReferencePlan {
 /// finest_plan with 0 to kMaxTradedWeightBits weight bits traded, each quantized and certified: the
 /// overflow-free one with the smallest bound (the fewest traded bits on ties), else the first that
 /// could be quantized. Rethrows the quantization error (codes beyond 62 bits) when none could be.
-ReferencePlan reference_plan(const io::FloatNetwork& net, const InputBox& box, const NetworkRanges& ranges,
+ReferencePlan reference_plan(const floatnet::FloatNetwork& net, const InputBox& box, const NetworkRanges& ranges,
                              const SynthesisBounds& bounds, Rounding rounding, const CertifyOptions& certify_options,
                              bool uniform_storage);
 

@@ -8,7 +8,7 @@
 #include <string>
 #include <vector>
 
-#include "fxnn/io/float_network.h"
+#include "fxnn/floatnet/float_network.h"
 #include "fxnn/synth/certificate.h"
 #include "fxnn/synth/input_box.h"
 #include "fxnn/synth/methods.h"
@@ -27,10 +27,10 @@ struct SynthesisOptions {
   /// kNearest (round half up) or kFloor (truncation); empty: nearest for lp/milp, floor for aster.
   std::optional<Rounding> rounding;
   RangeMode ranges = RangeMode::kInterval;
-  int word = 32; // W, at most 32 (the generated interface is int32_t)
-  int acc = 64;  // A, at most 64 (int64_t accumulators)
-  double time_limit = 60.0;  // seconds per solver call
-  int retries = 3;           // re-solves with a tighter target when the certificate misses eps by rounding
+  int word = 32;            // W, at most 32 (the generated interface is int32_t)
+  int acc = 64;             // A, at most 64 (int64_t accumulators)
+  double time_limit = 60.0; // seconds per solver call
+  int retries = 3;          // re-solves with a tighter target when the certificate misses eps by rounding
   /// The formats must also be encodable as a fixed-point network (`--out`, docs/synthesis.md
   /// section 13): accumulators bounded over the full input formats (eq. (52)), and for lp one
   /// format for all inputs and one per layer's outputs (weights and accumulators stay per neuron).
@@ -78,12 +78,12 @@ struct SynthesisReport {
   bool sound_method() const { return options.method != Method::kAster; }
 };
 
-SynthesisReport synthesize(const io::FloatNetwork& net, const InputBox& box, const SynthesisOptions& options);
+SynthesisReport synthesize(const floatnet::FloatNetwork& net, const InputBox& box, const SynthesisOptions& options);
 
 /// Why no formats exist: certifies the finest formats the word sizes allow and names the layer whose
 /// rounding dominates the bound and the word size that limits it (or says that formats exist and the
 /// method's model is too conservative to find them).
-std::string diagnose_infeasibility(const io::FloatNetwork& net, const InputBox& box, const NetworkRanges& ranges,
+std::string diagnose_infeasibility(const floatnet::FloatNetwork& net, const InputBox& box, const NetworkRanges& ranges,
                                    const SynthesisOptions& options);
 
 SizeMetrics size_metrics(const QuantizedNetwork& q, const Certificate& cert);

@@ -6,7 +6,7 @@
 
 #include "fxnn/config/experiment_config.h"
 #include "fxnn/nn/network.h"
-#include "fxnn/precision/precision_plan.h"
+#include "fxnn/nn/precision_plan.h"
 
 namespace fxnn {
 
@@ -21,7 +21,6 @@ struct TrainedRun {
 TrainedRun load_trained_run(const std::string& dir);
 
 /// A checkpoint with the config and the plan given separately (`plan` empty: float).
-TrainedRun load_trained_checkpoint(const std::string& checkpoint, const std::string& config,
-                                   const std::string& plan);
+TrainedRun load_trained_checkpoint(const std::string& checkpoint, const std::string& config, const std::string& plan);
 
 } // namespace fxnn

@@ -15,8 +15,8 @@
 #include "fxnn/data/dataset.h"
 #include "fxnn/io/directory_lock.h"
 #include "fxnn/nn/network.h"
+#include "fxnn/nn/precision_plan.h"
 #include "fxnn/optim/fixed_point_sgd.h"
-#include "fxnn/precision/precision_plan.h"
 #include "fxnn/train/checkpoint.h"
 #include "fxnn/train/communicator.h"
 #include "fxnn/train/data_parallel_step.h"
@@ -92,6 +92,5 @@ class Trainer {
 
 /// Sets LibTorch's (and OpenMP's) thread count: `threads`, or one per hardware thread when 0.
 int configure_threads(int64_t threads);
-
 
 } // namespace fxnn

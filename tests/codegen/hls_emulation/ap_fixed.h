@@ -56,7 +56,9 @@ struct ap_fixed {
   ap_fixed(const ap_fixed<W2, I2, Q2, O2, N2>& o) {
     set(o.raw, W2 - I2);
   }
-  void set(ap_emulation::raw_t v, int from) { raw = ap_emulation::wrap(ap_emulation::requantize(v, from, kFrac, Q), W); }
+  void set(ap_emulation::raw_t v, int from) {
+    raw = ap_emulation::wrap(ap_emulation::requantize(v, from, kFrac, Q), W);
+  }
   double to_double() const { return std::ldexp(static_cast<double>(raw), -kFrac); }
 
   template <typename T>
@@ -74,8 +76,8 @@ ap_fixed<W1 + W2, I1 + I2> operator*(const ap_fixed<W1, I1, Q1, O1, N1>& a, cons
 }
 
 template <int W1, int I1, ap_q_mode Q1, ap_o_mode O1, int N1, int W2, int I2, ap_q_mode Q2, ap_o_mode O2, int N2>
-ap_fixed<ap_emulation::max(W1 - I1, W2 - I2) + ap_emulation::max(I1, I2) + 1, ap_emulation::max(I1, I2) + 1>
-operator+(const ap_fixed<W1, I1, Q1, O1, N1>& a, const ap_fixed<W2, I2, Q2, O2, N2>& b) {
+ap_fixed<ap_emulation::max(W1 - I1, W2 - I2) + ap_emulation::max(I1, I2) + 1, ap_emulation::max(I1, I2) + 1> operator+(
+    const ap_fixed<W1, I1, Q1, O1, N1>& a, const ap_fixed<W2, I2, Q2, O2, N2>& b) {
   constexpr int F = ap_emulation::max(W1 - I1, W2 - I2);
   ap_fixed<F + ap_emulation::max(I1, I2) + 1, ap_emulation::max(I1, I2) + 1> r;
   r.raw = a.raw * (static_cast<ap_emulation::raw_t>(1) << (F - (W1 - I1))) +
@@ -97,8 +99,14 @@ int compare(const ap_fixed<W, I, Q, O, N>& a, int b) {
   return a.raw < y ? -1 : (a.raw > y ? 1 : 0);
 }
 template <int W, int I, ap_q_mode Q, ap_o_mode O, int N, typename T>
-bool operator<(const ap_fixed<W, I, Q, O, N>& a, const T& b) { return compare(a, b) < 0; }
+bool operator<(const ap_fixed<W, I, Q, O, N>& a, const T& b) {
+  return compare(a, b) < 0;
+}
 template <int W, int I, ap_q_mode Q, ap_o_mode O, int N, typename T>
-bool operator>(const ap_fixed<W, I, Q, O, N>& a, const T& b) { return compare(a, b) > 0; }
+bool operator>(const ap_fixed<W, I, Q, O, N>& a, const T& b) {
+  return compare(a, b) > 0;
+}
 template <int W, int I, ap_q_mode Q, ap_o_mode O, int N, typename T>
-bool operator==(const ap_fixed<W, I, Q, O, N>& a, const T& b) { return compare(a, b) == 0; }
+bool operator==(const ap_fixed<W, I, Q, O, N>& a, const T& b) {
+  return compare(a, b) == 0;
+}
