@@ -119,199 +119,247 @@ double activate_errors(detail::Zonotope& errors, Eigen::Index i, const floatnet:
   return row_bound();
 }
 
-} // namespace
+/// The smallest and largest of a set of codes, for the bits they need.
+struct CodeRange {
+  __int128 lo = 0, hi = 0;
+  void add(__int128 v) {
+    lo = std::min(lo, v);
+    hi = std::max(hi, v);
+  }
+};
 
-Certificate certify(const floatnet::FloatNetwork& net, const NetworkRanges& ranges, const QuantizedNetwork& q,
-                    const CertifyOptions& options) {
-  Certificate cert;
-  const Rounding rounding = q.rounding;
-  const int r = rounding_exponent(rounding);
-  const auto counts = [&](size_t source) { return options.sources.empty() || options.sources[source]; };
-  std::vector<std::string> failures;
-  const auto fail = [&](const std::string& message) { failures.push_back(message); };
-
-  // Inputs: eq. (13). The affine analysis gives each input's error its own symbol.
-  std::vector<Value> values;
-  __int128 in_lo = 0, in_hi = 0;
+/// Eq. (13): each input's error, code range and magnitudes (`values`), and the affine analysis's
+/// input zonotope, in which each input's error is its own symbol. Returns the bits of the input codes.
+int analyse_inputs(const NetworkRanges& ranges, const QuantizedNetwork& q, bool counted, std::vector<Value>& values,
+                   detail::Zonotope& errors) {
+  const int r = rounding_exponent(q.rounding);
+  CodeRange codes;
   std::vector<double> err_lo, err_hi;
   for (int64_t j = 0; j < q.inputs(); ++j) {
     const size_t uj = static_cast<size_t>(j);
     const int frac = q.input_frac[uj];
     Value v;
-    v.error = counts(0) ? pow2(-frac - r) : Rational(0);
+    v.error = counted ? pow2(-frac - r) : Rational(0);
     v.code_max = std::max(abs128(q.input_code_lo[uj]), abs128(q.input_code_hi[uj]));
     v.computed_magnitude = Rational(big(v.code_max)) * pow2(-frac);
     v.real_magnitude = Rational(std::max(std::fabs(ranges.input_lo[uj]), std::fabs(ranges.input_hi[uj])));
-    in_lo = std::min<__int128>(in_lo, q.input_code_lo[uj]);
-    in_hi = std::max<__int128>(in_hi, q.input_code_hi[uj]);
+    codes.add(q.input_code_lo[uj]);
+    codes.add(q.input_code_hi[uj]);
     const double e = round_up(v.error);
     err_lo.push_back(-e); // floor: x^ - x in (-2^-F, 0]; nearest: (-2^-F-1, 2^-F-1]
-    err_hi.push_back(rounding == Rounding::kFloor ? 0.0 : e);
+    err_hi.push_back(q.rounding == Rounding::kFloor ? 0.0 : e);
     values.push_back(std::move(v));
   }
-  cert.input_bits = signed_bits(in_lo, in_hi);
+  errors = detail::input_zonotope(err_lo, err_hi);
+  return signed_bits(codes.lo, codes.hi);
+}
+
+/// The affine analysis of layer l's pre-activation errors (eq. (20a)-(20b)): the propagated symbols
+/// through w^, then per neuron the bias rounding, sum_j (w^ - w) y_j and the shift.
+void propagate_pre_activation(detail::Zonotope& errors, const floatnet::DenseLayer& layer, const QuantizedLayer& ql,
+                              const NetworkRanges& ranges, size_t l, bool source, Rounding rounding) {
+  Eigen::MatrixXd w_hat = layer.weight;
+  for (int64_t i = 0; source && i < ql.outputs; ++i)
+    for (int64_t j = 0; j < ql.inputs; ++j)
+      w_hat(i, j) = std::ldexp(static_cast<double>(ql.weight[static_cast<size_t>(i * ql.inputs + j)]),
+                               -ql.formats[static_cast<size_t>(i)].frac_weight); // exact: |code| < 2^53
+  errors = detail::affine(w_hat, Eigen::VectorXd::Zero(ql.outputs), errors);
+  for (int64_t i = 0; source && i < ql.outputs; ++i) {
+    const size_t ui = static_cast<size_t>(i);
+    const NeuronFormat& f = ql.formats[ui];
+    const Rational db = Rational(BigInt(ql.bias[ui])) * pow2(-f.frac_acc) - Rational(layer.bias(i));
+    detail::add_interval(errors, i, round_down(db), round_up(db));
+    double lo = 0, hi = 0, mag = 0;
+    for (int64_t j = 0; j < ql.inputs; ++j) {
+      const double dw = w_hat(i, j) - layer.weight(i, j);
+      const double a = dw * (l == 0 ? ranges.input_lo[static_cast<size_t>(j)]
+                                    : ranges.layers[l - 1].post_lo[static_cast<size_t>(j)]);
+      const double b = dw * (l == 0 ? ranges.input_hi[static_cast<size_t>(j)]
+                                    : ranges.layers[l - 1].post_hi[static_cast<size_t>(j)]);
+      lo += std::min(a, b);
+      hi += std::max(a, b);
+      mag += std::max(std::fabs(a), std::fabs(b)) + std::fabs(dw);
+    }
+    const double p = detail::pad(2 * ql.inputs + 2, mag);
+    detail::add_interval(errors, i, lo - p, hi + p);
+    const int s = ql.shift(i);
+    if (s > 0) {
+      const double unit = std::ldexp(1.0, s - f.frac_acc); // 2^-F: encloses (2^s - 1) 2^-Fa
+      if (rounding == Rounding::kFloor)
+        detail::add_interval(errors, i, -unit, 0.0);
+      else
+        detail::add_interval(errors, i, -unit / 2, unit / 2);
+    }
+  }
+}
+
+/// Neuron i's accumulator: the bound of eq. (14) on |a^ - z| and the largest |accumulator| (eq. (21),
+/// clamped at kHuge); the weight codes and folded constants it uses are added to `weights`, `folded`.
+struct NeuronSum {
+  Rational error;
+  __int128 partial = 0;
+};
+NeuronSum neuron_sum(const floatnet::DenseLayer& layer, const QuantizedLayer& ql, int64_t i,
+                     const std::vector<Value>& values, bool source, CodeRange& weights, CodeRange& folded) {
+  const size_t ui = static_cast<size_t>(i);
+  const NeuronFormat& f = ql.formats[ui];
+  // eq. (14): |a^ - z| <= delta_b + sum_j min(|w| e_j + delta_w X_j, |w^| e_j + delta_w Y_j).
+  const Rational bias_hat = Rational(BigInt(ql.bias[ui])) * pow2(-f.frac_acc);
+  NeuronSum sum;
+  sum.error = source ? abs(bias_hat - Rational(layer.bias(i))) : Rational(0);
+  sum.partial = abs128(ql.bias[ui]);
+  for (int64_t j = 0; j < ql.inputs; ++j) {
+    const size_t k = static_cast<size_t>(i * ql.inputs + j);
+    const Value& in = values[static_cast<size_t>(j)];
+    const Rational w(layer.weight(i, j));
+    const Rational w_hat_r = source ? Rational(BigInt(ql.weight[k])) * pow2(-f.frac_weight) : w;
+    const Rational dw = abs(w_hat_r - w);
+    if (dw == 0) {
+      sum.error += abs(w) * in.error;
+    } else {
+      const Rational a = abs(w) * in.error + dw * in.computed_magnitude;
+      const Rational b = abs(w_hat_r) * in.error + dw * in.real_magnitude;
+      sum.error += a < b ? a : b;
+    }
+    weights.add(ql.weight[k]);
+    const __int128 folded_weight = ql.folded_weight(i, j);
+    folded.add(folded_weight);
+    const __int128 magnitude = abs128(folded_weight);
+    if (magnitude != 0 && in.code_max > kHuge / magnitude)
+      sum.partial = kHuge; // eq. (21)
+    else if (sum.partial < kHuge)
+      sum.partial = std::min(kHuge, sum.partial + magnitude * in.code_max);
+  }
+  return sum;
+}
+
+int64_t clamp_to_int64(__int128 v) {
+  return static_cast<int64_t>(
+      std::clamp<__int128>(v, std::numeric_limits<int64_t>::min(), std::numeric_limits<int64_t>::max()));
+}
+
+/// One layer of the analysis: its certificate (bits, codes, largest error) and the bounds of its
+/// stored outputs (`next`), from the bounds of its inputs (`values`) and the affine analysis
+/// (`errors`, advanced through the layer).
+LayerCertificate certify_layer(const floatnet::DenseLayer& layer, const LayerRanges& lr, const QuantizedLayer& ql,
+                               const NetworkRanges& ranges, size_t l, bool source, Rounding rounding,
+                               const std::vector<Value>& values, detail::Zonotope& errors, std::vector<Value>& next) {
+  propagate_pre_activation(errors, layer, ql, ranges, l, source, rounding);
+  std::vector<double> pre_lo, pre_hi; // bounds of z^ - z (the shift included)
+  errors.bounds(pre_lo, pre_hi);
+
+  LayerCertificate lc;
+  CodeRange weights, folded;
+  Rational layer_max = 0;
+  next.assign(static_cast<size_t>(ql.outputs), Value{});
+  for (int64_t i = 0; i < ql.outputs; ++i) {
+    const size_t ui = static_cast<size_t>(i);
+    const NeuronFormat& f = ql.formats[ui];
+    const NeuronSum sum = neuron_sum(layer, ql, i, values, source, weights, folded);
+    const Rational& err = sum.error;
+    // eq. (7), (11)-(12): the shift to F fractional bits.
+    const int s = ql.shift(i);
+    Rational shift_error = 0;
+    if (source && s > 0)
+      shift_error = rounding == Rounding::kFloor ? Rational(pow2(s) - 1) * pow2(-f.frac_acc) : pow2(s - 1 - f.frac_acc);
+    const __int128 round_add = rounding == Rounding::kNearest && s > 0 ? static_cast<__int128>(1) << (s - 1) : 0;
+    lc.neuron_acc_bits.push_back(signed_bits(-(sum.partial + round_add), sum.partial + round_add));
+    lc.acc_bits = std::max(lc.acc_bits, lc.neuron_acc_bits.back());
+    // eq. (18): the stored code, from both analyses (each encloses z^ = a^ rounded).
+    const Rational z_lo(lr.pre_lo[ui]), z_hi(lr.pre_hi[ui]);
+    __int128 c_lo = code_of(z_lo - err, f.frac_out, rounding), c_hi = code_of(z_hi + err, f.frac_out, rounding);
+    const Rational affine_lo = z_lo + Rational(pre_lo[ui]), affine_hi = z_hi + Rational(pre_hi[ui]);
+    c_lo = std::max(c_lo, -to_int128(floor_of(-affine_lo * pow2(f.frac_out)))); // ceil
+    c_hi = std::min(c_hi, to_int128(floor_of(affine_hi * pow2(f.frac_out))));
+    // The computed value z^ lies in [z_lo + d_lo, z_hi + d_hi] with d = z^ - z from either analysis.
+    Rational d_hi = err + shift_error;
+    if (Rational(pre_hi[ui]) < d_hi) d_hi = Rational(pre_hi[ui]);
+    Rational d_lo = -(err + shift_error);
+    if (Rational(pre_lo[ui]) > d_lo) d_lo = Rational(pre_lo[ui]);
+    Rational clip_error = 0;
+    if (ql.activation != floatnet::Activation::kLinear) {
+      c_lo = std::max<__int128>(c_lo, 0);
+      c_hi = std::max<__int128>(c_hi, 0);
+    }
+    if (ql.activation == floatnet::Activation::kClippedRelu) {
+      c_lo = std::min<__int128>(c_lo, ql.clip[ui]);
+      c_hi = std::min<__int128>(c_hi, ql.clip[ui]);
+      if (source) clip_error = abs(Rational(BigInt(ql.clip[ui])) * pow2(-f.frac_out) - Rational(layer.clip));
+    }
+    // eq. (16)-(17): Lipschitz 1, and a neuron whose computed and real values are both 0.
+    Rational e = err + shift_error + clip_error;
+    if (ql.activation != floatnet::Activation::kLinear) {
+      Rational top = z_hi + d_hi;
+      if (top < 0) top = 0;
+      if (top < e) e = top;
+    }
+    // The affine analysis after the activation (eq. (20c)).
+    const double affine_error = activate_errors(errors, i, layer, lr.pre_lo[ui], lr.pre_hi[ui], d_lo, d_hi,
+                                                source ? clip_error : Rational(0), ql.clip[ui], f.frac_out);
+    if (Rational(affine_error) < e) e = Rational(affine_error);
+    Value& out = next[ui];
+    out.error = e;
+    out.code_max = std::max(abs128(c_lo), abs128(c_hi));
+    out.computed_magnitude = Rational(big(out.code_max)) * pow2(-f.frac_out);
+    out.real_magnitude = Rational(std::max(std::fabs(lr.post_lo[ui]), std::fabs(lr.post_hi[ui])));
+    lc.code_lo.push_back(clamp_to_int64(c_lo));
+    lc.code_hi.push_back(clamp_to_int64(c_hi));
+    lc.storage_bits = std::max(lc.storage_bits, signed_bits(c_lo, c_hi));
+    if (e > layer_max) layer_max = e;
+  }
+  lc.max_error = round_up(layer_max);
+  lc.weight_bits = signed_bits(weights.lo, weights.hi);
+  lc.folded_weight_bits = signed_bits(folded.lo, folded.hi);
+  return lc;
+}
+
+/// The widths a layer's certificate needs against the word W and accumulator A of the options.
+void check_layer_widths(const LayerCertificate& lc, size_t l, const CertifyOptions& options,
+                        std::vector<std::string>& failures) {
+  const std::string name = "layer " + std::to_string(l + 1);
+  if (lc.weight_bits > std::min(options.word, 53))
+    failures.push_back(name + ": the weight codes need " + std::to_string(lc.weight_bits) +
+                       " bits > W = " + std::to_string(options.word));
+  if (lc.folded_weight_bits > 64)
+    failures.push_back(name + ": the aligned weight constants need " + std::to_string(lc.folded_weight_bits) +
+                       " bits > 64");
+  if (lc.acc_bits > std::min(options.acc, 64))
+    failures.push_back(name + ": the accumulator needs " + std::to_string(lc.acc_bits) +
+                       " bits > A = " + std::to_string(options.acc));
+  if (lc.storage_bits > options.word)
+    failures.push_back(name + ": the stored outputs need " + std::to_string(lc.storage_bits) +
+                       " bits > W = " + std::to_string(options.word));
+}
+
+} // namespace
+
+Certificate certify(const floatnet::FloatNetwork& net, const NetworkRanges& ranges, const QuantizedNetwork& q,
+                    const CertifyOptions& options) {
+  Certificate cert;
+  const auto counts = [&](size_t source) { return options.sources.empty() || options.sources[source]; };
+  std::vector<std::string> failures;
+
+  std::vector<Value> values;
+  detail::Zonotope errors;
+  cert.input_bits = analyse_inputs(ranges, q, counts(0), values, errors);
   if (cert.input_bits > options.word)
-    fail("the input codes need " + std::to_string(cert.input_bits) + " bits > W = " + std::to_string(options.word));
-  detail::Zonotope errors = detail::input_zonotope(err_lo, err_hi);
+    failures.push_back("the input codes need " + std::to_string(cert.input_bits) +
+                       " bits > W = " + std::to_string(options.word));
 
-  std::vector<Rational> output_errors;
   for (size_t l = 0; l < q.layers.size(); ++l) {
-    const QuantizedLayer& ql = q.layers[l];
-    const floatnet::DenseLayer& layer = net.layers[l];
-    const LayerRanges& lr = ranges.layers[l];
-    const bool source = counts(l + 1);
-    const size_t n = static_cast<size_t>(ql.outputs);
-
-    // The affine analysis of the layer's pre-activation errors (eq. (20a)-(20b)): the propagated
-    // symbols through w^, then per neuron the bias rounding, sum_j (w^ - w) y_j and the shift.
-    Eigen::MatrixXd w_hat = layer.weight;
-    for (int64_t i = 0; source && i < ql.outputs; ++i)
-      for (int64_t j = 0; j < ql.inputs; ++j)
-        w_hat(i, j) = std::ldexp(static_cast<double>(ql.weight[static_cast<size_t>(i * ql.inputs + j)]),
-                                 -ql.formats[static_cast<size_t>(i)].frac_weight); // exact: |code| < 2^53
-    errors = detail::affine(w_hat, Eigen::VectorXd::Zero(ql.outputs), errors);
-    for (int64_t i = 0; source && i < ql.outputs; ++i) {
-      const size_t ui = static_cast<size_t>(i);
-      const NeuronFormat& f = ql.formats[ui];
-      const Rational db = Rational(BigInt(ql.bias[ui])) * pow2(-f.frac_acc) - Rational(layer.bias(i));
-      detail::add_interval(errors, i, round_down(db), round_up(db));
-      double lo = 0, hi = 0, mag = 0;
-      for (int64_t j = 0; j < ql.inputs; ++j) {
-        const double dw = w_hat(i, j) - layer.weight(i, j);
-        const double a = dw * (l == 0 ? ranges.input_lo[static_cast<size_t>(j)]
-                                      : ranges.layers[l - 1].post_lo[static_cast<size_t>(j)]);
-        const double b = dw * (l == 0 ? ranges.input_hi[static_cast<size_t>(j)]
-                                      : ranges.layers[l - 1].post_hi[static_cast<size_t>(j)]);
-        lo += std::min(a, b);
-        hi += std::max(a, b);
-        mag += std::max(std::fabs(a), std::fabs(b)) + std::fabs(dw);
-      }
-      const double p = detail::pad(2 * ql.inputs + 2, mag);
-      detail::add_interval(errors, i, lo - p, hi + p);
-      const int s = ql.shift(i);
-      if (s > 0) {
-        const double unit = std::ldexp(1.0, s - f.frac_acc); // 2^-F: encloses (2^s - 1) 2^-Fa
-        if (rounding == Rounding::kFloor)
-          detail::add_interval(errors, i, -unit, 0.0);
-        else
-          detail::add_interval(errors, i, -unit / 2, unit / 2);
-      }
-    }
-    std::vector<double> pre_lo, pre_hi; // bounds of z^ - z (the shift included)
-    errors.bounds(pre_lo, pre_hi);
-
-    LayerCertificate lc;
-    __int128 w_lo = 0, w_hi = 0, f_lo = 0, f_hi = 0;
-    Rational layer_max = 0;
-    std::vector<Value> next(n);
-    for (int64_t i = 0; i < ql.outputs; ++i) {
-      const size_t ui = static_cast<size_t>(i);
-      const NeuronFormat& f = ql.formats[ui];
-      // eq. (14): |a^ - z| <= delta_b + sum_j min(|w| e_j + delta_w X_j, |w^| e_j + delta_w Y_j).
-      Rational bias_hat = Rational(BigInt(ql.bias[ui])) * pow2(-f.frac_acc);
-      Rational err = source ? abs(bias_hat - Rational(layer.bias(i))) : Rational(0);
-      __int128 partial = abs128(ql.bias[ui]);
-      for (int64_t j = 0; j < ql.inputs; ++j) {
-        const size_t k = static_cast<size_t>(i * ql.inputs + j);
-        const Value& in = values[static_cast<size_t>(j)];
-        const Rational w(layer.weight(i, j));
-        const Rational w_hat_r = source ? Rational(BigInt(ql.weight[k])) * pow2(-f.frac_weight) : w;
-        const Rational dw = abs(w_hat_r - w);
-        if (dw == 0) {
-          err += abs(w) * in.error;
-        } else {
-          const Rational a = abs(w) * in.error + dw * in.computed_magnitude;
-          const Rational b = abs(w_hat_r) * in.error + dw * in.real_magnitude;
-          err += a < b ? a : b;
-        }
-        w_lo = std::min<__int128>(w_lo, ql.weight[k]);
-        w_hi = std::max<__int128>(w_hi, ql.weight[k]);
-        const __int128 folded = ql.folded_weight(i, j);
-        f_lo = std::min(f_lo, folded);
-        f_hi = std::max(f_hi, folded);
-        const __int128 magnitude = abs128(folded);
-        if (magnitude != 0 && in.code_max > kHuge / magnitude)
-          partial = kHuge; // eq. (21)
-        else if (partial < kHuge)
-          partial = std::min(kHuge, partial + magnitude * in.code_max);
-      }
-      // eq. (7), (11)-(12): the shift to F fractional bits.
-      const int s = ql.shift(i);
-      Rational shift_error = 0;
-      if (source && s > 0)
-        shift_error =
-            rounding == Rounding::kFloor ? Rational(pow2(s) - 1) * pow2(-f.frac_acc) : pow2(s - 1 - f.frac_acc);
-      const __int128 round_add = rounding == Rounding::kNearest && s > 0 ? static_cast<__int128>(1) << (s - 1) : 0;
-      lc.neuron_acc_bits.push_back(signed_bits(-(partial + round_add), partial + round_add));
-      lc.acc_bits = std::max(lc.acc_bits, lc.neuron_acc_bits.back());
-      // eq. (18): the stored code, from both analyses (each encloses z^ = a^ rounded).
-      const Rational z_lo(lr.pre_lo[ui]), z_hi(lr.pre_hi[ui]);
-      __int128 c_lo = code_of(z_lo - err, f.frac_out, rounding), c_hi = code_of(z_hi + err, f.frac_out, rounding);
-      const Rational affine_lo = z_lo + Rational(pre_lo[ui]), affine_hi = z_hi + Rational(pre_hi[ui]);
-      c_lo = std::max(c_lo, -to_int128(floor_of(-affine_lo * pow2(f.frac_out)))); // ceil
-      c_hi = std::min(c_hi, to_int128(floor_of(affine_hi * pow2(f.frac_out))));
-      // The computed value z^ lies in [z_lo + d_lo, z_hi + d_hi] with d = z^ - z from either analysis.
-      Rational d_hi = err + shift_error;
-      if (Rational(pre_hi[ui]) < d_hi) d_hi = Rational(pre_hi[ui]);
-      Rational d_lo = -(err + shift_error);
-      if (Rational(pre_lo[ui]) > d_lo) d_lo = Rational(pre_lo[ui]);
-      Rational clip_error = 0;
-      if (ql.activation != floatnet::Activation::kLinear) {
-        c_lo = std::max<__int128>(c_lo, 0);
-        c_hi = std::max<__int128>(c_hi, 0);
-      }
-      if (ql.activation == floatnet::Activation::kClippedRelu) {
-        c_lo = std::min<__int128>(c_lo, ql.clip[ui]);
-        c_hi = std::min<__int128>(c_hi, ql.clip[ui]);
-        if (source) clip_error = abs(Rational(BigInt(ql.clip[ui])) * pow2(-f.frac_out) - Rational(layer.clip));
-      }
-      // eq. (16)-(17): Lipschitz 1, and a neuron whose computed and real values are both 0.
-      Rational e = err + shift_error + clip_error;
-      if (ql.activation != floatnet::Activation::kLinear) {
-        Rational top = z_hi + d_hi;
-        if (top < 0) top = 0;
-        if (top < e) e = top;
-      }
-      // The affine analysis after the activation (eq. (20c)).
-      const double affine_error = activate_errors(errors, i, layer, lr.pre_lo[ui], lr.pre_hi[ui], d_lo, d_hi,
-                                                  source ? clip_error : Rational(0), ql.clip[ui], f.frac_out);
-      if (Rational(affine_error) < e) e = Rational(affine_error);
-      Value& out = next[ui];
-      out.error = e;
-      out.code_max = std::max(abs128(c_lo), abs128(c_hi));
-      out.computed_magnitude = Rational(big(out.code_max)) * pow2(-f.frac_out);
-      out.real_magnitude = Rational(std::max(std::fabs(lr.post_lo[ui]), std::fabs(lr.post_hi[ui])));
-      lc.code_lo.push_back(static_cast<int64_t>(
-          std::clamp<__int128>(c_lo, std::numeric_limits<int64_t>::min(), std::numeric_limits<int64_t>::max())));
-      lc.code_hi.push_back(static_cast<int64_t>(
-          std::clamp<__int128>(c_hi, std::numeric_limits<int64_t>::min(), std::numeric_limits<int64_t>::max())));
-      lc.storage_bits = std::max(lc.storage_bits, signed_bits(c_lo, c_hi));
-      if (e > layer_max) layer_max = e;
-      if (l + 1 == q.layers.size()) output_errors.push_back(e);
-    }
-    lc.max_error = round_up(layer_max);
-    lc.weight_bits = signed_bits(w_lo, w_hi);
-    lc.folded_weight_bits = signed_bits(f_lo, f_hi);
-    const std::string name = "layer " + std::to_string(l + 1);
-    if (lc.weight_bits > std::min(options.word, 53))
-      fail(name + ": the weight codes need " + std::to_string(lc.weight_bits) +
-           " bits > W = " + std::to_string(options.word));
-    if (lc.folded_weight_bits > 64)
-      fail(name + ": the aligned weight constants need " + std::to_string(lc.folded_weight_bits) + " bits > 64");
-    if (lc.acc_bits > std::min(options.acc, 64))
-      fail(name + ": the accumulator needs " + std::to_string(lc.acc_bits) +
-           " bits > A = " + std::to_string(options.acc));
-    if (lc.storage_bits > options.word)
-      fail(name + ": the stored outputs need " + std::to_string(lc.storage_bits) +
-           " bits > W = " + std::to_string(options.word));
+    std::vector<Value> next;
+    LayerCertificate lc = certify_layer(net.layers[l], ranges.layers[l], q.layers[l], ranges, l, counts(l + 1),
+                                        q.rounding, values, errors, next);
+    check_layer_widths(lc, l, options, failures);
     cert.layers.push_back(std::move(lc));
     values = std::move(next);
   }
   cert.overflow_free = failures.empty();
+  // The outputs' bounds: those of the last layer's stored values.
   Rational bound = 0;
-  for (const Rational& e : output_errors) {
-    cert.output_bounds.push_back(round_up(e));
-    if (e > bound) bound = e;
+  for (const Value& out : q.layers.empty() ? std::vector<Value>() : values) {
+    cert.output_bounds.push_back(round_up(out.error));
+    if (out.error > bound) bound = out.error;
   }
   cert.bound = round_up(bound);
   std::ostringstream exact;
@@ -321,7 +369,7 @@ Certificate certify(const floatnet::FloatNetwork& net, const NetworkRanges& rang
     std::ostringstream message;
     message.precision(6);
     message << "the certified error bound " << cert.bound << " exceeds eps = " << options.eps;
-    fail(message.str());
+    failures.push_back(message.str());
   }
   cert.certified = failures.empty();
   cert.failure = failures.empty() ? "" : failures.front();
