@@ -31,35 +31,34 @@ struct ErrorRow {
   std::string name;
 };
 
-} // namespace
-
-MethodResult solve_milp(const SynthesisProblem& p) {
-  const floatnet::FloatNetwork& net = *p.net;
-  const SynthesisBounds& b = *p.bounds;
-  const ErrorGains& gains = *p.gains;
-  const int r = rounding_exponent(p.rounding);
-  const bool nearest = p.rounding == Rounding::kNearest;
-  const size_t layers = net.layers.size();
-  const double scale = 1.0 / p.eps; // errors are measured in units of eps
-  MethodResult result;
-  LinearProgram lp;
-
-  // Per-layer integer bits of the stored values (index 0: inputs), weights and accumulators.
-  std::vector<int> storage_int(layers + 1, -1000), weight_int(layers + 1, -1000), acc_int(layers + 1, -1000),
-      min_fw(layers + 1, -1000);
-  for (const auto& v : b.inputs) storage_int[0] = std::max(storage_int[0], v.storage_int);
+/// Per-layer integer bits (index 0: the inputs) of the stored values, weights and accumulators, and
+/// the fewest fractional bits a layer's weights may have.
+struct LayerIntegerBits {
+  std::vector<int> storage, weight, acc, min_frac_weight;
+};
+LayerIntegerBits layer_integer_bits(const SynthesisBounds& b, size_t layers) {
+  LayerIntegerBits bits{std::vector<int>(layers + 1, -1000), std::vector<int>(layers + 1, -1000),
+                        std::vector<int>(layers + 1, -1000), std::vector<int>(layers + 1, -1000)};
+  for (const auto& v : b.inputs) bits.storage[0] = std::max(bits.storage[0], v.storage_int);
   for (size_t l = 0; l < layers; ++l)
     for (const auto& n : b.layers[l]) {
-      storage_int[l + 1] = std::max(storage_int[l + 1], n.value.storage_int);
-      weight_int[l + 1] = std::max(weight_int[l + 1], n.weight_int);
-      acc_int[l + 1] = std::max(acc_int[l + 1], n.acc_int);
-      min_fw[l + 1] = std::max(min_fw[l + 1], n.min_frac_weight);
+      bits.storage[l + 1] = std::max(bits.storage[l + 1], n.value.storage_int);
+      bits.weight[l + 1] = std::max(bits.weight[l + 1], n.weight_int);
+      bits.acc[l + 1] = std::max(bits.acc[l + 1], n.acc_int);
+      bits.min_frac_weight[l + 1] = std::max(bits.min_frac_weight[l + 1], n.min_frac_weight);
     }
-  // The exponent shift of each rate: inputs 2^(-F0 - r); the shift and bias of a neuron are one
-  // term 2^-F for floor (their sum is below 2^-F, eq. (11)), two for nearest.
-  const auto f_shift = [&](size_t m) { return m == 0 ? r : (nearest ? 1 : 0); };
+  return bits;
+}
 
-  // Error rows: outputs <= eps, hidden neurons <= their cap, stability of assumed-stable neurons.
+/// The exponent shift of each rate: inputs 2^(-F0 - r); the shift and bias of a neuron are one term
+/// 2^-F for floor (their sum is below 2^-F, eq. (11)), two for nearest.
+int rate_shift(size_t m, int r, bool nearest) { return m == 0 ? r : (nearest ? 1 : 0); }
+
+/// Error rows: outputs <= eps, hidden neurons <= their cap, stability of assumed-stable neurons.
+std::vector<ErrorRow> error_rows(const SynthesisProblem& p, bool nearest) {
+  const floatnet::FloatNetwork& net = *p.net;
+  const ErrorGains& gains = *p.gains;
+  const size_t layers = net.layers.size();
   std::vector<ErrorRow> rows;
   const auto make_row = [&](size_t l, const Eigen::MatrixXd& gain, int64_t i, double cap, const std::string& name) {
     ErrorRow row{std::vector<double>(layers + 1, 0.0), std::vector<double>(layers + 1, 0.0),
@@ -80,7 +79,7 @@ MethodResult solve_milp(const SynthesisProblem& p) {
     for (int64_t i = 0; i < gains.gain[l].rows(); ++i) {
       const size_t ui = static_cast<size_t>(i);
       const std::string name = std::to_string(l + 1) + "_" + std::to_string(i);
-      double cap = l + 1 == layers ? p.target : b.layers[l][ui].value.cap;
+      double cap = l + 1 == layers ? p.target : p.bounds->layers[l][ui].value.cap;
       const double slack = gains.stable_slack[l][ui];
       if (std::isfinite(slack)) { // stability as the gains assume it (eq. (20d))
         if (gains.dead[l][ui])
@@ -90,9 +89,23 @@ MethodResult solve_milp(const SynthesisProblem& p) {
       }
       make_row(l, gains.gain[l], i, cap, "error" + name);
     }
+  return rows;
+}
 
-  // Domains (eq. (41)): at most the word sizes allow; at least what each term alone needs to stay
-  // below the cap of every row it appears in.
+/// The one-hot fractional bits of every layer: F (stored values; index 0: inputs), Fw (weights) and
+/// Fa (accumulators; index 0 unused).
+struct FormatVariables {
+  std::vector<OneHot> frac, frac_w, frac_a;
+};
+
+/// Adds the format variables with their domains (eq. (41): at most what the word sizes allow, at
+/// least what each term alone needs to stay below the cap of every row it appears in) and the
+/// alignment constraints Fa = Fw + F_prev, F <= Fa (eq. (40)). Returns false, with
+/// result.infeasible_reason set, when a domain is empty.
+bool add_format_variables(LinearProgram& lp, const SynthesisProblem& p, const LayerIntegerBits& ints,
+                          const std::vector<ErrorRow>& rows, int r, bool nearest, FormatVariables& v,
+                          MethodResult& result) {
+  const size_t layers = p.net->layers.size();
   std::vector<int> f_lo(layers + 1, std::numeric_limits<int>::min()), a_lo = f_lo, w_lo = f_lo;
   const auto need = [](double coefficient, double cap, int shift) {
     return coefficient > 0 ? static_cast<int>(std::ceil(std::log2(coefficient / cap))) - shift
@@ -100,7 +113,7 @@ MethodResult solve_milp(const SynthesisProblem& p) {
   };
   for (const ErrorRow& row : rows)
     for (size_t m = 0; m <= layers; ++m) {
-      f_lo[m] = std::max(f_lo[m], need(row.f[m], row.cap, f_shift(m)));
+      f_lo[m] = std::max(f_lo[m], need(row.f[m], row.cap, rate_shift(m, r, nearest)));
       a_lo[m] = std::max(a_lo[m], need(row.a[m], row.cap, 1));
       w_lo[m] = std::max(w_lo[m], need(row.w[m], row.cap, r));
     }
@@ -108,60 +121,68 @@ MethodResult solve_milp(const SynthesisProblem& p) {
     result.infeasible_reason = layer_name(l) + ": its " + what + " need at least " + std::to_string(need_bits) +
                                " fractional bits for the error bound, " + word + " leaves " + std::to_string(max_bits);
   };
-  std::vector<OneHot> frac(layers + 1), frac_w(layers + 1), frac_a(layers + 1);
+  v.frac.assign(layers + 1, OneHot{});
+  v.frac_w.assign(layers + 1, OneHot{});
+  v.frac_a.assign(layers + 1, OneHot{});
   for (size_t l = 0; l <= layers; ++l) {
-    const int hi = p.word - storage_int[l];
-    int lo = std::max({hi - kDomainSpan, 1 - storage_int[l], f_lo[l]});
+    const int hi = p.word - ints.storage[l];
+    int lo = std::max({hi - kDomainSpan, 1 - ints.storage[l], f_lo[l]});
     if (l == 0)
-      for (const auto& v : b.inputs) lo = std::max(lo, -v.cap_exponent - r); // input errors <= cap
+      for (const auto& input : p.bounds->inputs) lo = std::max(lo, -input.cap_exponent - r); // input errors <= cap
     if (hi < lo) {
       too_coarse(
           l, l == 0 ? "inputs" : "outputs", lo, hi,
-          "W = " + std::to_string(p.word) + " (values need " + std::to_string(storage_int[l]) + " integer bits)");
-      return result;
+          "W = " + std::to_string(p.word) + " (values need " + std::to_string(ints.storage[l]) + " integer bits)");
+      return false;
     }
-    frac[l] = add_one_hot(lp, lo, hi, "F" + std::to_string(l));
+    v.frac[l] = add_one_hot(lp, lo, hi, "F" + std::to_string(l));
   }
   for (size_t l = 1; l <= layers; ++l) {
-    const int hi = p.word - 1 - weight_int[l];
-    const int lo = std::max({min_fw[l], hi - kDomainSpan, w_lo[l]});
+    const int hi = p.word - 1 - ints.weight[l];
+    const int lo = std::max({ints.min_frac_weight[l], hi - kDomainSpan, w_lo[l]});
     if (hi < lo) {
       too_coarse(l, "weights", lo, hi, "W = " + std::to_string(p.word));
-      return result;
+      return false;
     }
-    frac_w[l] = add_one_hot(lp, lo, hi, "Fw" + std::to_string(l));
-    const int acc_hi = std::min(frac_w[l].hi() + frac[l - 1].hi(), p.acc - 1 - acc_int[l]);
-    const int acc_lo = std::max({frac_w[l].lo + frac[l - 1].lo, a_lo[l], frac[l].lo});
+    v.frac_w[l] = add_one_hot(lp, lo, hi, "Fw" + std::to_string(l));
+    const int acc_hi = std::min(v.frac_w[l].hi() + v.frac[l - 1].hi(), p.acc - 1 - ints.acc[l]);
+    const int acc_lo = std::max({v.frac_w[l].lo + v.frac[l - 1].lo, a_lo[l], v.frac[l].lo});
     if (acc_hi < acc_lo) {
       too_coarse(l, "accumulators", acc_lo, acc_hi,
-                 "A = " + std::to_string(p.acc) + " (sums need " + std::to_string(acc_int[l] + 1) + " integer bits)");
-      return result;
+                 "A = " + std::to_string(p.acc) + " (sums need " + std::to_string(ints.acc[l] + 1) + " integer bits)");
+      return false;
     }
-    frac_a[l] = add_one_hot(lp, acc_lo, acc_hi, "Fa" + std::to_string(l));
+    v.frac_a[l] = add_one_hot(lp, acc_lo, acc_hi, "Fa" + std::to_string(l));
     // Fa = Fw + F_prev (exact products), F <= Fa (eq. (40)).
-    std::vector<Term> link = frac_a[l].value_terms();
-    append(link, frac_w[l].value_terms(-1));
-    append(link, frac[l - 1].value_terms(-1));
+    std::vector<Term> link = v.frac_a[l].value_terms();
+    append(link, v.frac_w[l].value_terms(-1));
+    append(link, v.frac[l - 1].value_terms(-1));
     lp.add_constraint(link, Sense::kEqual, 0, "align" + std::to_string(l));
-    std::vector<Term> no_left = frac[l].value_terms();
-    append(no_left, frac_a[l].value_terms(-1));
+    std::vector<Term> no_left = v.frac[l].value_terms();
+    append(no_left, v.frac_a[l].value_terms(-1));
     lp.add_constraint(no_left, Sense::kLessEqual, 0, "no_left_shift" + std::to_string(l));
   }
+  return true;
+}
 
-  // Rounding magnitudes per layer, in units of eps: rate = sum_k 2^(-k - shift) b_k (eq. (39)).
+/// The error rows as constraints on the rounding magnitudes per layer, in units of eps:
+/// rate = sum_k 2^(-k - shift) b_k (eq. (39)).
+void add_error_constraints(LinearProgram& lp, const std::vector<ErrorRow>& rows, const FormatVariables& v, double scale,
+                           int r, bool nearest) {
+  const size_t layers = v.frac.size() - 1;
   const auto rate = [&](const OneHot& h, int shift, const std::string& name) {
-    const int v = lp.add_variable(0, 1e30, 0, false, name);
-    std::vector<Term> row{{v, 1.0}};
+    const int variable = lp.add_variable(0, 1e30, 0, false, name);
+    std::vector<Term> row{{variable, 1.0}};
     append(row, h.pow2_terms(-scale, shift));
     lp.add_constraint(row, Sense::kEqual, 0, name);
-    return v;
+    return variable;
   };
   std::vector<int> rate_f(layers + 1, -1), rate_a(layers + 1, -1), rate_w(layers + 1, -1);
   for (size_t m = 0; m <= layers; ++m) {
-    rate_f[m] = rate(frac[m], f_shift(m), "rate_f" + std::to_string(m));
+    rate_f[m] = rate(v.frac[m], rate_shift(m, r, nearest), "rate_f" + std::to_string(m));
     if (m == 0) continue;
-    if (nearest) rate_a[m] = rate(frac_a[m], 1, "rate_a" + std::to_string(m));
-    rate_w[m] = rate(frac_w[m], r, "rate_w" + std::to_string(m));
+    if (nearest) rate_a[m] = rate(v.frac_a[m], 1, "rate_a" + std::to_string(m));
+    rate_w[m] = rate(v.frac_w[m], r, "rate_w" + std::to_string(m));
   }
   for (const ErrorRow& row : rows) {
     std::vector<Term> terms;
@@ -172,37 +193,55 @@ MethodResult solve_milp(const SynthesisProblem& p) {
     }
     if (!terms.empty()) lp.add_constraint(terms, Sense::kLessEqual, row.cap * scale, row.name);
   }
+}
 
-  // Cost (eq. (42)-(43)): sum_l n_l n_(l-1) width(Fw_l) width(F_(l-1)); the product of the two
-  // widths is linearized by p_k >= width(Fw_l) - M (1 - b_k) over the one-hot b of F_(l-1). With
-  // p_k <= M b_k and sum_k p_k = width(Fw_l) as well, p_k = b_k width(Fw_l) exactly, which keeps
-  // the relaxation tight.
-  for (size_t l = 1; l <= layers; ++l) {
+/// Cost (eq. (42)-(43)): sum_l n_l n_(l-1) width(Fw_l) width(F_(l-1)); the product of the two widths
+/// is linearized by p_k >= width(Fw_l) - M (1 - b_k) over the one-hot b of F_(l-1). With p_k <= M b_k
+/// and sum_k p_k = width(Fw_l) as well, p_k = b_k width(Fw_l) exactly, which keeps the relaxation tight.
+void add_multiplier_cost(LinearProgram& lp, const floatnet::FloatNetwork& net, const LayerIntegerBits& ints,
+                         const FormatVariables& v) {
+  for (size_t l = 1; l < v.frac.size(); ++l) {
     const floatnet::DenseLayer& layer = net.layers[l - 1];
     const double count = static_cast<double>(layer.inputs() * layer.outputs());
-    const double big_m = weight_int[l] + 1 + frac_w[l].hi();
+    const double big_m = ints.weight[l] + 1 + v.frac_w[l].hi();
     std::vector<Term> sum;
-    for (size_t k = 0; k < frac[l - 1].binaries.size(); ++k) {
-      const double width_x = storage_int[l - 1] + frac[l - 1].lo + static_cast<int>(k);
+    for (size_t k = 0; k < v.frac[l - 1].binaries.size(); ++k) {
+      const double width_x = ints.storage[l - 1] + v.frac[l - 1].lo + static_cast<int>(k);
       const int pk =
           lp.add_variable(0, big_m, count * width_x, false, "p" + std::to_string(l) + "_" + std::to_string(k));
-      const int bk = frac[l - 1].binaries[k];
+      const int bk = v.frac[l - 1].binaries[k];
       std::vector<Term> row{{pk, 1.0}};
-      append(row, frac_w[l].value_terms(-1));
+      append(row, v.frac_w[l].value_terms(-1));
       row.push_back({bk, -big_m});
-      lp.add_constraint(row, Sense::kGreaterEqual, weight_int[l] + 1 - big_m);
+      lp.add_constraint(row, Sense::kGreaterEqual, ints.weight[l] + 1 - big_m);
       lp.add_constraint({{pk, 1.0}, {bk, -big_m}}, Sense::kLessEqual, 0);
       sum.push_back({pk, 1.0});
     }
-    append(sum, frac_w[l].value_terms(-1));
-    lp.add_constraint(sum, Sense::kEqual, weight_int[l] + 1, "width" + std::to_string(l));
+    append(sum, v.frac_w[l].value_terms(-1));
+    lp.add_constraint(sum, Sense::kEqual, ints.weight[l] + 1, "width" + std::to_string(l));
   }
+}
+
+} // namespace
+
+MethodResult solve_milp(const SynthesisProblem& p) {
+  const floatnet::FloatNetwork& net = *p.net;
+  const int r = rounding_exponent(p.rounding);
+  const bool nearest = p.rounding == Rounding::kNearest;
+  MethodResult result;
+  LinearProgram lp;
+  const LayerIntegerBits ints = layer_integer_bits(*p.bounds, net.layers.size());
+  const std::vector<ErrorRow> rows = error_rows(p, nearest);
+  FormatVariables v;
+  if (!add_format_variables(lp, p, ints, rows, r, nearest, v, result)) return result;
+  add_error_constraints(lp, rows, v, 1.0 / p.eps, r, nearest); // errors are measured in units of eps
+  add_multiplier_cost(lp, net, ints, v);
 
   const LinearProgram::Solution s = solve_recorded(lp, p.time_limit, kRelativeGap, "the MILP", result);
   if (!result.solved) return result;
-  result.plan.input_frac.assign(b.inputs.size(), frac[0].value(s.values));
-  for (size_t l = 1; l <= layers; ++l) {
-    const NeuronFormat f{frac[l].value(s.values), frac_w[l].value(s.values), frac_a[l].value(s.values)};
+  result.plan.input_frac.assign(p.bounds->inputs.size(), v.frac[0].value(s.values));
+  for (size_t l = 1; l < v.frac.size(); ++l) {
+    const NeuronFormat f{v.frac[l].value(s.values), v.frac_w[l].value(s.values), v.frac_a[l].value(s.values)};
     result.plan.layers.emplace_back(static_cast<size_t>(net.layers[l - 1].outputs()), f);
   }
   return result;
