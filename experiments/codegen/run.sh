@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # `fxnn codegen` on real networks: each exported or converted network as integer-only C99, compiled
 # with -std=c99 -Wall -Werror -fsanitize=undefined and run on the whole test set; its output codes must
-# equal the integer runtime's (fxnn infer --save-output). Writes runs/codegen/.
+# equal the integer runtime's (fxnn infer --save-output), and its assembly (-O2) must hold no
+# floating-point instruction (float_free.py). Writes runs/codegen/.
 # Needs the Fashion-MNIST CNN pipeline of experiments/fashion_mnist_cnn/run.sh; the CIFAR-10 ConvNet
 # is the one of experiments/cifar10_convnet/run.sh where that run exists, else a short pipeline made
 # here (width 0.25, one epoch on 5,000 images: the generated code must equal the runtime whatever the
@@ -31,6 +32,7 @@ while read -r name kind run config; do
   $FXNN codegen --model "$net" --emit-c "$OUT/$name.c" --name "$name" --force > /dev/null
   /usr/bin/python3 experiments/codegen/check.py --code "$OUT/$name.c" --name "$name" \
     --inputs "$OUT/$name.x.npy" --codes "$OUT/$name.codes.npy"
+  /usr/bin/python3 experiments/codegen/float_free.py "$OUT/$name.c" "$name"
 done <<LIST
 cifar10_convnet export $CONVNET/fx configs/cifar10_convnet.yaml
 fmnist_cnn export runs/fashion_mnist_cnn/fx configs/fashion_mnist_cnn.yaml
