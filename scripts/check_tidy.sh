@@ -13,11 +13,12 @@ TIDY=$(command -v clang-tidy-14 || command -v clang-tidy || true)
 [[ -f $BUILD/compile_commands.json ]] || { echo "check_tidy: $BUILD/compile_commands.json missing (configure with CMake)" >&2; exit 1; }
 LOG=$(mktemp)
 trap 'rm -f "$LOG"' EXIT
-ls src/{core,io,ir,lowbit,runtime,floatnet,codegen,synth}/*.cpp |
+FILES=(src/{core,io,ir,lowbit,runtime,floatnet,codegen,synth}/*.cpp)
+printf '%s\n' "${FILES[@]}" |
   xargs -P "$(nproc)" -n 4 "$TIDY" -p "$BUILD" --quiet --warnings-as-errors='*' > "$LOG" 2>&1 || true
 if grep -E "(warning|error): " "$LOG" | grep -v "warnings generated" > /dev/null; then
   grep -E -A3 "(warning|error): " "$LOG" | grep -v "warnings generated"
   echo "check_tidy: findings above (.clang-tidy lists the checks)"
   exit 1
 fi
-echo "check_tidy: no findings in $(ls src/{core,io,ir,lowbit,runtime,floatnet,codegen,synth}/*.cpp | wc -l) files"
+echo "check_tidy: no findings in ${#FILES[@]} files"
