@@ -187,6 +187,7 @@ set(FXNN_DATA_TEST_SOURCES
   data/test_jpeg_folder_reader.cpp
   data/test_batch_loader.cpp
   data/test_load_dataset.cpp
+  data/test_generic_dataset.cpp
   data/test_writers.cpp
   data/test_non_finite_data.cpp
 )

@@ -6,7 +6,7 @@
 #
 # Usage: experiments/deployment/speed.sh prepare      # train and export (no timing)
 #        experiments/deployment/speed.sh check        # fxnn infer --check of every folder (slow, no timing)
-#        experiments/deployment/speed.sh bench [SET]   # the benchmarks: SET = all | main | latency | portable
+#        experiments/deployment/speed.sh bench [SET]   # the benchmarks: SET = all | main | latency | portable | train
 #        experiments/deployment/speed.sh table         # the tables of the README from the JSON files
 # THREADS="1" or "2" limits a bench run to those thread counts (default "1 2"). Timings are only
 # meaningful on otherwise idle cores: run `bench` while nothing else runs (the README
@@ -99,10 +99,28 @@ bench() {
   done
 }
 
+# The training step's ratio (FX with the assigned plan against FL, same network, alternated steps):
+# deployment speed must not be bought with a slower fixed-point training step.
+bench_train() {
+  local threads
+  for threads in ${THREADS:-1 2}; do
+    # name:config:batch:width (the widths the networks were prepared at)
+    for pair in fashion_mnist_cnn:$FM:128:1.0 cifar10_convnet:$C10:250:0.25; do
+      IFS=: read -r name config batch width <<< "$pair"
+      local result="$OUT/results/train.$name.t$threads.json"
+      if [ -z "${FORCE:-}" ] && grep -qs '"ratio"' "$result"; then continue; fi
+      echo "bench train $name threads $threads" >&2
+      $FXNN bench train --config "$config" --set "model.width=$width" --precision "$OUT/${name}_assigned/pipeline/plan.yaml" \
+        --batch "$batch" --steps 10 --threads "$threads" > "$result.partial"
+      mv "$result.partial" "$result"
+    done
+  done
+}
+
 case "${1:-}" in
   prepare) prepare ;;
   check) check ;;
-  bench) bench "${2:-all}" ;;
+  bench) if [ "${2:-all}" = train ]; then bench_train; else bench "${2:-all}"; [ "${2:-all}" = all ] && bench_train; fi ;;
   table) /usr/bin/python3 experiments/deployment/speed_table.py "$OUT/results" ;;
-  *) echo "usage: $0 prepare | check | bench [all|main|latency|portable] | table" >&2; exit 2 ;;
+  *) echo "usage: $0 prepare | check | bench [all|main|latency|portable|train] | table" >&2; exit 2 ;;
 esac

@@ -72,3 +72,13 @@ for n in NETWORKS:
         print("|---|---|---|---|")
         for p in j["fxnn_profile"]:
             print(f"| {p['node']} | {p['kernel']} | {p['ms']:.3f} | {100 * p['share']:.1f}% |")
+
+trains = sorted(glob.glob(f"{root}/train.*.json"))
+if trains:
+    print("\n`fxnn bench train` (median step time, FL and FX steps alternated; FX with the assigned plan):\n")
+    print("| network | threads | batch | FL ms/step | FX ms/step | FX / FL |")
+    print("|---|---|---|---|---|---|")
+    for path in trains:
+        j = json.load(open(path))
+        print(f"| {j['config']} | {j['threads']} | {j['batch']} | {j['fl_ms']:.1f} | {j['fx_ms']:.1f} | "
+              f"{j['ratio']:.3f} |")

@@ -160,11 +160,8 @@ void read_precision(const YamlMap& m, ExperimentConfig& c) {
 } // namespace
 
 InputShape ExperimentConfig::input_shape() const {
-  const auto& d = data.dataset;
-  if (d == "mnist" || d == "fashion-mnist") return {1, 28, 28, 10};
-  if (d == "cifar10" || d == "svhn") return {3, 32, 32, 10};
-  if (d == "cifar100") return {3, 32, 32, data.cifar100_labels == "coarse" ? 20 : 100};
-  throw std::invalid_argument("data.dataset: unknown data set '" + d + "'");
+  const data::SampleShape s = data::sample_shape(data);
+  return {s.channels, s.height, s.width, s.num_classes};
 }
 
 double OptimOptions::lr_at(int64_t epoch) const {

@@ -22,25 +22,33 @@ namespace fs = std::filesystem;
 
 constexpr const char* kFashionMnistDefaultPath = "/usr/share/datasets/fashion-mnist";
 
-/// What load_dataset knows about one data set.
+/// What load_dataset knows about one data set. The generic sets (idx, folder) have no fixed shape:
+/// num_classes = 0 says "read it from the files".
 struct DatasetInfo {
   const char* name;
   const char* native_format; // the format of its official files
-  int64_t num_classes;       // for checking JPEG class folders (cifar100: the fine classes)
+  SampleShape shape;         // its sample shape and class count (cifar100: the fine classes)
+  bool generic() const { return shape.num_classes == 0; }
 };
 
 constexpr DatasetInfo kDatasets[] = {
-    {"mnist", "idx", 10},        {"fashion-mnist", "idx", 10}, {"cifar10", "binary", 10},
-    {"cifar100", "binary", 100}, {"svhn", "mat", 10},
+    {"mnist", "idx", {1, 28, 28, 10}},
+    {"fashion-mnist", "idx", {1, 28, 28, 10}},
+    {"cifar10", "binary", {3, 32, 32, 10}},
+    {"cifar100", "binary", {3, 32, 32, 100}},
+    {"svhn", "mat", {3, 32, 32, 10}},
+    {"idx", "idx", {}},
+    {"folder", "jpeg", {}},
 };
+constexpr int64_t kCifar100CoarseClasses = 20;
 
 const DatasetInfo& find_dataset(const std::string& name) {
   for (const auto& d : kDatasets) {
     if (name == d.name) return d;
   }
   throw std::invalid_argument("unknown data set '" + name +
-                              "' (data.dataset): expected mnist, fashion-mnist, cifar10, cifar100 "
-                              "or svhn");
+                              "' (data.dataset): expected mnist, fashion-mnist, cifar10, cifar100, svhn, "
+                              "idx or folder");
 }
 
 bool exists_file(const fs::path& p) {
@@ -73,7 +81,8 @@ fs::path binary_dir(const fs::path& path, const char* probe, const char* archive
 
 bool has_native_files(const DatasetInfo& info, const fs::path& path) {
   const std::string name = info.name;
-  if (name == "mnist" || name == "fashion-mnist") {
+  if (name == "folder") return exists_dir(path / "train") && exists_dir(path / "test");
+  if (name == "mnist" || name == "fashion-mnist" || name == "idx") {
     return exists_file(path / "train-images-idx3-ubyte") || exists_file(path / "train-images-idx3-ubyte.gz");
   }
   if (name == "cifar10") {
@@ -101,15 +110,45 @@ std::string pick_format(const DatasetInfo& info, const DataOptions& options, con
   const std::string& format = options.format;
   if (format == "auto") {
     if (has_native_files(info, path)) return info.native_format;
+    if (info.generic()) {
+      throw std::runtime_error("data folder '" + path.string() + "' holds no " +
+                               (info.native_format == std::string("idx") ? "train-images-idx3-ubyte(.gz)"
+                                                                         : "train/ and test/ JPEG class folders") +
+                               " for the " + info.name + " data set (data.path)");
+    }
     if (exists_dir(path / "train") && exists_dir(path / "test")) return "jpeg";
     throw std::runtime_error("data folder '" + path.string() + "' holds neither the " + info.native_format +
                              " files of " + info.name + " nor train/ and test/ JPEG class folders (data.path)");
+  }
+  if (info.generic() && format != info.native_format) {
+    throw std::invalid_argument("data format '" + format + "' does not apply to the " + info.name +
+                                " data set (data.format): expected auto or " + info.native_format);
   }
   if (format != "jpeg" && format != info.native_format) {
     throw std::invalid_argument("data format '" + format + "' does not apply to " + info.name +
                                 " (data.format): expected auto, " + info.native_format + " or jpeg");
   }
   return format;
+}
+
+/// The two splits come from separate files (a generic set's, or JPEG folders), so nothing else makes
+/// their images agree.
+void check_same_shape(const ImageDataset& train, const ImageDataset& test) {
+  if (train.images.sizes().slice(1) == test.images.sizes().slice(1)) return;
+  const auto dims = [](const ImageDataset& d) {
+    return std::to_string(d.channels()) + "x" + std::to_string(d.height()) + "x" + std::to_string(d.width());
+  };
+  throw std::runtime_error(test.source + ": images of " + dims(test) + " but the training images (" + train.source +
+                           ") are " + dims(train));
+}
+
+/// A named set has its class count; a generic folder needs at least two classes to be a classifier.
+void check_class_folders(const DatasetInfo& info, const fs::path& train_dir, int64_t found) {
+  if (info.generic() ? found >= 2 : found == info.shape.num_classes) return;
+  throw std::runtime_error("folder '" + train_dir.string() + "' has " + std::to_string(found) + " class folders but " +
+                           info.name +
+                           (info.generic() ? std::string(" needs at least 2 classes")
+                                           : " has " + std::to_string(info.shape.num_classes) + " classes"));
 }
 
 DatasetSplits load_jpeg(const DatasetInfo& info, const fs::path& path) {
@@ -120,23 +159,26 @@ DatasetSplits load_jpeg(const DatasetInfo& info, const fs::path& path) {
   }
   // The test split uses the training split's classes, so a label means the same in both.
   const auto classes = detail::sorted_subfolders(train_dir.string());
-  if (static_cast<int64_t>(classes.size()) != info.num_classes) {
-    throw std::runtime_error("folder '" + train_dir.string() + "' has " + std::to_string(classes.size()) +
-                             " class folders but " + info.name + " has " + std::to_string(info.num_classes) +
-                             " classes");
-  }
-  return {read_jpeg_folder(train_dir.string(), classes), read_jpeg_folder(test_dir.string(), classes)};
+  check_class_folders(info, train_dir, static_cast<int64_t>(classes.size()));
+  DatasetSplits splits{read_jpeg_folder(train_dir.string(), classes), read_jpeg_folder(test_dir.string(), classes)};
+  check_same_shape(splits.train, splits.test);
+  return splits;
 }
 
 DatasetSplits load_native(const DatasetInfo& info, const DataOptions& options, const fs::path& path) {
   const std::string name = info.name;
-  if (name == "mnist" || name == "fashion-mnist") {
+  if (name == "mnist" || name == "fashion-mnist" || name == "idx") {
     // Named one by one: the first missing file is the one reported (argument order is unspecified).
     const auto train_images = idx_file(path, "train-images-idx3-ubyte");
     const auto train_labels = idx_file(path, "train-labels-idx1-ubyte");
     const auto test_images = idx_file(path, "t10k-images-idx3-ubyte");
     const auto test_labels = idx_file(path, "t10k-labels-idx1-ubyte");
-    return {read_idx(train_images, train_labels), read_idx(test_images, test_labels)};
+    if (name != "idx") return {read_idx(train_images, train_labels), read_idx(test_images, test_labels)};
+    // The generic set: the training labels give the class count, the test labels must lie within it.
+    ImageDataset train = read_idx(train_images, train_labels, 0);
+    ImageDataset test = read_idx(test_images, test_labels, train.num_classes);
+    check_same_shape(train, test);
+    return {std::move(train), std::move(test)};
   }
   if (name == "cifar10") {
     const fs::path dir = binary_dir(path, "data_batch_1.bin", "cifar-10-batches-bin");
@@ -159,11 +201,9 @@ DatasetSplits load_native(const DatasetInfo& info, const DataOptions& options, c
   return {read_svhn_mat(train_file), read_svhn_mat(test_file)};
 }
 
-} // namespace
-
-DatasetSplits load_dataset(const DataOptions& options) {
-  const DatasetInfo& info = find_dataset(options.dataset);
-  check_option_values(options);
+/// The folder of the data set's files: data.path, or the default of Fashion-MNIST. Throws naming a
+/// folder that is not there.
+std::string data_folder(const DataOptions& options) {
   std::string path = options.path;
   if (path.empty()) {
     if (options.dataset != "fashion-mnist") {
@@ -172,6 +212,37 @@ DatasetSplits load_dataset(const DataOptions& options) {
     path = kFashionMnistDefaultPath;
   }
   if (!exists_dir(path)) { throw std::runtime_error("data folder '" + path + "' does not exist (data.path)"); }
+  return path;
+}
+
+} // namespace
+
+SampleShape sample_shape(const DataOptions& options) {
+  const DatasetInfo& info = find_dataset(options.dataset);
+  check_option_values(options);
+  if (!info.generic()) {
+    SampleShape shape = info.shape;
+    if (options.dataset == "cifar100" && options.cifar100_labels == "coarse")
+      shape.num_classes = kCifar100CoarseClasses;
+    return shape;
+  }
+  const std::string path = data_folder(options);
+  const std::string format = pick_format(info, options, path);
+  if (format == "jpeg") {
+    const auto folder = read_jpeg_folder_shape((fs::path(path) / "train").string());
+    check_class_folders(info, fs::path(path) / "train", folder.num_classes);
+    return {folder.channels, folder.height, folder.width, folder.num_classes};
+  }
+  const fs::path dir(path);
+  const ImageDataset train =
+      read_idx(idx_file(dir, "train-images-idx3-ubyte"), idx_file(dir, "train-labels-idx1-ubyte"), 0);
+  return {train.channels(), train.height(), train.width(), train.num_classes};
+}
+
+DatasetSplits load_dataset(const DataOptions& options) {
+  const DatasetInfo& info = find_dataset(options.dataset);
+  check_option_values(options);
+  const std::string path = data_folder(options);
   const std::string format = pick_format(info, options, path);
   if (options.dataset == "cifar100" && format == "jpeg" && options.cifar100_labels != "fine") {
     throw std::invalid_argument("data.cifar100_labels = '" + options.cifar100_labels +

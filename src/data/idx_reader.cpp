@@ -1,6 +1,7 @@
 // MNIST / Fashion-MNIST IDX files (http://yann.lecun.com/exdb/mnist/, "FILE FORMATS"):
 // big-endian header [magic, dims...] followed by the uint8 data, row-major.
 
+#include <algorithm>
 #include <cstdio>
 #include <cstring>
 #include <stdexcept>
@@ -17,7 +18,6 @@ constexpr uint32_t kImagesMagic = 0x00000803;
 constexpr uint32_t kLabelsMagic = 0x00000801;
 constexpr size_t kImagesHeader = 16; // magic, N, rows, cols
 constexpr size_t kLabelsHeader = 8;  // magic, N
-constexpr int64_t kNumClasses = 10;
 
 std::string hex(uint32_t v) {
   char buf[16];
@@ -52,9 +52,19 @@ void check_size(const std::vector<uint8_t>& bytes, size_t header, unsigned __int
   }
 }
 
+/// The class count of a generic IDX data set: its largest label + 1. One class is no classifier.
+int64_t classes_from_labels(const std::vector<uint8_t>& label_bytes, const std::string& labels_file) {
+  uint8_t largest = 0;
+  for (size_t i = kLabelsHeader; i < label_bytes.size(); ++i) largest = std::max(largest, label_bytes[i]);
+  if (largest == 0) {
+    throw std::runtime_error(labels_file + ": every label is 0; a classifier needs at least 2 classes");
+  }
+  return int64_t{largest} + 1;
+}
+
 } // namespace
 
-ImageDataset read_idx(const std::string& images_file, const std::string& labels_file) {
+ImageDataset read_idx(const std::string& images_file, const std::string& labels_file, int64_t num_classes) {
   const auto image_bytes = detail::read_file_bytes(images_file);
   check_magic(image_bytes, kImagesHeader, kImagesMagic, images_file, "images (idx3-ubyte)");
   const uint32_t n = detail::read_be32(image_bytes.data() + 4);
@@ -77,6 +87,7 @@ ImageDataset read_idx(const std::string& images_file, const std::string& labels_
                              " holds " + std::to_string(n) + " images");
   }
   check_size(label_bytes, kLabelsHeader, n, std::to_string(n) + " labels", labels_file);
+  if (num_classes <= 0) num_classes = classes_from_labels(label_bytes, labels_file);
 
   ImageDataset out;
   out.images = torch::empty({int64_t{n}, 1, int64_t{rows}, int64_t{cols}}, torch::kUInt8);
@@ -85,13 +96,13 @@ ImageDataset read_idx(const std::string& images_file, const std::string& labels_
   auto* labels = out.labels.data_ptr<int64_t>();
   for (uint32_t i = 0; i < n; ++i) {
     const uint8_t label = label_bytes[kLabelsHeader + i];
-    if (label >= kNumClasses) {
+    if (label >= num_classes) {
       throw std::runtime_error(labels_file + ": record " + std::to_string(i) + " has label " + std::to_string(label) +
-                               " (expected 0.." + std::to_string(kNumClasses - 1) + ")");
+                               " (expected 0.." + std::to_string(num_classes - 1) + ")");
     }
     labels[i] = label;
   }
-  out.num_classes = kNumClasses;
+  out.num_classes = num_classes;
   out.source = images_file;
   return out;
 }

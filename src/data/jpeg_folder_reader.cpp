@@ -109,16 +109,20 @@ bool decode_into(tjhandle tj, const std::string& path, const Geometry& g, std::v
   return colorspace == TJCS_GRAY;
 }
 
-} // namespace
-
-ImageDataset read_jpeg_folder(const std::string& dir, const std::vector<std::string>& class_names) {
+/// The class names of `dir` (its sub-folders unless `class_names` gives them).
+std::vector<std::string> folder_classes(const std::string& dir, const std::vector<std::string>& class_names) {
   std::error_code ec;
   if (!fs::is_directory(dir, ec)) throw std::runtime_error("folder '" + dir + "' does not exist");
-  const auto classes = class_names.empty() ? detail::sorted_subfolders(dir) : class_names;
+  auto classes = class_names.empty() ? detail::sorted_subfolders(dir) : class_names;
   if (classes.empty()) throw std::runtime_error("folder '" + dir + "' has no class sub-folders");
+  return classes;
+}
 
-  // Class-major order, files sorted by name within a class.
+/// Every JPEG file of the class folders with its label: class-major order, files sorted by name
+/// within a class.
+std::vector<Sample> folder_samples(const std::string& dir, const std::vector<std::string>& classes) {
   std::vector<Sample> samples;
+  std::error_code ec;
   for (size_t c = 0; c < classes.size(); ++c) {
     const fs::path folder = fs::path(dir) / classes[c];
     if (!fs::is_directory(folder, ec)) {
@@ -127,9 +131,38 @@ ImageDataset read_jpeg_folder(const std::string& dir, const std::vector<std::str
     for (auto& file : jpeg_files(folder)) samples.push_back({std::move(file), int64_t(c)});
   }
   if (samples.empty()) throw std::runtime_error("folder '" + dir + "' holds no .jpg/.jpeg files");
+  return samples;
+}
 
-  TjHandle first(tjInitDecompress());
-  if (!first) throw std::runtime_error(std::string("cannot start TurboJPEG: ") + tjGetErrorStr2(nullptr));
+TjHandle start_decompressor() {
+  TjHandle tj(tjInitDecompress());
+  if (!tj) throw std::runtime_error(std::string("cannot start TurboJPEG: ") + tjGetErrorStr2(nullptr));
+  return tj;
+}
+
+} // namespace
+
+JpegFolderShape read_jpeg_folder_shape(const std::string& dir) {
+  const auto classes = folder_classes(dir, {});
+  const auto samples = folder_samples(dir, classes);
+  TjHandle tj = start_decompressor();
+  const Geometry g = read_geometry(tj.get(), samples.front().path);
+  bool all_gray = true;
+  for (const auto& sample : samples) {
+    const auto bytes = file_bytes(sample.path);
+    int width = 0, height = 0, subsamp = 0, colorspace = 0;
+    if (tjDecompressHeader3(tj.get(), bytes.data(), bytes.size(), &width, &height, &subsamp, &colorspace) != 0) {
+      throw std::runtime_error(sample.path + ": not a valid JPEG file (" + tjGetErrorStr2(tj.get()) + ")");
+    }
+    all_gray = all_gray && colorspace == TJCS_GRAY;
+  }
+  return {all_gray ? 1 : kRgb, g.height, g.width, static_cast<int64_t>(classes.size())};
+}
+
+ImageDataset read_jpeg_folder(const std::string& dir, const std::vector<std::string>& class_names) {
+  const auto classes = folder_classes(dir, class_names);
+  const auto samples = folder_samples(dir, classes);
+  TjHandle first = start_decompressor();
   const Geometry g = read_geometry(first.get(), samples.front().path);
   const int64_t image_bytes = kRgb * g.height * g.width;
   {

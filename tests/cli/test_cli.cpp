@@ -7,6 +7,8 @@
 #include <fstream>
 #include <vector>
 
+#include <nlohmann/json.hpp>
+
 #include "../support/data_files.h"
 #include "../support/fixtures.h"
 #include "../support/run_command.h"
@@ -90,6 +92,31 @@ TEST(Cli, TinyFixedPointRunSucceeds) {
                              tmp.str());
   EXPECT_EQ(r.exit_code, 0) << r.err;
   EXPECT_EQ(count_lines(testing_support::slurp(tmp / "run/metrics.jsonl")), 1);
+}
+
+// A user's own 8x8 digits in IDX files (5 classes): `data.dataset: idx` trains on them and exports
+// the network; the named `mnist` refuses them in one line, as before.
+TEST(Cli, TrainsOnAUsersOwnIdxFiles) {
+  TempDir tmp;
+  const std::string data_dir = tmp / "digits";
+  data::testing::write_bytes(data_dir + "/train-images-idx3-ubyte", data::testing::idx_images(200, 8, 8));
+  data::testing::write_bytes(data_dir + "/train-labels-idx1-ubyte", data::testing::idx_labels(200, 5));
+  data::testing::write_bytes(data_dir + "/t10k-images-idx3-ubyte", data::testing::idx_images(50, 8, 8));
+  data::testing::write_bytes(data_dir + "/t10k-labels-idx1-ubyte", data::testing::idx_labels(50, 5));
+  const std::string small = " --threads 1 --set train.epochs=1 --set model.hidden=[16] --set data.path=" + data_dir;
+  auto r = run_command(train_command(tmp / "run", "--precision " + kSource + "/configs/plans/uniform8.yaml" + small +
+                                                      " --set data.dataset=idx"),
+                       tmp.str());
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(count_lines(testing_support::slurp(tmp / "run/metrics.jsonl")), 1);
+  r = run_command(kFxnn + " export --run " + tmp / "run" + " --out " + tmp / "net", tmp.str());
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const auto manifest = nlohmann::json::parse(testing_support::slurp(tmp / "net/model.json"));
+  EXPECT_EQ(manifest["input"]["shape"], nlohmann::json({1, 8, 8}));
+
+  r = run_command(train_command(tmp / "named", small + " --set data.dataset=mnist"), tmp.str());
+  expect_one_line_error(r, "images of 1x8x8 in 10 classes, not what data.dataset 'mnist' has");
+  EXPECT_FALSE(fs::exists(tmp / "named"));
 }
 
 TEST(Cli, ExportNeverReplacesWhatFxnnDidNotWrite) {

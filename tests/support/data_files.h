@@ -62,12 +62,12 @@ inline Bytes idx_images(uint32_t n, uint32_t rows = 28, uint32_t cols = 28) {
   return out;
 }
 
-/// IDX1 labels: label of sample i is (i * 3) % 10.
-inline Bytes idx_labels(uint32_t n) {
+/// IDX1 labels: label of sample i is (i * 3) % classes.
+inline Bytes idx_labels(uint32_t n, uint32_t classes = 10) {
   Bytes out;
   put_be32(out, 0x00000801);
   put_be32(out, n);
-  for (uint32_t i = 0; i < n; ++i) out.push_back(static_cast<uint8_t>((i * 3) % 10));
+  for (uint32_t i = 0; i < n; ++i) out.push_back(static_cast<uint8_t>((i * 3) % classes));
   return out;
 }
 

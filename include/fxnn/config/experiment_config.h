@@ -69,7 +69,8 @@ struct ExperimentConfig {
                                 const std::vector<std::string>& overrides = {});
   /// Every key with its value: what a run directory keeps as config.yaml.
   std::string to_yaml() const;
-  /// The input shape and class count of the configured data set, known without reading it.
+  /// The input shape and class count of the configured data set: known without reading anything for
+  /// the named sets, read from the training files for the generic idx and folder sets.
   InputShape input_shape() const;
 };
 

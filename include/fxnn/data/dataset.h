@@ -28,7 +28,9 @@ struct DatasetSplits {
 
 /// Which data set to load and from where. Filled from the `data:` section of a config.
 struct DataOptions {
-  /// mnist | fashion-mnist | cifar10 | cifar100 | svhn
+  /// mnist | fashion-mnist | cifar10 | cifar100 | svhn: the named sets, whose shapes and class
+  /// counts are known; idx | folder: a user's own IDX files or JPEG class folders, whose shape,
+  /// channels and class count are read from the files (docs/datasets.md).
   std::string dataset = "fashion-mnist";
   /// Folder holding the files. Empty: the data set's default (/usr/share/datasets/fashion-mnist
   /// for fashion-mnist; no default for the others).
@@ -42,6 +44,19 @@ struct DataOptions {
   int64_t test_limit = 0;
   uint64_t subset_seed = 0;
 };
+
+/// One sample's shape and the number of classes of a data set.
+struct SampleShape {
+  int64_t channels = 0;
+  int64_t height = 0;
+  int64_t width = 0;
+  int64_t num_classes = 0;
+};
+
+/// The sample shape and class count load_dataset(options) gives: constants for the named data sets
+/// (no file is read), read from the training split's files for idx (the headers and the labels) and
+/// folder (the class folders and the JPEG headers). Throws as load_dataset does.
+SampleShape sample_shape(const DataOptions& options);
 
 /// Loads train and test splits as the options say. Throws std::runtime_error naming the folder,
 /// file and record on a missing, corrupt or truncated file.
