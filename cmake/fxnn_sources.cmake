@@ -34,6 +34,7 @@ set(FXNN_RUNTIME_SOURCES
   src/runtime/conv_direct.cpp
   src/runtime/conv_portable.cpp
   src/runtime/conv_vnni.cpp
+  src/runtime/conv_amx.cpp
   src/runtime/conv_avx2.cpp
   src/runtime/optimized_kernels.cpp
   src/runtime/engine.cpp

@@ -41,7 +41,7 @@ network() {
 check() {
   for pair in fashion_mnist_cnn_uniform8:$FM fashion_mnist_cnn_assigned:$FM cifar10_convnet_uniform8:$C10 \
               cifar10_convnet_assigned:$C10 cifar10_convnet_wide16:$C10; do
-    for isa in avx512vnni portable; do
+    for isa in avx512amx avx512vnni portable; do
       $FXNN infer --model "$OUT/${pair%%:*}/net" --config "${pair#*:}" --check --quiet --isa "$isa" \
         --json "$OUT/results/${pair%%:*}.check.$isa.json"
     done

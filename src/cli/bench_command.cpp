@@ -81,8 +81,9 @@ void add_bench_command(CLI::App& app) {
       ->add_option("--config", infer->options.config, "Use the test images of this config (default: random pixels)")
       ->check(CLI::ExistingFile);
   infer_cmd
-      ->add_option("--isa", infer->options.isa,
-                   "fxnn kernels: portable (no AVX-512) | avx512vnni | auto ($FXNN_ISA when set, else the best)")
+      ->add_option(
+          "--isa", infer->options.isa,
+          "fxnn kernels: portable (no AVX-512) | avx512vnni | avx512amx | auto ($FXNN_ISA when set, else the best)")
       ->capture_default_str();
   infer_cmd->add_option("--threads", infer->threads, "Threads of all three (0 or absent: all hardware threads)");
   infer_cmd->callback([infer] {

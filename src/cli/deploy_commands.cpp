@@ -65,7 +65,7 @@ void add_deploy_commands(CLI::App& app) {
   add_limit_option(inf, o.limit);
   inf->add_option("--batch", o.inference.batch_size, "Samples per batch")->capture_default_str();
   inf->add_option("--threads", i->threads, "Threads (0: all hardware threads)")->capture_default_str();
-  inf->add_option("--isa", i->isa, "portable | avx512vnni | auto")->capture_default_str();
+  inf->add_option("--isa", i->isa, "portable | avx512vnni | avx512amx | auto")->capture_default_str();
   inf->add_flag("--reference", i->reference, "Use the reference kernels (plain loops)");
   inf->add_flag("--quiet", o.inference.quiet, "No progress line");
   inf->add_option("--save-inputs", o.save_inputs, "Write the input codes (.npy)");

@@ -32,7 +32,10 @@ void pack(const ir::IntTensor& w, int64_t segment, int64_t n_padded, int group, 
 
 ConvWeights::ConvWeights(const ir::IntTensor& w, GemmKind kind, Isa isa, bool pairs)
     : kind_(kind),
-      isa_(kind == GemmKind::kWide ? Isa::kPortable : isa),
+      // AMX tiles multiply bytes only: the 16-bit convolutions stay on the VNNI tiles.
+      isa_(kind == GemmKind::kWide   ? Isa::kPortable
+           : kind == GemmKind::kU8S8 ? isa
+                                     : vector_isa(isa)),
       pairs_(pairs && kind == GemmKind::kS16S16 && isa_ == Isa::kPortable),
       n_(w.shape.at(0)),
       k_(w.shape.at(2)),
@@ -42,7 +45,7 @@ ConvWeights::ConvWeights(const ir::IntTensor& w, GemmKind kind, Isa isa, bool pa
   const int group = gemm_group(kind);
   segment_ = round_up(k_ * c_, group);
   n_padded_ = round_up(std::max<int64_t>(n_, 1), 16);
-  const bool vnni = isa_ == Isa::kAvx512Vnni || pairs_;
+  const bool vnni = vector_isa(isa_) == Isa::kAvx512Vnni || pairs_; // AMX reads the VNNI packing
   const size_t count = static_cast<size_t>(n_padded_ * depth());
   switch (kind) {
     case GemmKind::kU8S8:
@@ -71,7 +74,7 @@ ConvChoice choose_conv(GemmKind kind, Isa isa, int64_t pool) {
 
 bool conv_pool_supported(Isa isa, int64_t pool) {
   if (pool < 1) return false;
-  return isa == Isa::kAvx512Vnni ? pool <= 4 : true;
+  return vector_isa(isa) == Isa::kAvx512Vnni ? pool <= 4 : true;
 }
 
 std::string conv_name(const ConvWeights& w) {
@@ -86,7 +89,9 @@ void conv_rows(const ConvWeights& w, const ConvGeometry& g, const uint8_t* in, i
   if (row0 >= row1 || first_block >= last_block) return;
   if (static_cast<int64_t>(rq.multiplier.size()) < w.n_padded())
     throw std::logic_error("conv_rows: requantization prepared for fewer channels than the packed weights");
-  if (w.isa() == Isa::kAvx512Vnni)
+  if (w.isa() == Isa::kAvx512Amx)
+    conv_rows_amx(w, g, in, row0, row1, first_block, last_block, rq, out);
+  else if (w.isa() == Isa::kAvx512Vnni)
     conv_rows_vnni(w, g, in, row0, row1, first_block, last_block, rq, out);
   else
     conv_rows_portable(w, g, in, row0, row1, first_block, last_block, rq, out);

@@ -90,7 +90,15 @@ ConvChoice choose_conv(GemmKind kind, Isa isa, int64_t pool);
 /// "u8s8 avx512vnni", ...
 std::string conv_name(const ConvWeights& w);
 
-// The implementations (conv_vnni.cpp, conv_portable.cpp, conv_avx2.cpp).
+/// Whether the AMX tiles (conv_amx.cpp) take this convolution: u8s8 weights packed for kAvx512Amx,
+/// no pool or a 2 x 2 one, a kernel row of a multiple of 16 bytes' worth of codes (the tiles' K
+/// step: the largest power of two <= 64 dividing the segment) and output rows of a length with a
+/// divisor in [4, 16] (even when pooled: the tiles' pixel rows).
+bool conv_amx_supported(const ConvWeights& w, const ConvGeometry& g);
+
+// The implementations (conv_amx.cpp, conv_vnni.cpp, conv_portable.cpp, conv_avx2.cpp).
+void conv_rows_amx(const ConvWeights& w, const ConvGeometry& g, const uint8_t* in, int64_t row0, int64_t row1,
+                   int64_t first_block, int64_t last_block, const ChannelRequant& rq, const GemmOutput& out);
 bool conv_avx2_supported(int64_t pool);
 void conv_rows_avx2(const ConvWeights& w, const ConvGeometry& g, const uint8_t* in, int64_t row0, int64_t row1,
                     int64_t first_block, int64_t last_block, const ChannelRequant& rq, const GemmOutput& out);

@@ -62,7 +62,7 @@ void pack(const std::vector<int64_t>& w, int64_t n, int64_t k, int64_t k_padded,
 
 GemmWeights::GemmWeights(const std::vector<int64_t>& w, int64_t n, int64_t k, GemmKind kind, Isa isa, bool narrow)
     : kind_(kind),
-      isa_(kind == GemmKind::kWide ? Isa::kPortable : isa),
+      isa_(kind == GemmKind::kWide ? Isa::kPortable : vector_isa(isa)),
       narrow_(narrow && kind == GemmKind::kU8S8),
       n_(n),
       k_(k) {

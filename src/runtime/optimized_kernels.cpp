@@ -176,9 +176,6 @@ class ConvStep final : public Step {
     const ConvChoice choice = choose_conv(choose_gemm_kind(storage_type(in_format), w.format, conv.accumulator_bits),
                                           isa, pool ? pool->kernel : 1);
     kind_ = choice.kind;
-    weights_ = ConvWeights(w, kind_, isa, choice.pairs);
-    requant_ = prepare_requant(*conv.requantize, w.shape[0], weights_.n_padded(),
-                               ir::worst_case_accumulator(conv, {in_format}));
     const int64_t element = element_size(gemm_a_type(kind_));
     geometry_.stride = conv.stride;
     geometry_.pool = pool ? pool->kernel : 1;
@@ -187,6 +184,13 @@ class ConvStep final : public Step {
     out_h_ = out.shape[1];
     geometry_.in_row_bytes = (in.shape[2] + 2 * in.pad) * in.shape[0] * element;
     geometry_.pixel_bytes = in.shape[0] * element;
+    weights_ = ConvWeights(w, kind_, isa, choice.pairs);
+    // The AMX tiles take the convolutions whose shapes they suit; the others run on the VNNI tiles
+    // (the same packing), so the profile names the kernel that runs.
+    if (weights_.isa() == Isa::kAvx512Amx && !conv_amx_supported(weights_, geometry_))
+      weights_ = ConvWeights(w, kind_, vector_isa(isa), choice.pairs);
+    requant_ = prepare_requant(*conv.requantize, w.shape[0], weights_.n_padded(),
+                               ir::worst_case_accumulator(conv, {in_format}));
     rows_ = out.shape[1] * out.shape[2];
     in_bytes_ = in.sample_bytes;
     out_bytes_ = out.sample_bytes;
@@ -652,7 +656,7 @@ int64_t sample_bytes(DType dtype, const std::vector<int64_t>& shape, int64_t pad
 
 class PlanBuilder {
  public:
-  PlanBuilder(const ir::Network& net, Isa isa) : net_(net), isa_(isa) {}
+  PlanBuilder(const ir::Network& net, Isa isa) : net_(net), isa_(vector_isa(isa)), conv_isa_(isa) {}
 
   Plan build() {
     const auto& nodes = net_.nodes;
@@ -791,7 +795,7 @@ class PlanBuilder {
     }
     const ir::Node& last = pool ? *pool : n;
     const int out = add_tensor(storage_type(last.output_format), last.output_shape, padding_for_reader(last));
-    auto step = std::make_unique<ConvStep>(n, pool, in_format, tensor(in), tensor(out), isa_);
+    auto step = std::make_unique<ConvStep>(n, pool, in_format, tensor(in), tensor(out), conv_isa_);
     std::string text = step->kernel();
     if (folded) text += " + rescale table";
     describe(i, text);
@@ -916,7 +920,8 @@ class PlanBuilder {
   }
 
   const ir::Network& net_;
-  Isa isa_;
+  Isa isa_;      // every kernel's but the direct convolution's
+  Isa conv_isa_; // the direct convolution's: kAvx512Amx where the tiles apply
   Plan plan_;
   std::map<std::string, std::vector<int>> consumers_;
   std::map<std::string, int> tensor_of_;

@@ -208,11 +208,40 @@ INSTANTIATE_TEST_SUITE_P(Kinds, FusedKernels,
                          ::testing::Combine(::testing::Values(Case{"u8s8", fxnn::runtime_testing::narrow()},
                                                               Case{"s16s16", fxnn::runtime_testing::medium()},
                                                               Case{"wide", fxnn::runtime_testing::wide()}),
-                                            ::testing::Values(Isa::kPortable, Isa::kAvx512Vnni)),
+                                            ::testing::Values(Isa::kPortable, Isa::kAvx512Vnni, Isa::kAvx512Amx)),
                          [](const auto& info) {
                            return std::string(std::get<0>(info.param).name) + "_" +
                                   fxnn::runtime::to_string(std::get<1>(info.param));
                          });
+
+// The shapes the AMX tiles take (u8s8, conv2d_amx_supported): pixel tiles of 16, 14, 12, 10, 8, 6
+// and 5 rows, K steps of 16, 32 and 64 bytes, one, two and three column blocks (the single-block
+// step), strides 1 and 2, with and without the fused 2 x 2 pool; the profile names the AMX kernel.
+TEST(FusedKernels, AmxTileShapesEqualReference) {
+  if (!isa_supported(Isa::kAvx512Amx)) GTEST_SKIP() << "this CPU lacks AMX";
+  const Geometry shapes[] = {
+      {16, 16, 16, 16, 3, 1, 1, 1}, {32, 12, 12, 48, 3, 1, 1, 2}, {64, 8, 8, 32, 3, 1, 1, 1},
+      {32, 14, 14, 32, 3, 1, 1, 2}, {16, 20, 20, 16, 1, 1, 0, 1}, {48, 10, 10, 20, 3, 2, 1, 1},
+      {32, 6, 6, 40, 3, 1, 1, 2},
+  };
+  uint64_t seed = 40;
+  for (const Geometry& g : shapes) {
+    NetworkBuilder b(seed++, {g.c, g.h, g.w}, fxnn::runtime_testing::narrow().activation);
+    b.conv(g.out, g.kernel, g.stride, g.padding, fxnn::runtime_testing::narrow(), true);
+    if (g.pool > 1) b.pool(OpKind::kMaxPool, g.pool, g.pool);
+    const Network net = b.build();
+    Engine e(net, EngineOptions().with_isa(Isa::kAvx512Amx));
+    EXPECT_EQ(e.profile()[0].kernel.find("conv2d u8s8 avx512amx"), 0u) << str(g) << ": " << e.profile()[0].kernel;
+    for (int64_t batch : {1, 3})
+      for (int threads : {1, 2}) {
+        const Codes input = b.input(batch);
+        std::string where;
+        EXPECT_EQ(mismatches(net, input, Isa::kAvx512Amx, threads, &where), 0)
+            << str(g) << " batch " << batch << " threads " << threads << " " << where;
+        EXPECT_GT(inside(net, input), 0) << str(g);
+      }
+  }
+}
 
 /// Rewrites node i's requantization: one multiplier and offset for the whole tensor, and `shift`.
 void per_tensor(Network& net, size_t i, int shift) {
@@ -224,7 +253,7 @@ void per_tensor(Network& net, size_t i, int shift) {
 }
 
 TEST(FusedKernels, PerTensorRequantizationAndNegativeShifts) {
-  for (Isa isa : {Isa::kPortable, Isa::kAvx512Vnni}) {
+  for (Isa isa : {Isa::kPortable, Isa::kAvx512Vnni, Isa::kAvx512Amx}) {
     if (!isa_supported(isa)) continue;
     for (int shift : {-3, 0, 1, 7}) {
       for (Rounding rounding : {Rounding::kNearest, Rounding::kFloor}) {
@@ -253,7 +282,7 @@ TEST(FusedKernels, ChannelsLastInputGivesTheSameCodes) {
   b.rescale(Format(12, 8, true)).conv(16, 3, 1, 1, fxnn::runtime_testing::medium(), true).pool(OpKind::kMaxPool, 2, 2);
   const Network net = b.build();
   const Codes nchw = b.input(4), nhwc = nchw.with_layout(Layout::kChannelsLast);
-  for (Isa isa : {Isa::kPortable, Isa::kAvx512Vnni}) {
+  for (Isa isa : {Isa::kPortable, Isa::kAvx512Vnni, Isa::kAvx512Amx}) {
     if (!isa_supported(isa)) continue;
     Engine e(net, EngineOptions().with_isa(isa));
     EXPECT_EQ(e.run(nchw).to_int64(), e.run(nhwc).to_int64());
@@ -281,7 +310,7 @@ TEST(FusedKernels, WarmRunsAllocateNothing) {
   b.rescale(Format(12, 9, true)).conv(16, 3, 1, 1, fxnn::runtime_testing::narrow(), true).pool(OpKind::kMaxPool, 2, 2);
   b.flatten().dense(32, fxnn::runtime_testing::narrow(), true).dense(10, fxnn::runtime_testing::narrow(), false);
   const Network net = b.build();
-  for (Isa isa : {Isa::kPortable, Isa::kAvx512Vnni}) {
+  for (Isa isa : {Isa::kPortable, Isa::kAvx512Vnni, Isa::kAvx512Amx}) {
     if (!isa_supported(isa)) continue;
     for (int threads : {1, 2})
       for (int64_t batch : {1, 9}) {
