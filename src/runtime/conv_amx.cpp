@@ -6,6 +6,9 @@
 // registers (C: tmm0-3, A: tmm4-5, B: tmm6-7), then stores them to a scratch block and runs the VNNI
 // epilogue of eq. (3) on it, max-pooling 2 x 2 windows in the accumulator domain first when a pool
 // is fused (the two pixel tiles are then the two convolution rows of one pooled row).
+// The split form (ConvWeights::split_bytes) runs 16-bit weights on u8 input codes: two byte planes
+// W_lo, W_hi of one column block per step (tmm0-1 and tmm2-3: lo and hi sums of the two pixel
+// tiles), acc = acc_lo + 256 acc_hi in 32-bit wrap-around arithmetic, exact because acc fits 32 bits.
 // Exactness: the products and sums are those of the VNNI tiles (the same zero-padded packing),
 // and the epilogue is theirs. Compiled with target attributes; only called after
 // isa_supported(Isa::kAvx512Amx).
@@ -19,31 +22,12 @@
 
 namespace fxnn::runtime {
 
-namespace {
-
-constexpr int64_t kMaxTileRows = 16;  // rows of a tile register
-constexpr int64_t kMaxTileBytes = 64; // bytes of a tile row
-
-/// The largest divisor of `width` in [4, 16] (even when `even`), or 0: the pixels of one A tile.
-int64_t tile_pixels(int64_t width, bool even) {
-  for (int64_t m = std::min(width, kMaxTileRows); m >= 4; --m)
-    if (width % m == 0 && (!even || m % 2 == 0)) return m;
-  return 0;
-}
-
-/// The largest power of two <= 64 that divides `segment` bytes: the K step of one tdpbusd.
-int64_t tile_depth(int64_t segment) {
-  int64_t chunk = kMaxTileBytes;
-  while (segment % chunk != 0) chunk /= 2;
-  return chunk;
-}
-
-} // namespace
-
 bool conv_amx_supported(const ConvWeights& w, const ConvGeometry& g) {
-  if (w.isa() != Isa::kAvx512Amx || w.kind() != GemmKind::kU8S8) return false;
+  if (w.isa() != Isa::kAvx512Amx || (w.kind() != GemmKind::kU8S8 && !w.split())) return false;
   if (g.pool != 1 && g.pool != 2) return false;
-  return tile_depth(w.segment()) >= 16 && tile_pixels(g.out_width * g.pool, g.pool == 2) > 0;
+  // The split form's input was stored as u8 on the word of conv_amx_split, which asks for an even
+  // divisor whether or not a pool is fused.
+  return amx_tile_depth(w.segment()) >= 16 && amx_tile_pixels(g.out_width * g.pool, g.pool == 2 || w.split()) > 0;
 }
 
 } // namespace fxnn::runtime
@@ -55,6 +39,8 @@ bool conv_amx_supported(const ConvWeights& w, const ConvGeometry& g) {
 namespace fxnn::runtime {
 
 namespace {
+
+constexpr int64_t kMaxTileRows = 16; // rows of a tile register
 
 /// The 64-byte operand of ldtilecfg (palette 1).
 struct alignas(64) TileConfig {
@@ -102,6 +88,31 @@ FXNN_AMX void accumulate(const ConvWeights& w, const ConvGeometry& g, const AmxP
   }
 }
 
+/// The split form (ConvWeights::split_bytes), one column block: tiles 0, 2 += A(4), A(5) x W_lo (6)
+/// and tiles 1, 3 += A(4), A(5) x W_hi (7); the planes are `plane` bytes apart.
+FXNN_AMX void accumulate_split(const ConvWeights& w, const ConvGeometry& g, const AmxPlan& p, const uint8_t* a0,
+                               const uint8_t* a1, const uint8_t* b0, int64_t plane) {
+  const int64_t a_stride = g.stride * g.pixel_bytes, chunks = w.segment() / p.chunk;
+  _tile_zero(0);
+  _tile_zero(1);
+  _tile_zero(2);
+  _tile_zero(3);
+  for (int64_t s = 0; s < w.kernel(); ++s) {
+    for (int64_t c = 0; c < chunks; ++c) {
+      const int64_t a_off = s * g.in_row_bytes + c * p.chunk;
+      const uint8_t* b = b0 + (s * p.seg_groups + c * p.chunk / 4) * 64;
+      _tile_loadd(4, a0 + a_off, a_stride);
+      _tile_loadd(5, a1 + a_off, a_stride);
+      _tile_loadd(6, b, 64);
+      _tile_loadd(7, b + plane, 64);
+      _tile_dpbusd(0, 4, 6);
+      _tile_dpbusd(2, 5, 6);
+      _tile_dpbusd(1, 4, 7);
+      _tile_dpbusd(3, 5, 7);
+    }
+  }
+}
+
 /// The accumulators of one step: [pixel tile * 2 + column block][pixel][16 columns].
 struct Scratch {
   alignas(64) int32_t c[4][kMaxTileRows * 16];
@@ -116,12 +127,26 @@ FXNN_AMX void store_tiles(Scratch& sc, bool two) {
   }
 }
 
+/// The split form's sums, acc = acc_lo + 256 acc_hi (wrapping: the true acc fits 32 bits), into
+/// sc.c[0] and sc.c[2], where the epilogue reads one column block's pixel tiles.
+FXNN_AMX void store_split_tiles(Scratch& sc, int64_t pixels) {
+  _tile_stored(0, sc.c[0], 64);
+  _tile_stored(1, sc.c[1], 64);
+  _tile_stored(2, sc.c[2], 64);
+  _tile_stored(3, sc.c[3], 64);
+  for (int t = 0; t < 4; t += 2)
+    for (int64_t i = 0; i < pixels * 16; i += 16) {
+      const __m512i lo = _mm512_load_si512(sc.c[t] + i), hi = _mm512_load_si512(sc.c[t + 1] + i);
+      _mm512_store_si512(sc.c[t] + i, _mm512_add_epi32(lo, _mm512_slli_epi32(hi, 8)));
+    }
+}
+
 FXNN_AMX void rows_amx(const ConvWeights& w, const ConvGeometry& g, const uint8_t* in, int64_t row0, int64_t row1,
                        int64_t first, int64_t last, const VnniEpilogue& e) {
   AmxPlan p;
   const bool pooled = g.pool == 2;
-  p.mt = tile_pixels(g.out_width * g.pool, pooled);
-  p.chunk = tile_depth(w.segment());
+  p.mt = amx_tile_pixels(g.out_width * g.pool, pooled || w.split());
+  p.chunk = amx_tile_depth(w.segment());
   p.stored = pooled ? p.mt / 2 : p.mt;
   p.panel = w.depth() * 16;
   p.seg_groups = w.segment() / 4;
@@ -158,10 +183,15 @@ FXNN_AMX void rows_amx(const ConvWeights& w, const ConvGeometry& g, const uint8_
       a0 = origin(y, x0);
       a1 = origin(q1 / runs_per_row, (q1 % runs_per_row) * p.stored);
     }
-    for (int64_t b = first; b < last; b += 2) {
-      const bool two = b + 1 < last;
-      accumulate(w, g, p, a0, a1, w.data() + b * p.panel, two);
-      store_tiles(sc, two);
+    for (int64_t b = first; b < last; b += w.split() ? 1 : 2) {
+      const bool two = !w.split() && b + 1 < last;
+      if (w.split()) {
+        accumulate_split(w, g, p, a0, a1, w.data() + b * p.panel, w.n_padded() * w.depth());
+        store_split_tiles(sc, p.mt);
+      } else {
+        accumulate(w, g, p, a0, a1, w.data() + b * p.panel, two);
+        store_tiles(sc, two);
+      }
       for (int64_t v = 0; v < (two ? 2 : 1); ++v) {
         const Columns16 cols = load_columns16((b + v) * 16, e);
         if (pooled) {

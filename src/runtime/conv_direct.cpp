@@ -1,5 +1,7 @@
 #include "conv_direct.h"
 
+#include <algorithm>
+#include <cstring>
 #include <stdexcept>
 
 #include "fxnn/core/cpu_features.h"
@@ -63,6 +65,49 @@ ConvWeights::ConvWeights(const ir::IntTensor& w, GemmKind kind, Isa isa, bool pa
   }
 }
 
+ConvWeights ConvWeights::split_bytes(const ir::IntTensor& w) {
+  ir::IntTensor lo = w, hi = w;
+  for (size_t i = 0; i < w.data.size(); ++i) {
+    const int64_t low = ((w.data[i] + 128) & 255) - 128; // W mod 256, in [-128, 127]
+    lo.data[i] = low;
+    hi.data[i] = (w.data[i] - low) / 256;
+  }
+  ConvWeights both(lo, GemmKind::kU8S8, Isa::kAvx512Amx);
+  const ConvWeights high(hi, GemmKind::kU8S8, Isa::kAvx512Amx);
+  const size_t plane = static_cast<size_t>(both.n_padded_ * both.depth());
+  AlignedBuffer data;
+  data.resize(2 * plane);
+  std::memcpy(data.as<uint8_t>(), both.data(), plane);
+  std::memcpy(data.as<uint8_t>() + plane, high.data(), plane);
+  both.data_ = std::move(data);
+  both.kind_ = GemmKind::kS16S16;
+  both.split_ = true;
+  return both;
+}
+
+int64_t amx_tile_pixels(int64_t width, bool even) {
+  constexpr int64_t kMaxTileRows = 16;
+  for (int64_t m = std::min(width, kMaxTileRows); m >= 4; --m)
+    if (width % m == 0 && (!even || m % 2 == 0)) return m;
+  return 0;
+}
+
+int64_t amx_tile_depth(int64_t segment) {
+  int64_t chunk = 64; // bytes of a tile row
+  while (segment % chunk != 0) chunk /= 2;
+  return chunk;
+}
+
+DType ConvWeights::a_type() const { return split_ ? DType::kU8 : gemm_a_type(kind_); }
+
+bool conv_amx_split(const ir::Node& conv, const Format& in_format, Isa isa) {
+  if (isa != Isa::kAvx512Amx || !conv.weight || conv.accumulator_bits > 32) return false;
+  const Format& w = conv.weight->format;
+  if (in_format.is_signed || in_format.bits > 8 || !w.is_signed || w.bits <= 8 || w.bits > 15) return false;
+  const int64_t segment = round_up(conv.kernel * conv.weight->shape.at(1), gemm_group(GemmKind::kU8S8));
+  return amx_tile_depth(segment) >= 16 && amx_tile_pixels(conv.output_shape.at(2), true) > 0;
+}
+
 ConvChoice choose_conv(GemmKind kind, Isa isa, int64_t pool) {
   ConvChoice c{kind, false};
   if (isa == Isa::kPortable && kind != GemmKind::kWide && cpu_has_avx2_fma()) {
@@ -79,6 +124,7 @@ bool conv_pool_supported(Isa isa, int64_t pool) {
 
 std::string conv_name(const ConvWeights& w) {
   const char* kinds[] = {"u8s8", "s16s16", "wide"};
+  if (w.split()) return "u8s16 (split in bytes) " + to_string(w.isa());
   return std::string(kinds[static_cast<int>(w.kind())]) + " " + to_string(w.isa()) + (w.pairs() ? " avx2" : "");
 }
 

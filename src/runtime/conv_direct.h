@@ -36,10 +36,16 @@ class ConvWeights {
   ConvWeights() = default;
   /// `pairs`: the portable path's AVX2 kernel (s16s16 only): the VNNI layout of pairs of codes.
   ConvWeights(const ir::IntTensor& w, GemmKind kind, Isa isa, bool pairs = false);
+  /// The AMX tiles' u8 x s16 form (conv_amx_split): weights W = 256 W_hi + W_lo with W_lo in
+  /// [-128, 127], two u8s8 packings one after the other (W_lo, then W_hi), for u8 input codes.
+  static ConvWeights split_bytes(const ir::IntTensor& w);
 
   GemmKind kind() const { return kind_; }
   Isa isa() const { return isa_; }
   bool pairs() const { return pairs_; }
+  bool split() const { return split_; }
+  /// The type of the input codes: gemm_a_type(kind()), or u8 for the split form.
+  DType a_type() const;
   int64_t n() const { return n_; }
   int64_t n_padded() const { return n_padded_; }
   int64_t kernel() const { return k_; }
@@ -52,6 +58,7 @@ class ConvWeights {
   GemmKind kind_ = GemmKind::kWide;
   Isa isa_ = Isa::kPortable;
   bool pairs_ = false;
+  bool split_ = false;
   int64_t n_ = 0, n_padded_ = 0, k_ = 1, c_ = 1, segment_ = 1;
   AlignedBuffer data_;
 };
@@ -89,6 +96,19 @@ ConvChoice choose_conv(GemmKind kind, Isa isa, int64_t pool);
 
 /// "u8s8 avx512vnni", ...
 std::string conv_name(const ConvWeights& w);
+
+/// The AMX tiles' shape for output rows of `width` convolution pixels: the largest divisor of width
+/// in [4, 16] (even when `even`), or 0; and the K step for a segment of `segment` bytes: the largest
+/// power of two <= 64 that divides it.
+int64_t amx_tile_pixels(int64_t width, bool even);
+int64_t amx_tile_depth(int64_t segment);
+
+/// Whether a convolution of 16-bit weights (at most 15 bits: W_hi must fit a byte) and unsigned
+/// input codes of at most 8 bits runs on the AMX tiles in the split form (two byte products per code,
+/// acc = acc_lo + 256 acc_hi, exact in 32-bit wrap-around arithmetic because acc fits 32 bits):
+/// `isa` AMX, a kernel row of k * in_channels codes whose segment the tiles take, and output rows of
+/// `conv_width` pixels with an even divisor in [4, 16]. The input is then stored as u8.
+bool conv_amx_split(const ir::Node& conv, const Format& in_format, Isa isa);
 
 /// Whether the AMX tiles (conv_amx.cpp) take this convolution: u8s8 weights packed for kAvx512Amx,
 /// no pool or a 2 x 2 one, a kernel row of a multiple of 16 bytes' worth of codes (the tiles' K

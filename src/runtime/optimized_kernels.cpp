@@ -176,7 +176,8 @@ class ConvStep final : public Step {
     const ConvChoice choice = choose_conv(choose_gemm_kind(storage_type(in_format), w.format, conv.accumulator_bits),
                                           isa, pool ? pool->kernel : 1);
     kind_ = choice.kind;
-    const int64_t element = element_size(gemm_a_type(kind_));
+    const bool split = conv_amx_split(conv, in_format, isa); // the input is then u8 (PlanBuilder::conv)
+    const int64_t element = split ? 1 : element_size(gemm_a_type(kind_));
     geometry_.stride = conv.stride;
     geometry_.pool = pool ? pool->kernel : 1;
     geometry_.out_width = out.shape[2];
@@ -184,11 +185,13 @@ class ConvStep final : public Step {
     out_h_ = out.shape[1];
     geometry_.in_row_bytes = (in.shape[2] + 2 * in.pad) * in.shape[0] * element;
     geometry_.pixel_bytes = in.shape[0] * element;
-    weights_ = ConvWeights(w, kind_, isa, choice.pairs);
+    weights_ = split ? ConvWeights::split_bytes(w) : ConvWeights(w, kind_, isa, choice.pairs);
     // The AMX tiles take the convolutions whose shapes they suit; the others run on the VNNI tiles
     // (the same packing), so the profile names the kernel that runs.
-    if (weights_.isa() == Isa::kAvx512Amx && !conv_amx_supported(weights_, geometry_))
+    if (!split && weights_.isa() == Isa::kAvx512Amx && !conv_amx_supported(weights_, geometry_))
       weights_ = ConvWeights(w, kind_, vector_isa(isa), choice.pairs);
+    if (split && !conv_amx_supported(weights_, geometry_))
+      throw std::logic_error("ConvStep: " + conv.name + ": the split form without its AMX tiles");
     requant_ = prepare_requant(*conv.requantize, w.shape[0], weights_.n_padded(),
                                ir::worst_case_accumulator(conv, {in_format}));
     rows_ = out.shape[1] * out.shape[2];
@@ -776,7 +779,8 @@ class PlanBuilder {
     const int r = foldable_rescale(i);
     const bool folded = r >= 0 && rescale_folded(r);
     const int src = tensor_of_.at(folded ? node(r).inputs[0] : n.inputs[0]);
-    const DType a_type = gemm_a_type(choose_conv(kind, isa_, 1).kind);
+    const bool split = conv_amx_split(n, in_format, conv_isa_);
+    const DType a_type = split ? DType::kU8 : gemm_a_type(choose_conv(kind, isa_, 1).kind);
     int in = src;
     if (folded || tensor(src).pad != n.padding || tensor(src).dtype != a_type || src == 0) {
       Lut lut = folded ? make_lut(node(r), net_.format_of(node(r).inputs[0]), a_type, n.weight->shape[1]) : Lut{};
@@ -789,8 +793,8 @@ class PlanBuilder {
     if (readers != consumers_.end() && readers->second.size() == 1) {
       const int p = readers->second[0];
       const Isa packing = kind == GemmKind::kWide ? Isa::kPortable : isa_;
-      if (node(p).op == ir::OpKind::kMaxPool && node(p).kernel == node(p).stride && only_reader(n.name, p) &&
-          conv_pool_supported(packing, node(p).kernel))
+      const bool fusable = split ? node(p).kernel == 2 : conv_pool_supported(packing, node(p).kernel);
+      if (node(p).op == ir::OpKind::kMaxPool && node(p).kernel == node(p).stride && only_reader(n.name, p) && fusable)
         pool = &node(p);
     }
     const ir::Node& last = pool ? *pool : n;
@@ -820,7 +824,10 @@ class PlanBuilder {
     if (reader.op != ir::OpKind::kConv2d || reader.padding == 0 || narrow(y)) return 0;
     const GemmKind kind =
         choose_gemm_kind(storage_type(producer.output_format), reader.weight->format, reader.accumulator_bits);
-    return gemm_a_type(choose_conv(kind, isa_, 1).kind) == storage_type(producer.output_format) ? reader.padding : 0;
+    const DType a_type = conv_amx_split(reader, producer.output_format, conv_isa_)
+                             ? DType::kU8
+                             : gemm_a_type(choose_conv(kind, isa_, 1).kind);
+    return a_type == storage_type(producer.output_format) ? reader.padding : 0;
   }
 
   void dense(int i) {

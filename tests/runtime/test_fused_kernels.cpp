@@ -224,23 +224,29 @@ TEST(FusedKernels, AmxTileShapesEqualReference) {
       {32, 14, 14, 32, 3, 1, 1, 2}, {16, 20, 20, 16, 1, 1, 0, 1}, {48, 10, 10, 20, 3, 2, 1, 1},
       {32, 6, 6, 40, 3, 1, 1, 2},
   };
+  // u8 codes x 8-bit weights (u8s8), and x 12-bit weights: the split form (two byte products).
+  const Widths split{Format(8, 5, false), Format(12, 10, true), 32};
   uint64_t seed = 40;
-  for (const Geometry& g : shapes) {
-    NetworkBuilder b(seed++, {g.c, g.h, g.w}, fxnn::runtime_testing::narrow().activation);
-    b.conv(g.out, g.kernel, g.stride, g.padding, fxnn::runtime_testing::narrow(), true);
-    if (g.pool > 1) b.pool(OpKind::kMaxPool, g.pool, g.pool);
-    const Network net = b.build();
-    Engine e(net, EngineOptions().with_isa(Isa::kAvx512Amx));
-    EXPECT_EQ(e.profile()[0].kernel.find("conv2d u8s8 avx512amx"), 0u) << str(g) << ": " << e.profile()[0].kernel;
-    for (int64_t batch : {1, 3})
-      for (int threads : {1, 2}) {
-        const Codes input = b.input(batch);
-        std::string where;
-        EXPECT_EQ(mismatches(net, input, Isa::kAvx512Amx, threads, &where), 0)
-            << str(g) << " batch " << batch << " threads " << threads << " " << where;
-        EXPECT_GT(inside(net, input), 0) << str(g);
-      }
-  }
+  for (const Widths& widths : {fxnn::runtime_testing::narrow(), split})
+    for (const Geometry& g : shapes) {
+      const bool is_split = widths.weight.bits > 8;
+      if (is_split && g.w / g.stride % 2 != 0) continue; // the split form wants even pixel tiles
+      NetworkBuilder b(seed++, {g.c, g.h, g.w}, widths.activation);
+      b.conv(g.out, g.kernel, g.stride, g.padding, widths, true);
+      if (g.pool > 1) b.pool(OpKind::kMaxPool, g.pool, g.pool);
+      const Network net = b.build();
+      Engine e(net, EngineOptions().with_isa(Isa::kAvx512Amx));
+      const std::string kernel = is_split ? "conv2d u8s16 (split in bytes) avx512amx" : "conv2d u8s8 avx512amx";
+      EXPECT_EQ(e.profile()[0].kernel.find(kernel), 0u) << str(g) << ": " << e.profile()[0].kernel;
+      for (int64_t batch : {1, 3})
+        for (int threads : {1, 2}) {
+          const Codes input = b.input(batch);
+          std::string where;
+          EXPECT_EQ(mismatches(net, input, Isa::kAvx512Amx, threads, &where), 0)
+              << str(g) << " " << kernel << " batch " << batch << " threads " << threads << " " << where;
+          EXPECT_GT(inside(net, input), 0) << str(g);
+        }
+    }
 }
 
 /// Rewrites node i's requantization: one multiplier and offset for the whole tensor, and `shift`.
