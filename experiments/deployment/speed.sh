@@ -6,7 +6,7 @@
 #
 # Usage: experiments/deployment/speed.sh prepare      # train and export (no timing)
 #        experiments/deployment/speed.sh check        # fxnn infer --check of every folder (slow, no timing)
-#        experiments/deployment/speed.sh bench [SET]   # the benchmarks: SET = all | main | latency | portable | train
+#        experiments/deployment/speed.sh bench [SET]   # the benchmarks: SET = all | main | latency | vnni | portable | train
 #        experiments/deployment/speed.sh table         # the tables of the README from the JSON files
 # THREADS="1" or "2" limits a bench run to those thread counts (default "1 2"). Timings are only
 # meaningful on otherwise idle cores: run `bench` while nothing else runs (the README
@@ -86,6 +86,15 @@ bench() {
       bench_one fashion_mnist_cnn_uniform8 $FM 1 $threads auto
       bench_one cifar10_convnet_uniform8 $C10 1 $threads auto
     fi
+    if [ "$set" = all ] || [ "$set" = vnni ]; then
+      # The VNNI tiles alone (no AMX), against LibTorch as it is and against oneDNN kept to VNNI
+      # (ONEDNN_MAX_CPU_ISA): the comparison on a CPU with AVX-512 VNNI but no AMX.
+      for name in fashion_mnist_cnn_uniform8:$FM fashion_mnist_cnn_assigned:$FM cifar10_convnet_uniform8:$C10 \
+                  cifar10_convnet_assigned:$C10; do
+        bench_one "${name%%:*}" "${name#*:}" 256 $threads avx512vnni
+        bench_one "${name%%:*}" "${name#*:}" 256 $threads avx512vnni avx512vnni-vnnipeers ONEDNN_MAX_CPU_ISA=AVX512_CORE_VNNI
+      done
+    fi
     if [ "$set" = all ] || [ "$set" = portable ]; then
       # The portable kernels (no AVX-512) against LibTorch as it is, and against LibTorch kept to AVX2
       # as well (oneDNN's ONEDNN_MAX_CPU_ISA): what a CPU without AVX-512 would compare.
@@ -122,5 +131,5 @@ case "${1:-}" in
   check) check ;;
   bench) if [ "${2:-all}" = train ]; then bench_train; else bench "${2:-all}"; [ "${2:-all}" = all ] && bench_train; fi ;;
   table) /usr/bin/python3 experiments/deployment/speed_table.py "$OUT/results" ;;
-  *) echo "usage: $0 prepare | check | bench [all|main|latency|portable|train] | table" >&2; exit 2 ;;
+  *) echo "usage: $0 prepare | check | bench [all|main|latency|vnni|portable|train] | table" >&2; exit 2 ;;
 esac

@@ -26,12 +26,13 @@ def weights(j):
 print("Batch 256 (images per second; ratios of median batch times measured in one run):\n")
 print("| network | kernels | threads | LibTorch float | LibTorch int8 | fxnn | fxnn / float | fxnn / int8 |")
 print("|---|---|---|---|---|---|---|---|")
-for isa in ["auto", "portable", "portable-avx2peers"]:
+PEERS = {"avx2peers": " (LibTorch at AVX2)", "vnnipeers": " (LibTorch at VNNI)"}
+for isa in ["auto", "avx512vnni", "avx512vnni-vnnipeers", "portable", "portable-avx2peers"]:
     for n in NETWORKS:
         for t in [1, 2]:
             j = load(n, 256, t, isa)
             if j:
-                peers = " (LibTorch at AVX2)" if isa.endswith("avx2peers") else ""
+                peers = PEERS.get(isa.rpartition("-")[2], "") if "-" in isa else ""
                 print(f"| {n}{peers} | {weights(j)} {j['fxnn_isa']} | {t} | {j['float_images_per_s']:.0f} | "
                       f"{j['int8_images_per_s']:.0f} | {j['fxnn_images_per_s']:.0f} | {j['fxnn_over_float']:.2f} | "
                       f"{j['fxnn_over_int8']:.2f} |")

@@ -98,7 +98,7 @@ INSTANTIATE_TEST_SUITE_P(Kinds, EngineEqualsReference,
                          ::testing::Combine(::testing::Values(Case{"u8s8", fxnn::runtime_testing::narrow()},
                                                               Case{"s16s16", fxnn::runtime_testing::medium()},
                                                               Case{"wide", fxnn::runtime_testing::wide()}),
-                                            ::testing::Values(Isa::kPortable, Isa::kAvx512Vnni)),
+                                            ::testing::Values(Isa::kPortable, Isa::kAvx512Vnni, Isa::kAvx512Amx)),
                          [](const auto& info) {
                            return std::string(std::get<0>(info.param).name) + "_" +
                                   fxnn::runtime::to_string(std::get<1>(info.param));
