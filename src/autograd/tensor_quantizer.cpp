@@ -31,9 +31,22 @@ TensorQuantization quantize_tensor(const torch::Tensor& x, const QuantizerSpec& 
     if (x.device().is_cpu() && !x.is_contiguous()) return quantize_tensor(x.contiguous(), spec, seed);
     return quantize_tensor_ops(x, spec);
   }
+  return quantize_tensor_into(x, torch::empty_like(x), spec, seed);
+}
+
+TensorQuantization quantize_tensor_into(const torch::Tensor& x, const torch::Tensor& out, const QuantizerSpec& spec,
+                                        uint64_t seed) {
+  TORCH_CHECK(out.sizes() == x.sizes() && out.scalar_type() == x.scalar_type() && out.device() == x.device(),
+              "quantize_tensor_into: the output differs from the input in shape, dtype or device");
+  if (!uses_cpu_kernel(x) || !out.is_contiguous()) {
+    TensorQuantization result = quantize_tensor(x, spec, seed);
+    out.copy_(result.values);
+    result.values = out;
+    return result;
+  }
   TensorQuantization result;
   result.format = resolve_format(x, spec.format);
-  result.values = torch::empty_like(x);
+  result.values = out;
   if (x.scalar_type() == torch::kFloat)
     result.saturation =
         quantize(x.data_ptr<float>(), result.values.data_ptr<float>(), x.numel(), result.format, spec.rounding, seed);

@@ -26,6 +26,12 @@ TensorQuantization QuantPoint::quantize(const torch::Tensor& x) {
   return result;
 }
 
+TensorQuantization QuantPoint::quantize_into(const torch::Tensor& x, const torch::Tensor& out) {
+  auto result = quantize_tensor_into(x, out, *spec_, next_seed());
+  record(result, x.numel());
+  return result;
+}
+
 TensorQuantization QuantPoint::quantize(const torch::Tensor& x, const Format& resolved) {
   auto result = quantize_tensor(x, QuantizerSpec{resolved, spec_->rounding}, next_seed());
   record(result, x.numel());

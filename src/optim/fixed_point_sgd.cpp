@@ -11,10 +11,11 @@ bool has_fixed_point_state(const WeightQuantization& w) {
 /// W = Q_W(W_acc), or W_acc itself when W is float; written into the layer's float32 weight.
 /// Q_W is applied to the float64 accumulator before the cast: casting first would round twice and
 /// could move a value onto a tie of Q_W. W formats of up to 24 bits are exact in float32.
-void write_weight(const WeightQuantization& w, const torch::Tensor& accumulator) {
+/// `scratch` (float64, the accumulator's shape) holds Q_W(W_acc) on the way.
+void write_weight(const WeightQuantization& w, const torch::Tensor& accumulator, const torch::Tensor& scratch) {
   torch::NoGradGuard no_grad;
   if (w.weight_point->is_quantized())
-    w.weight.copy_(w.weight_point->quantize(accumulator).values);
+    w.weight.copy_(w.weight_point->quantize_into(accumulator, scratch).values);
   else
     w.weight.copy_(accumulator);
 }
@@ -40,7 +41,8 @@ void FixedPointSGD::initialize_accumulators() {
     if (state.weight.accumulator_point->is_quantized())
       accumulator = state.weight.accumulator_point->quantize(accumulator).values;
     state.accumulator = accumulator;
-    write_weight(state.weight, state.accumulator);
+    state.scratch = torch::empty_like(accumulator);
+    write_weight(state.weight, state.accumulator, state.scratch);
   }
   // Velocities exist from the start (zeros), so that every process of a run holds the same state tensors.
   if (options_.momentum() > 0) {
@@ -108,11 +110,17 @@ void FixedPointSGD::update_weight(WeightState& state, torch::Tensor gradient) {
     return;
   }
   // float64 arithmetic: lr * G and the sum are exact or correctly rounded far below any acc step.
+  // Every temporary lives in the state (scratch) and the accumulator is updated in place: a fresh
+  // tensor per step and per layer would be fresh pages to fault in (the weights of an FC layer are
+  // megabytes), which costs more than the arithmetic.
   auto& accumulator = state.accumulator;
-  accumulator.sub_(gradient.to(torch::kDouble), options_.lr());
+  if (!state.scratch.defined() || !state.scratch.sizes().equals(accumulator.sizes()))
+    state.scratch = torch::empty_like(accumulator);
+  state.scratch.copy_(gradient); // the float32 gradient in float64: exact
+  accumulator.sub_(state.scratch, options_.lr());
   if (options_.weight_clip() > 0) accumulator.clamp_(-options_.weight_clip(), options_.weight_clip());
-  if (w.accumulator_point->is_quantized()) accumulator = w.accumulator_point->quantize(accumulator).values;
-  write_weight(w, accumulator);
+  if (w.accumulator_point->is_quantized()) w.accumulator_point->quantize_into(accumulator, accumulator);
+  write_weight(w, accumulator, state.scratch);
 }
 
 void FixedPointSGD::step_float(torch::Tensor& parameter, torch::Tensor& velocity) {

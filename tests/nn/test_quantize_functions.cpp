@@ -105,6 +105,33 @@ TEST(TensorQuantizer, NonContiguousInputsAreQuantizedLikeContiguousOnes) {
   EXPECT_TRUE(torch::equal(quantize_tensor(x, spec, 0).values, quantize_tensor(x.contiguous(), spec, 0).values));
 }
 
+// quantize_tensor_into (the optimizer's in-place path): the values, format and saturation of
+// quantize_tensor, written into the given tensor (also the input itself), for float and double,
+// contiguous and strided outputs, every rounding (stochastic with the same seed).
+TEST(TensorQuantizer, IntoAGivenTensorEqualsAFreshOne) {
+  torch::manual_seed(5);
+  for (auto dtype : {torch::kFloat, torch::kDouble})
+    for (const char* f : {"s8.7", "s16.auto", "u6.3"})
+      for (Rounding r : {Rounding::kNearest, Rounding::kFloor, Rounding::kStochastic}) {
+        const QuantizerSpec spec{Format::parse(f), r};
+        const auto x = (torch::randn({300, 7}) * 2).to(dtype);
+        const auto fresh = quantize_tensor(x, spec, 9);
+        auto out = torch::empty_like(x);
+        const auto into = quantize_tensor_into(x, out, spec, 9);
+        EXPECT_TRUE(torch::equal(into.values, fresh.values)) << f;
+        EXPECT_EQ(into.values.data_ptr(), out.data_ptr());
+        EXPECT_EQ(into.format, fresh.format);
+        EXPECT_EQ(into.saturation.above, fresh.saturation.above);
+        auto in_place = x.clone();
+        EXPECT_TRUE(torch::equal(quantize_tensor_into(in_place, in_place, spec, 9).values, fresh.values)) << f;
+        auto strided = torch::empty({7, 300}, x.options()).t();
+        EXPECT_TRUE(torch::equal(quantize_tensor_into(x, strided, spec, 9).values, fresh.values)) << f;
+      }
+  const auto x = torch::randn({4, 4});
+  auto wrong = torch::empty({4, 5});
+  EXPECT_THROW(quantize_tensor_into(x, wrong, QuantizerSpec{Format::parse("s8.7")}, 0), c10::Error);
+}
+
 } // namespace
 } // namespace fxnn
 

@@ -21,6 +21,12 @@ struct TensorQuantization {
 /// device-agnostic tensor-op path below, which computes the same values.
 TensorQuantization quantize_tensor(const torch::Tensor& x, const QuantizerSpec& spec, uint64_t seed);
 
+/// The same written into `out` (x's dtype, shape and device; x itself for an in-place quantization),
+/// which the result's values then are: no allocation on the CPU kernel's path, for the optimizer's
+/// state tensors, which are updated every step.
+TensorQuantization quantize_tensor_into(const torch::Tensor& x, const torch::Tensor& out, const QuantizerSpec& spec,
+                                        uint64_t seed);
+
 /// Q(g) where lo <= x <= hi, 0 elsewhere: the fused backward of a quantized activation
 /// (core's quantize_masked). The auto range is resolved from g; saturation is counted over all of g.
 TensorQuantization quantize_tensor_masked(const torch::Tensor& g, const torch::Tensor& x, double lo, double hi,

@@ -57,6 +57,8 @@ class QuantPoint : public torch::CustomClassHolder {
 
   /// Quantizes x with this point's spec and records the saturation. Requires is_quantized().
   TensorQuantization quantize(const torch::Tensor& x);
+  /// The same written into `out` (quantize_tensor_into; `out` may be x itself).
+  TensorQuantization quantize_into(const torch::Tensor& x, const torch::Tensor& out);
   /// The same with the format given (an auto range resolved by the caller, e.g. over several tensors).
   TensorQuantization quantize(const torch::Tensor& x, const Format& resolved);
   /// Quantizes g and zeroes it where x is outside [lo, hi] (quantize_tensor_masked); records as quantize().

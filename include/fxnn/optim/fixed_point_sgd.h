@@ -63,6 +63,7 @@ class FixedPointSGD {
     WeightQuantization weight;
     torch::Tensor accumulator; // float64, same shape as the weight; undefined for a float weight
     torch::Tensor velocity;
+    torch::Tensor scratch; // float64 like the accumulator: the step's temporaries, allocated once
   };
   void update_weight(WeightState& state, torch::Tensor gradient);
   void step_float(torch::Tensor& parameter, torch::Tensor& velocity);
