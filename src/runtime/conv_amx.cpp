@@ -61,10 +61,11 @@ struct AmxPlan {
 };
 
 /// Accumulates one step: tiles 0-3 += A(4) x B(6), A(4) x B(7), A(5) x B(6), A(5) x B(7) over every
-/// kernel row and K chunk. `a0`, `a1`: the first pixel of each pixel tile; `b0`: the first column
-/// block's panel; `two`: whether the second column block exists.
+/// kernel row and K chunk. `a0`, `a1`: the first pixel of each pixel tile; `b0`: the panel of B(6);
+/// B(7) lies `second` bytes further (the next column block, or the split form's W_hi plane) and is
+/// used when `two`.
 FXNN_AMX void accumulate(const ConvWeights& w, const ConvGeometry& g, const AmxPlan& p, const uint8_t* a0,
-                         const uint8_t* a1, const uint8_t* b0, bool two) {
+                         const uint8_t* a1, const uint8_t* b0, int64_t second, bool two) {
   const int64_t a_stride = g.stride * g.pixel_bytes, chunks = w.segment() / p.chunk;
   _tile_zero(0);
   _tile_zero(1);
@@ -80,35 +81,10 @@ FXNN_AMX void accumulate(const ConvWeights& w, const ConvGeometry& g, const AmxP
       _tile_dpbusd(0, 4, 6);
       _tile_dpbusd(2, 5, 6);
       if (two) {
-        _tile_loadd(7, b + p.panel, 64);
+        _tile_loadd(7, b + second, 64);
         _tile_dpbusd(1, 4, 7);
         _tile_dpbusd(3, 5, 7);
       }
-    }
-  }
-}
-
-/// The split form (ConvWeights::split_bytes), one column block: tiles 0, 2 += A(4), A(5) x W_lo (6)
-/// and tiles 1, 3 += A(4), A(5) x W_hi (7); the planes are `plane` bytes apart.
-FXNN_AMX void accumulate_split(const ConvWeights& w, const ConvGeometry& g, const AmxPlan& p, const uint8_t* a0,
-                               const uint8_t* a1, const uint8_t* b0, int64_t plane) {
-  const int64_t a_stride = g.stride * g.pixel_bytes, chunks = w.segment() / p.chunk;
-  _tile_zero(0);
-  _tile_zero(1);
-  _tile_zero(2);
-  _tile_zero(3);
-  for (int64_t s = 0; s < w.kernel(); ++s) {
-    for (int64_t c = 0; c < chunks; ++c) {
-      const int64_t a_off = s * g.in_row_bytes + c * p.chunk;
-      const uint8_t* b = b0 + (s * p.seg_groups + c * p.chunk / 4) * 64;
-      _tile_loadd(4, a0 + a_off, a_stride);
-      _tile_loadd(5, a1 + a_off, a_stride);
-      _tile_loadd(6, b, 64);
-      _tile_loadd(7, b + plane, 64);
-      _tile_dpbusd(0, 4, 6);
-      _tile_dpbusd(2, 5, 6);
-      _tile_dpbusd(1, 4, 7);
-      _tile_dpbusd(3, 5, 7);
     }
   }
 }
@@ -186,10 +162,11 @@ FXNN_AMX void rows_amx(const ConvWeights& w, const ConvGeometry& g, const uint8_
     for (int64_t b = first; b < last; b += w.split() ? 1 : 2) {
       const bool two = !w.split() && b + 1 < last;
       if (w.split()) {
-        accumulate_split(w, g, p, a0, a1, w.data() + b * p.panel, w.n_padded() * w.depth());
+        // The split form: tiles 0, 2 hold A x W_lo and tiles 1, 3 A x W_hi of column block b.
+        accumulate(w, g, p, a0, a1, w.data() + b * p.panel, w.n_padded() * w.depth(), true);
         store_split_tiles(sc, p.mt);
       } else {
-        accumulate(w, g, p, a0, a1, w.data() + b * p.panel, two);
+        accumulate(w, g, p, a0, a1, w.data() + b * p.panel, p.panel, two);
         store_tiles(sc, two);
       }
       for (int64_t v = 0; v < (two ? 2 : 1); ++v) {
