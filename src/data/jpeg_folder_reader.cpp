@@ -64,24 +64,38 @@ std::vector<uint8_t> file_bytes(const std::string& path) {
   return bytes;
 }
 
+/// What a JPEG header says: the image size and its colour space.
+struct JpegHeader {
+  int width = 0;
+  int height = 0;
+  int colorspace = 0;
+};
+
+JpegHeader read_header(tjhandle tj, const std::vector<uint8_t>& bytes, const std::string& path) {
+  JpegHeader h;
+  int subsamp = 0;
+  if (tjDecompressHeader3(tj, bytes.data(), bytes.size(), &h.width, &h.height, &subsamp, &h.colorspace) != 0) {
+    throw std::runtime_error(path + ": not a valid JPEG file (" + tjGetErrorStr2(tj) + ")");
+  }
+  return h;
+}
+
 /// The size every image must have, from the first file's header.
 struct Geometry {
   int height = 0;
   int width = 0;
 };
 
-Geometry read_geometry(tjhandle tj, const std::string& path) {
-  const auto bytes = file_bytes(path);
-  Geometry g;
-  int subsamp = 0, colorspace = 0;
-  if (tjDecompressHeader3(tj, bytes.data(), bytes.size(), &g.width, &g.height, &subsamp, &colorspace) != 0) {
-    throw std::runtime_error(path + ": not a valid JPEG file (" + tjGetErrorStr2(tj) + ")");
-  }
-  if (int64_t{g.width} * g.height > kMaxPixels) {
-    throw std::runtime_error(path + ": image is " + std::to_string(g.width) + "x" + std::to_string(g.height) +
+Geometry geometry_of(const JpegHeader& h, const std::string& path) {
+  if (int64_t{h.width} * h.height > kMaxPixels) {
+    throw std::runtime_error(path + ": image is " + std::to_string(h.width) + "x" + std::to_string(h.height) +
                              ", more than the " + std::to_string(kMaxPixels) + " pixels the JPEG loader accepts");
   }
-  return g;
+  return Geometry{h.height, h.width};
+}
+
+Geometry read_geometry(tjhandle tj, const std::string& path) {
+  return geometry_of(read_header(tj, file_bytes(path), path), path);
 }
 
 /// Decodes one file into `pixels` (HWC RGB scratch) and scatters it into the CHW planes at `dst`.
@@ -89,10 +103,7 @@ Geometry read_geometry(tjhandle tj, const std::string& path) {
 /// count as errors: the decoded image would silently contain grey filler.
 bool decode_into(tjhandle tj, const std::string& path, const Geometry& g, std::vector<uint8_t>& pixels, uint8_t* dst) {
   const auto bytes = file_bytes(path);
-  int width = 0, height = 0, subsamp = 0, colorspace = 0;
-  if (tjDecompressHeader3(tj, bytes.data(), bytes.size(), &width, &height, &subsamp, &colorspace) != 0) {
-    throw std::runtime_error(path + ": not a valid JPEG file (" + tjGetErrorStr2(tj) + ")");
-  }
+  const auto [width, height, colorspace] = read_header(tj, bytes, path);
   if (width != g.width || height != g.height) {
     throw std::runtime_error(path + ": image is " + std::to_string(width) + "x" + std::to_string(height) +
                              ", the others are " + std::to_string(g.width) + "x" + std::to_string(g.height));
@@ -146,15 +157,12 @@ JpegFolderShape read_jpeg_folder_shape(const std::string& dir) {
   const auto classes = folder_classes(dir, {});
   const auto samples = folder_samples(dir, classes);
   TjHandle tj = start_decompressor();
-  const Geometry g = read_geometry(tj.get(), samples.front().path);
+  Geometry g;
   bool all_gray = true;
   for (const auto& sample : samples) {
-    const auto bytes = file_bytes(sample.path);
-    int width = 0, height = 0, subsamp = 0, colorspace = 0;
-    if (tjDecompressHeader3(tj.get(), bytes.data(), bytes.size(), &width, &height, &subsamp, &colorspace) != 0) {
-      throw std::runtime_error(sample.path + ": not a valid JPEG file (" + tjGetErrorStr2(tj.get()) + ")");
-    }
-    all_gray = all_gray && colorspace == TJCS_GRAY;
+    const JpegHeader h = read_header(tj.get(), file_bytes(sample.path), sample.path);
+    if (&sample == &samples.front()) g = geometry_of(h, sample.path);
+    all_gray = all_gray && h.colorspace == TJCS_GRAY;
   }
   return {all_gray ? 1 : kRgb, g.height, g.width, static_cast<int64_t>(classes.size())};
 }

@@ -98,14 +98,18 @@ int64_t amx_tile_depth(int64_t segment) {
   return chunk;
 }
 
-DType ConvWeights::a_type() const { return split_ ? DType::kU8 : gemm_a_type(kind_); }
-
 bool conv_amx_split(const ir::Node& conv, const Format& in_format, Isa isa) {
   if (isa != Isa::kAvx512Amx || !conv.weight || conv.accumulator_bits > 32) return false;
   const Format& w = conv.weight->format;
   if (in_format.is_signed || in_format.bits > 8 || !w.is_signed || w.bits <= 8 || w.bits > 15) return false;
   const int64_t segment = round_up(conv.kernel * conv.weight->shape.at(1), gemm_group(GemmKind::kU8S8));
   return amx_tile_depth(segment) >= 16 && amx_tile_pixels(conv.output_shape.at(2), true) > 0;
+}
+
+DType conv_input_type(const ir::Node& conv, const Format& in_format, Isa isa) {
+  if (conv_amx_split(conv, in_format, isa)) return DType::kU8;
+  const GemmKind kind = choose_gemm_kind(storage_type(in_format), conv.weight->format, conv.accumulator_bits);
+  return gemm_a_type(choose_conv(kind, vector_isa(isa), 1).kind);
 }
 
 ConvChoice choose_conv(GemmKind kind, Isa isa, int64_t pool) {

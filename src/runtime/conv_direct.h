@@ -44,8 +44,6 @@ class ConvWeights {
   Isa isa() const { return isa_; }
   bool pairs() const { return pairs_; }
   bool split() const { return split_; }
-  /// The type of the input codes: gemm_a_type(kind()), or u8 for the split form.
-  DType a_type() const;
   int64_t n() const { return n_; }
   int64_t n_padded() const { return n_padded_; }
   int64_t kernel() const { return k_; }
@@ -109,6 +107,11 @@ int64_t amx_tile_depth(int64_t segment);
 /// `isa` AMX, a kernel row of k * in_channels codes whose segment the tiles take, and output rows of
 /// `conv_width` pixels with an even divisor in [4, 16]. The input is then stored as u8.
 bool conv_amx_split(const ir::Node& conv, const Format& in_format, Isa isa);
+
+/// The type a convolution reads its input codes in, with `isa` the direct convolution's instruction
+/// set: u8 for the split form (conv_amx_split), else the operand type of its GEMM family
+/// (choose_conv). The plan stores the input so, and the convolution's geometry counts in it.
+DType conv_input_type(const ir::Node& conv, const Format& in_format, Isa isa);
 
 /// Whether the AMX tiles (conv_amx.cpp) take this convolution: u8s8 weights packed for kAvx512Amx,
 /// no pool or a 2 x 2 one, a kernel row of a multiple of 16 bytes' worth of codes (the tiles' K

@@ -176,8 +176,8 @@ class ConvStep final : public Step {
     const ConvChoice choice = choose_conv(choose_gemm_kind(storage_type(in_format), w.format, conv.accumulator_bits),
                                           isa, pool ? pool->kernel : 1);
     kind_ = choice.kind;
-    const bool split = conv_amx_split(conv, in_format, isa); // the input is then u8 (PlanBuilder::conv)
-    const int64_t element = split ? 1 : element_size(gemm_a_type(kind_));
+    const bool split = conv_amx_split(conv, in_format, isa);
+    const int64_t element = element_size(conv_input_type(conv, in_format, isa)); // as PlanBuilder::conv stores it
     geometry_.stride = conv.stride;
     geometry_.pool = pool ? pool->kernel : 1;
     geometry_.out_width = out.shape[2];
@@ -780,7 +780,7 @@ class PlanBuilder {
     const bool folded = r >= 0 && rescale_folded(r);
     const int src = tensor_of_.at(folded ? node(r).inputs[0] : n.inputs[0]);
     const bool split = conv_amx_split(n, in_format, conv_isa_);
-    const DType a_type = split ? DType::kU8 : gemm_a_type(choose_conv(kind, isa_, 1).kind);
+    const DType a_type = conv_input_type(n, in_format, conv_isa_);
     int in = src;
     if (folded || tensor(src).pad != n.padding || tensor(src).dtype != a_type || src == 0) {
       Lut lut = folded ? make_lut(node(r), net_.format_of(node(r).inputs[0]), a_type, n.weight->shape[1]) : Lut{};
@@ -822,12 +822,9 @@ class PlanBuilder {
     const int y = readers->second[0];
     const ir::Node& reader = node(y);
     if (reader.op != ir::OpKind::kConv2d || reader.padding == 0 || narrow(y)) return 0;
-    const GemmKind kind =
-        choose_gemm_kind(storage_type(producer.output_format), reader.weight->format, reader.accumulator_bits);
-    const DType a_type = conv_amx_split(reader, producer.output_format, conv_isa_)
-                             ? DType::kU8
-                             : gemm_a_type(choose_conv(kind, isa_, 1).kind);
-    return a_type == storage_type(producer.output_format) ? reader.padding : 0;
+    return conv_input_type(reader, producer.output_format, conv_isa_) == storage_type(producer.output_format)
+               ? reader.padding
+               : 0;
   }
 
   void dense(int i) {

@@ -12,13 +12,6 @@ namespace {
 
 using testing::error_of;
 
-DataOptions generic(const std::string& dataset, const std::string& path) {
-  DataOptions o;
-  o.dataset = dataset;
-  o.path = path;
-  return o;
-}
-
 /// 8x8 "digits" in `classes` classes: what a new user brings, in MNIST's file names.
 void write_small_idx(const testing::ScratchDir& dir, uint32_t classes, uint32_t test_rows = 8) {
   testing::write_bytes(dir / "train-images-idx3-ubyte", testing::idx_images(12, 8, 8));
@@ -38,7 +31,7 @@ TEST(GenericIdx, TakesShapeAndClassCountFromTheFiles) {
   testing::ScratchDir dir;
   write_small_idx(dir, 5);
   for (const char* format : {"auto", "idx"}) {
-    auto o = generic("idx", dir.str());
+    auto o = testing::data_options("idx", dir.str());
     o.format = format;
     expect_shape(sample_shape(o), 1, 8, 8, 5);
     const auto splits = load_dataset(o);
@@ -51,7 +44,7 @@ TEST(GenericIdx, TakesShapeAndClassCountFromTheFiles) {
   }
   // The named MNIST refuses the same files where it matters: in the model's expected shape (its
   // shape is a constant, not read), which the trainer compares with the loaded images.
-  expect_shape(sample_shape(generic("mnist", dir.str())), 1, 28, 28, 10);
+  expect_shape(sample_shape(testing::data_options("mnist", dir.str())), 1, 28, 28, 10);
 }
 
 TEST(GenericIdx, TestLabelsMustLieInTheTrainingClasses) {
@@ -59,7 +52,7 @@ TEST(GenericIdx, TestLabelsMustLieInTheTrainingClasses) {
   write_small_idx(dir, 4);
   // Test labels of 7 classes against training labels of 4: sample 2's label, 6, is out.
   testing::write_gzip(dir / "t10k-labels-idx1-ubyte.gz", testing::idx_labels(5, 7));
-  const auto msg = error_of([&] { load_dataset(generic("idx", dir.str())); });
+  const auto msg = error_of([&] { load_dataset(testing::data_options("idx", dir.str())); });
   EXPECT_NE(msg.find(dir / "t10k-labels-idx1-ubyte.gz"), std::string::npos) << msg;
   EXPECT_NE(msg.find("record 2 has label 6 (expected 0..3)"), std::string::npos) << msg;
 }
@@ -67,7 +60,7 @@ TEST(GenericIdx, TestLabelsMustLieInTheTrainingClasses) {
 TEST(GenericIdx, OneClassIsNoClassifier) {
   testing::ScratchDir dir;
   write_small_idx(dir, 1);
-  const auto msg = error_of([&] { sample_shape(generic("idx", dir.str())); });
+  const auto msg = error_of([&] { sample_shape(testing::data_options("idx", dir.str())); });
   EXPECT_NE(msg.find(dir / "train-labels-idx1-ubyte"), std::string::npos) << msg;
   EXPECT_NE(msg.find("at least 2 classes"), std::string::npos) << msg;
 }
@@ -75,7 +68,7 @@ TEST(GenericIdx, OneClassIsNoClassifier) {
 TEST(GenericIdx, SplitsOfDifferentImageSizesAreRefused) {
   testing::ScratchDir dir;
   write_small_idx(dir, 4, /*test_rows=*/9);
-  const auto msg = error_of([&] { load_dataset(generic("idx", dir.str())); });
+  const auto msg = error_of([&] { load_dataset(testing::data_options("idx", dir.str())); });
   EXPECT_NE(msg.find(dir / "t10k-images-idx3-ubyte.gz"), std::string::npos) << msg;
   EXPECT_NE(msg.find("1x9x8"), std::string::npos) << msg;
   EXPECT_NE(msg.find("1x8x8"), std::string::npos) << msg;
@@ -83,12 +76,12 @@ TEST(GenericIdx, SplitsOfDifferentImageSizesAreRefused) {
 
 TEST(GenericIdx, NamesTheMissingFilesAndTheWrongFormat) {
   testing::ScratchDir dir;
-  auto msg = error_of([&] { sample_shape(generic("idx", dir.str())); });
+  auto msg = error_of([&] { sample_shape(testing::data_options("idx", dir.str())); });
   EXPECT_NE(msg.find("train-images-idx3-ubyte"), std::string::npos) << msg;
   EXPECT_NE(msg.find(dir.str()), std::string::npos) << msg;
-  EXPECT_THROW(sample_shape(generic("idx", "")), std::invalid_argument); // no default folder
+  EXPECT_THROW(sample_shape(testing::data_options("idx", "")), std::invalid_argument); // no default folder
   write_small_idx(dir, 4);
-  auto o = generic("idx", dir.str());
+  auto o = testing::data_options("idx", dir.str());
   o.format = "jpeg";
   EXPECT_THROW(load_dataset(o), std::invalid_argument);
   EXPECT_THROW(sample_shape(o), std::invalid_argument);
@@ -111,7 +104,7 @@ TEST(GenericFolder, TakesChannelsSizeAndClassesFromTheImages) {
     write_folder_image(dir, std::string("test/") + cls + "/a.jpg", 1, 90);
   }
   for (const char* format : {"auto", "jpeg"}) {
-    auto o = generic("folder", dir.str());
+    auto o = testing::data_options("folder", dir.str());
     o.format = format;
     expect_shape(sample_shape(o), 1, 12, 12, 3);
     const auto splits = load_dataset(o);
@@ -121,9 +114,9 @@ TEST(GenericFolder, TakesChannelsSizeAndClassesFromTheImages) {
   }
   // One colour image in the training split makes every image three channels, as the loader does.
   write_folder_image(dir, "train/cow/c.jpg", 3, 10);
-  expect_shape(sample_shape(generic("folder", dir.str())), 3, 12, 12, 3);
+  expect_shape(sample_shape(testing::data_options("folder", dir.str())), 3, 12, 12, 3);
   // ...and the all-grey test split no longer matches: one error naming it.
-  const auto msg = error_of([&] { load_dataset(generic("folder", dir.str())); });
+  const auto msg = error_of([&] { load_dataset(testing::data_options("folder", dir.str())); });
   EXPECT_NE(msg.find(dir / "test"), std::string::npos) << msg;
   EXPECT_NE(msg.find("1x12x12"), std::string::npos) << msg;
 }
@@ -131,15 +124,15 @@ TEST(GenericFolder, TakesChannelsSizeAndClassesFromTheImages) {
 TEST(GenericFolder, NeedsTwoClassesAndBothSplits) {
   testing::ScratchDir dir;
   write_folder_image(dir, "train/only/a.jpg", 3, 1);
-  auto msg = error_of([&] { sample_shape(generic("folder", dir.str())); });
+  auto msg = error_of([&] { sample_shape(testing::data_options("folder", dir.str())); });
   EXPECT_NE(msg.find("train/ and test/"), std::string::npos) << msg;
   write_folder_image(dir, "test/only/a.jpg", 3, 1);
-  msg = error_of([&] { load_dataset(generic("folder", dir.str())); });
+  msg = error_of([&] { load_dataset(testing::data_options("folder", dir.str())); });
   EXPECT_NE(msg.find("1 class folders"), std::string::npos) << msg;
   EXPECT_NE(msg.find("at least 2 classes"), std::string::npos) << msg;
-  EXPECT_EQ(error_of([&] { sample_shape(generic("folder", dir.str())); }), msg);
+  EXPECT_EQ(error_of([&] { sample_shape(testing::data_options("folder", dir.str())); }), msg);
   testing::write_bytes(dir / "train/other/broken.jpg", {0x68, 0x65, 0x6c, 0x6c, 0x6f}); // "hello"
-  msg = error_of([&] { sample_shape(generic("folder", dir.str())); });
+  msg = error_of([&] { sample_shape(testing::data_options("folder", dir.str())); });
   EXPECT_NE(msg.find(dir / "train/other/broken.jpg"), std::string::npos) << msg;
   EXPECT_NE(msg.find("not a valid JPEG file"), std::string::npos) << msg;
 }

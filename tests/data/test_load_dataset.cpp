@@ -10,13 +10,6 @@ namespace {
 
 using testing::error_of;
 
-DataOptions options_for(const std::string& dataset, const std::string& path) {
-  DataOptions o;
-  o.dataset = dataset;
-  o.path = path;
-  return o;
-}
-
 void write_idx_set(const testing::ScratchDir& dir, uint32_t train, uint32_t test, bool gz) {
   const auto write = gz ? testing::write_gzip : testing::write_bytes;
   const std::string ext = gz ? ".gz" : "";
@@ -40,7 +33,7 @@ TEST(LoadDataset, ReadsIdxFolders) {
     write_idx_set(dir, 6, 4, gz);
     for (const char* name : {"mnist", "fashion-mnist"}) {
       for (const char* format : {"auto", "idx"}) {
-        auto o = options_for(name, dir.str());
+        auto o = testing::data_options(name, dir.str());
         o.format = format;
         const auto splits = load_dataset(o);
         EXPECT_EQ(splits.train.size(), 6);
@@ -55,7 +48,7 @@ TEST(LoadDataset, ReadsIdxFolders) {
 TEST(LoadDataset, ReadsCifar10BinaryAlsoInTheArchiveFolder) {
   testing::ScratchDir dir;
   write_cifar10_set(dir / "cifar-10-batches-bin");
-  const auto splits = load_dataset(options_for("cifar10", dir.str()));
+  const auto splits = load_dataset(testing::data_options("cifar10", dir.str()));
   EXPECT_EQ(splits.train.size(), 10);
   EXPECT_EQ(splits.test.size(), 3);
   EXPECT_EQ(splits.train.num_classes, 10);
@@ -63,7 +56,7 @@ TEST(LoadDataset, ReadsCifar10BinaryAlsoInTheArchiveFolder) {
   EXPECT_EQ(splits.test.images.sizes(), (std::vector<int64_t>{3, 3, 32, 32}));
 
   std::filesystem::remove(dir / "cifar-10-batches-bin/data_batch_3.bin");
-  const auto msg = error_of([&] { load_dataset(options_for("cifar10", dir.str())); });
+  const auto msg = error_of([&] { load_dataset(testing::data_options("cifar10", dir.str())); });
   EXPECT_NE(msg.find(dir / "cifar-10-batches-bin/data_batch_3.bin"), std::string::npos) << msg;
 }
 
@@ -71,7 +64,7 @@ TEST(LoadDataset, ReadsCifar100FineOrCoarse) {
   testing::ScratchDir dir;
   testing::write_bytes(dir / "cifar-100-binary/train.bin", testing::cifar_records({{3, 33}, {4, 44}}));
   testing::write_bytes(dir / "cifar-100-binary/test.bin", testing::cifar_records({{5, 55}}));
-  auto o = options_for("cifar100", dir.str());
+  auto o = testing::data_options("cifar100", dir.str());
   auto splits = load_dataset(o);
   EXPECT_EQ(splits.train.num_classes, 100);
   EXPECT_EQ(splits.train.labels[1].item<int64_t>(), 44);
@@ -88,13 +81,13 @@ TEST(LoadDataset, ReadsSvhnMatFiles) {
   testing::ScratchDir dir;
   testing::write_svhn_mat(dir / "train_32x32.mat", 3, {10, 2, 3});
   testing::write_svhn_mat(dir / "test_32x32.mat", 2, {1, 10});
-  const auto splits = load_dataset(options_for("svhn", dir.str()));
+  const auto splits = load_dataset(testing::data_options("svhn", dir.str()));
   EXPECT_EQ(splits.train.size(), 3);
   EXPECT_EQ(splits.test.size(), 2);
   EXPECT_EQ(splits.train.labels[0].item<int64_t>(), 0);
   EXPECT_EQ(splits.test.labels[1].item<int64_t>(), 0);
   std::filesystem::remove(dir / "test_32x32.mat");
-  const auto msg = error_of([&] { load_dataset(options_for("svhn", dir.str())); });
+  const auto msg = error_of([&] { load_dataset(testing::data_options("svhn", dir.str())); });
   EXPECT_NE(msg.find(dir / "test_32x32.mat"), std::string::npos) << msg;
 }
 
@@ -109,7 +102,7 @@ TEST(LoadDataset, AutoPicksJpegFoldersForCifar10) {
   }
   testing::write_jpeg(dir / "train/truck/0001.jpg", testing::flat_rgb(32, 32, 1, 1, 1), 32, 32, 3);
   for (const char* format : {"auto", "jpeg"}) {
-    auto o = options_for("cifar10", dir.str());
+    auto o = testing::data_options("cifar10", dir.str());
     o.format = format;
     const auto splits = load_dataset(o);
     EXPECT_EQ(splits.train.size(), 11);
@@ -120,10 +113,10 @@ TEST(LoadDataset, AutoPicksJpegFoldersForCifar10) {
   }
   // With the binary files also there, auto prefers them.
   write_cifar10_set(dir.str());
-  EXPECT_EQ(load_dataset(options_for("cifar10", dir.str())).train.size(), 10);
+  EXPECT_EQ(load_dataset(testing::data_options("cifar10", dir.str())).train.size(), 10);
   // A class folder too many is not CIFAR-10.
   testing::write_jpeg(dir / "train/zebra/0.jpg", testing::flat_rgb(32, 32, 1, 1, 1), 32, 32, 3);
-  auto o = options_for("cifar10", dir.str());
+  auto o = testing::data_options("cifar10", dir.str());
   o.format = "jpeg";
   EXPECT_NE(error_of([&] { load_dataset(o); }).find("11 class folders"), std::string::npos);
 }
@@ -131,12 +124,12 @@ TEST(LoadDataset, AutoPicksJpegFoldersForCifar10) {
 TEST(LoadDataset, NamesMissingFoldersAndFiles) {
   testing::ScratchDir dir;
   const std::string missing = dir / "x/y";
-  EXPECT_EQ(error_of([&] { load_dataset(options_for("cifar10", missing)); }),
+  EXPECT_EQ(error_of([&] { load_dataset(testing::data_options("cifar10", missing)); }),
             "data folder '" + missing + "' does not exist (data.path)");
   // An empty folder: auto finds nothing and says where it looked.
-  auto msg = error_of([&] { load_dataset(options_for("mnist", dir.str())); });
+  auto msg = error_of([&] { load_dataset(testing::data_options("mnist", dir.str())); });
   EXPECT_NE(msg.find(dir.str()), std::string::npos) << msg;
-  auto o = options_for("mnist", dir.str());
+  auto o = testing::data_options("mnist", dir.str());
   o.format = "idx";
   msg = error_of([&] { load_dataset(o); });
   EXPECT_NE(msg.find(dir / "train-images-idx3-ubyte"), std::string::npos) << msg;
@@ -149,12 +142,12 @@ TEST(LoadDataset, NamesMissingFoldersAndFiles) {
 TEST(LoadDataset, RejectsUnknownNames) {
   testing::ScratchDir dir;
   try {
-    load_dataset(options_for("imagenet", dir.str()));
+    load_dataset(testing::data_options("imagenet", dir.str()));
     FAIL() << "no exception";
   } catch (const std::invalid_argument& e) {
     EXPECT_NE(std::string(e.what()).find("'imagenet'"), std::string::npos) << e.what();
   }
-  auto o = options_for("mnist", dir.str());
+  auto o = testing::data_options("mnist", dir.str());
   o.format = "png";
   try {
     load_dataset(o);
@@ -164,13 +157,13 @@ TEST(LoadDataset, RejectsUnknownNames) {
   }
   o.format = "mat"; // a real format, but not MNIST's
   EXPECT_THROW(load_dataset(o), std::invalid_argument);
-  EXPECT_THROW(load_dataset(options_for("cifar10", "")), std::invalid_argument); // no default path
+  EXPECT_THROW(load_dataset(testing::data_options("cifar10", "")), std::invalid_argument); // no default path
 }
 
 TEST(LoadDataset, AppliesSeededLimits) {
   testing::ScratchDir dir;
   write_idx_set(dir, 50, 20, false);
-  auto o = options_for("mnist", dir.str());
+  auto o = testing::data_options("mnist", dir.str());
   o.train_limit = 7;
   o.test_limit = 3;
   o.subset_seed = 11;
@@ -224,7 +217,7 @@ TEST(LoadDataset, ReadsTheRealCifar10Jpeg) {
       std::filesystem::path(__FILE__).parent_path().parent_path().parent_path() / "../shared/data/cifar10-jpeg";
   if (!std::filesystem::is_directory(path / "train")) { GTEST_SKIP() << "cifar10-jpeg is not at " << path; }
   const auto start = std::chrono::steady_clock::now();
-  const auto splits = load_dataset(options_for("cifar10", path.string()));
+  const auto splits = load_dataset(testing::data_options("cifar10", path.string()));
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   std::printf("cifar10-jpeg loaded in %.2f s\n", seconds);
   EXPECT_EQ(splits.train.images.sizes(), (std::vector<int64_t>{50000, 3, 32, 32}));

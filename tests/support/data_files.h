@@ -15,6 +15,7 @@
 #include <string>
 #include <vector>
 
+#include "fxnn/data/dataset.h"
 #include "temp_dir.h"
 
 namespace fxnn::data::testing {
@@ -23,6 +24,14 @@ namespace fxnn::data::testing {
 using ScratchDir = fxnn::testing_support::TempDir;
 
 using Bytes = std::vector<uint8_t>;
+
+/// The options that load `dataset` from the folder `path`, everything else at its default.
+inline DataOptions data_options(const std::string& dataset, const std::string& path) {
+  DataOptions o;
+  o.dataset = dataset;
+  o.path = path;
+  return o;
+}
 
 inline void write_bytes(const std::string& path, const Bytes& bytes) {
   std::filesystem::create_directories(std::filesystem::path(path).parent_path());
