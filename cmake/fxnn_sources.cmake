@@ -3,6 +3,7 @@ set(FXNN_BASE_SOURCES
   src/core/format.cpp
   src/core/rounding.cpp
   src/core/quantize_kernels.cpp
+  src/core/update_kernels.cpp
   src/core/straight_through.cpp
   src/core/blas_kernels.cpp
   src/core/thread_limit.cpp

@@ -9,116 +9,28 @@
 #include <stdexcept>
 
 #include "multiversion.h"
+#include "quantize_element.h"
 
 namespace fxnn {
 
 namespace {
 
+using namespace quantize_element;
+
 // Blocks of this many elements are the unit of parallel work: large enough to amortize the OpenMP
 // fork, small enough (256 KiB of float) to balance two to a few dozen threads.
 constexpr int64_t kBlock = 65536;
-
-/// Everything a block kernel needs, precomputed once per call in the element type T.
-template <typename T>
-struct QuantizeParams {
-  T scale;  // 2^frac: x * scale is exact (power of two), so rounding happens only in round()
-  T step;   // 2^-frac
-  T lo, hi; // code_min, code_max as T (hi rounded down to a representable value)
-  Rounding rounding;
-  uint64_t seed;
-};
-
-template <typename T>
-T largest_not_above(int64_t code) {
-  T value = static_cast<T>(code);
-  if (static_cast<long double>(value) > static_cast<long double>(code)) value = std::nextafter(value, T(0));
-  return value;
-}
-
-template <typename T>
-T smallest_not_below(int64_t code) {
-  T value = static_cast<T>(code);
-  if (static_cast<long double>(value) < static_cast<long double>(code)) value = std::nextafter(value, T(0));
-  return value;
-}
-
-template <typename T>
-QuantizeParams<T> make_params(const Format& format, Rounding rounding, uint64_t seed) {
-  if (format.auto_range)
-    throw std::invalid_argument("quantize: format " + format.str() + " must be resolved (resolve_auto) first");
-  return QuantizeParams<T>{static_cast<T>(std::ldexp(1.0, format.frac)),
-                           static_cast<T>(std::ldexp(1.0, -format.frac)),
-                           smallest_not_below<T>(format.code_min()),
-                           largest_not_above<T>(format.code_max()),
-                           rounding,
-                           seed};
-}
-
-/// splitmix64 finalizer of (seed, index): a counter-based generator, eq. (7) of docs/number-system.md.
-FXNN_ALWAYS_INLINE uint64_t mix(uint64_t seed, uint64_t index) {
-  uint64_t z = seed + (index + 1) * 0x9E3779B97F4A7C15ULL;
-  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
-  z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
-  return z ^ (z >> 31);
-}
-
-/// u in [0, 1) with 24 bits: exact in float and double.
-template <typename T>
-FXNN_ALWAYS_INLINE T uniform24(uint64_t seed, uint64_t index) {
-  return static_cast<T>(mix(seed, index) >> 40) * static_cast<T>(1.0 / 16777216.0);
-}
-
-/// The rounded (not yet clamped) code of y = x * 2^frac. Written so that every operation is exact:
-/// the fraction y - floor(y) is exact (Sterbenz), so the comparisons decide ties correctly.
-template <typename T>
-inline T round_scaled(T y, Rounding rounding, uint64_t seed, int64_t index) {
-  const T f = std::floor(y);
-  switch (rounding) {
-    case Rounding::kNearest: return f + ((y - f) >= T(0.5) ? T(1) : T(0));
-    case Rounding::kFloor: return f;
-    case Rounding::kStochastic: return f + (uniform24<T>(seed, index) < (y - f) ? T(1) : T(0));
-  }
-  return f;
-}
 
 // ---- reference kernels: one element at a time, no tricks ----
 
 template <typename T, typename Out, typename Emit>
 SaturationCount quantize_loop_reference(const T* x, Out* out, int64_t n, const QuantizeParams<T>& p, Emit emit) {
   SaturationCount count;
-  for (int64_t i = 0; i < n; ++i) {
-    T q = round_scaled(x[i] * p.scale, p.rounding, p.seed, i);
-    if (q < p.lo) {
-      q = p.lo;
-      ++count.below;
-    } else if (q > p.hi) {
-      q = p.hi;
-      ++count.above;
-    }
-    out[i] = emit(q);
-  }
+  for (int64_t i = 0; i < n; ++i) out[i] = emit(reference_code(x[i], p, i, count.below, count.above));
   return count;
 }
 
 // ---- optimized block kernels: branch-free bodies the compiler vectorizes ----
-
-/// The clamped code of one element, branch-free so that the loops around it vectorize.
-template <typename T, Rounding kMode>
-FXNN_ALWAYS_INLINE T clamped_code(T x, int64_t index, const QuantizeParams<T>& p, int64_t& below, int64_t& above) {
-  const T v = x * p.scale;
-  const T f = std::floor(v);
-  T q;
-  if constexpr (kMode == Rounding::kNearest)
-    q = f + ((v - f) >= T(0.5) ? T(1) : T(0));
-  else if constexpr (kMode == Rounding::kFloor)
-    q = f;
-  else
-    q = f + (uniform24<T>(p.seed, static_cast<uint64_t>(index)) < (v - f) ? T(1) : T(0));
-  below += q < p.lo;
-  above += q > p.hi;
-  q = q < p.lo ? p.lo : q;
-  return q > p.hi ? p.hi : q;
-}
 
 template <typename T, Rounding kMode>
 FXNN_ALWAYS_INLINE SaturationCount quantize_block_impl(const T* __restrict x, T* __restrict y, int64_t n, int64_t first,
@@ -313,14 +225,7 @@ SaturationCount quantize_masked_reference(const T* g, const T* x, T* out, int64_
   const auto p = make_params<T>(format, rounding, seed);
   SaturationCount count;
   for (int64_t i = 0; i < n; ++i) {
-    T q = round_scaled(g[i] * p.scale, p.rounding, p.seed, i);
-    if (q < p.lo) {
-      q = p.lo;
-      ++count.below;
-    } else if (q > p.hi) {
-      q = p.hi;
-      ++count.above;
-    }
+    const T q = reference_code(g[i], p, i, count.below, count.above);
     out[i] = (x[i] >= lo && x[i] <= hi) ? q * p.step : T(0);
   }
   return count;

@@ -44,6 +44,11 @@ TensorQuantization QuantPoint::quantize_masked(const torch::Tensor& g, const tor
   return result;
 }
 
+void QuantPoint::record_fused_call(const SaturationCount& count, int64_t numel) {
+  TORCH_CHECK(spec_.has_value(), "quantization point ", name(), " has no format");
+  record(TensorQuantization{torch::Tensor(), spec_->format, count}, numel);
+}
+
 double QuantPoint::saturation_rate() const {
   return seen_ == 0 ? 0.0 : static_cast<double>(saturated_) / static_cast<double>(seen_);
 }

@@ -1,5 +1,9 @@
 #include "fxnn/optim/fixed_point_sgd.h"
 
+#include <optional>
+
+#include "fxnn/core/update_kernels.h"
+
 namespace fxnn {
 
 namespace {
@@ -76,6 +80,7 @@ void FixedPointSGD::step() {
     const WeightQuantization& w = state.weight;
     if (!w.weight.grad().defined()) continue;
     auto gradient = regularized_gradient(w, w.weight.grad(), 1.0);
+    if (fused_update(state, gradient)) continue;
     if (w.gradient_point->is_quantized()) gradient = w.gradient_point->quantize(gradient.contiguous()).values;
     update_weight(state, gradient);
   }
@@ -121,6 +126,39 @@ void FixedPointSGD::update_weight(WeightState& state, torch::Tensor gradient) {
   if (options_.weight_clip() > 0) accumulator.clamp_(-options_.weight_clip(), options_.weight_clip());
   if (w.accumulator_point->is_quantized()) w.accumulator_point->quantize_into(accumulator, accumulator);
   write_weight(w, accumulator, state.scratch);
+}
+
+bool FixedPointSGD::fused_update(WeightState& state, const torch::Tensor& gradient) {
+  const WeightQuantization& w = state.weight;
+  const auto concrete = [](const QuantPoint& point) {
+    return point.is_quantized() && !point.spec()->format.auto_range;
+  };
+  const auto& acc = state.accumulator;
+  const bool applies = options_.momentum() <= 0 && acc.defined() && acc.is_cpu() && acc.is_contiguous() &&
+                       acc.scalar_type() == torch::kDouble && gradient.is_cpu() &&
+                       gradient.scalar_type() == torch::kFloat && w.weight.is_contiguous() &&
+                       w.weight.scalar_type() == torch::kFloat && gradient.numel() == acc.numel() &&
+                       concrete(*w.accumulator_point) && concrete(*w.weight_point) &&
+                       (!w.gradient_point->is_quantized() || concrete(*w.gradient_point));
+  if (!applies) return false;
+  const auto g = gradient.contiguous();
+  // The points draw their seeds in the order of the general path: GW, acc, W.
+  std::optional<UpdateQuantizer> gw;
+  if (w.gradient_point->is_quantized())
+    gw = UpdateQuantizer{w.gradient_point->spec()->format, w.gradient_point->spec()->rounding,
+                         w.gradient_point->seed_for_fused_call()};
+  const UpdateQuantizer acc_q{w.accumulator_point->spec()->format, w.accumulator_point->spec()->rounding,
+                              w.accumulator_point->seed_for_fused_call()};
+  const UpdateQuantizer w_q{w.weight_point->spec()->format, w.weight_point->spec()->rounding,
+                            w.weight_point->seed_for_fused_call()};
+  const auto counts =
+      accumulator_update(g.data_ptr<float>(), acc.data_ptr<double>(), w.weight.data_ptr<float>(), acc.numel(),
+                         options_.lr(), options_.weight_clip(), gw ? &*gw : nullptr, acc_q, w_q);
+  if (gw) w.gradient_point->record_fused_call(counts.gradient, g.numel());
+  w.accumulator_point->record_fused_call(counts.accumulator, acc.numel());
+  w.weight_point->record_fused_call(counts.weight, acc.numel());
+  w.weight.unsafeGetTensorImpl()->bump_version(); // written in place, as copy_ would have
+  return true;
 }
 
 void FixedPointSGD::step_float(torch::Tensor& parameter, torch::Tensor& velocity) {

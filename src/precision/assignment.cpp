@@ -75,6 +75,7 @@ GradientStep activation_gradient_step(const ProbeStats& stats, const LayerStats&
     if (step < budget_step) {
       budget_step = step;
       binding = p.weight_layer + " (" + p.kind + ", lambda = " + format_number(lambda) +
+                (p.crossing.empty() ? std::string() : " with crossing factor " + format_number(p.crossing_mean())) +
                 (paths_into[p.weight_layer] > 1 ? ", budget shared by " + std::to_string(paths_into[p.weight_layer])
                                                 : std::string()) +
                 ")";

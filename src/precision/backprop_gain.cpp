@@ -165,6 +165,26 @@ std::map<std::string, torch::Tensor> BackpropGains::injected(const std::string& 
   return result;
 }
 
+std::vector<PathGain> BackpropGains::path_gains(int64_t crossing_draws, uint64_t seed) const {
+  std::map<std::string, std::map<std::string, torch::Tensor>> measured; // per point, measured once
+  std::vector<PathGain> gains;
+  for (const auto& path : topology_.paths) {
+    const auto closed = closed_form(path);
+    PathGain g;
+    g.closed_max = closed.max().item<double>();
+    if (path.kind == PathKind::kIdentity && g.closed_max > 0) {
+      // The chain of eq. (13) is one of the ways back: the noise also crosses the convolutions of every
+      // block in between and returns through the later identity shortcuts; the injection sees all of it.
+      auto found = measured.find(path.ga_layer);
+      if (found == measured.end())
+        found = measured.emplace(path.ga_layer, injected(path.ga_layer, crossing_draws, seed)).first;
+      g.crossing = found->second.at(path.weight_layer).sum().item<double>() / closed.sum().item<double>();
+    }
+    gains.push_back(g);
+  }
+  return gains;
+}
+
 } // namespace fxnn
 
 namespace fxnn {

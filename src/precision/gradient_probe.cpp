@@ -10,6 +10,11 @@ namespace {
 
 constexpr const char* kStateJson = "probe_state.json";
 
+/// Draws per epoch of the injection that measures an identity path's crossing factor (eq. (18)). Each
+/// draw is a backward pass of the batch per point, so few are taken per epoch and the assignment pools
+/// the epochs (their mean): 16 draws over 8 epochs (tests/precision/test_backprop_gain.cpp).
+constexpr int64_t kCrossingDraws = 2;
+
 /// Per-minibatch element variance (population variance over every element of the tensor).
 double element_variance(const torch::Tensor& g) { return g.to(torch::kDouble).var(/*unbiased=*/false).item<double>(); }
 
@@ -66,9 +71,14 @@ void GradientProbe::on_epoch_end(int64_t, NetworkImpl& network) {
 void GradientProbe::measure_backprop_gains(NetworkImpl& network) {
   // After the epoch's updates, on its first batch (docs/precision-assignment.md section 1).
   const BackpropGains gains(network, *epoch_batch_);
-  for (const auto& path : gains.topology().paths) {
-    for (auto& track : stats_.layer(path.ga_layer).ga_paths)
-      if (track.weight_layer == path.weight_layer) track.lambda.push_back(gains.closed_form(path).max().item<double>());
+  const auto& paths = gains.topology().paths;
+  const auto measured = gains.path_gains(kCrossingDraws, /*seed=*/static_cast<uint64_t>(stats_.epochs));
+  for (size_t i = 0; i < paths.size(); ++i) {
+    for (auto& track : stats_.layer(paths[i].ga_layer).ga_paths) {
+      if (track.weight_layer != paths[i].weight_layer) continue;
+      track.lambda.push_back(measured[i].closed_max);
+      if (paths[i].kind == PathKind::kIdentity) track.crossing.push_back(measured[i].crossing);
+    }
   }
 }
 

@@ -2,6 +2,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <filesystem>
 
 #include "fxnn/precision/backprop_gain.h"
@@ -16,18 +17,22 @@ std::string probe_stats_path(const std::string& out_dir) {
 }
 
 TextTable backprop_gain_table(const ProbeStats& stats) {
-  TextTable table({"G^(A) point", "G^(W) of", "path", "lambda (run max)", "closed max", "injected there", "ratio",
-                   "closed sum", "injected sum", "ratio "});
+  TextTable table({"G^(A) point", "G^(W) of", "path", "lambda (run max)", "crossing (run mean)", "closed max",
+                   "injected there", "ratio", "closed sum", "injected sum", "ratio "});
   const auto ratio = [](double measured, double closed) {
     return closed > 0 ? format_general(measured / closed, 3) : std::string("-");
   };
   for (const auto& l : stats.layers) {
     for (const auto& c : l.ga_checks) {
-      std::string lambda = "-";
-      for (const auto& p : l.ga_paths)
-        if (p.weight_layer == c.weight_layer) lambda = format_general(p.lambda_max(), 4);
+      std::string lambda = "-", crossing = "-";
+      for (const auto& p : l.ga_paths) {
+        if (p.weight_layer != c.weight_layer) continue;
+        lambda = format_general(p.lambda_max(), 4);
+        if (!p.crossing.empty()) crossing = format_general(p.crossing_mean(), 3);
+      }
       const bool on_path = c.kind != "weights";
-      table.add_row({l.name + ".GA", c.weight_layer, c.kind, lambda, on_path ? format_general(c.closed_max, 4) : "-",
+      table.add_row({l.name + ".GA", c.weight_layer, c.kind, lambda, crossing,
+                     on_path ? format_general(c.closed_max, 4) : "-",
                      on_path ? format_general(c.injected_at_max, 4) : format_general(c.injected_max, 4) + " (max)",
                      ratio(c.injected_at_max, c.closed_max), on_path ? format_general(c.closed_total, 4) : "-",
                      format_general(c.injected_total, 4), ratio(c.injected_total, c.closed_total)});

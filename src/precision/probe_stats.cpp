@@ -14,8 +14,15 @@ double GradientTrack::sigma_max() const { return sigma.empty() ? 0.0 : *std::max
 
 double GradientTrack::sigma_min() const { return sigma.empty() ? 0.0 : *std::min_element(sigma.begin(), sigma.end()); }
 
+double PathGainTrack::crossing_mean() const {
+  if (crossing.empty()) return 1.0;
+  double sum = 0;
+  for (double c : crossing) sum += c;
+  return sum / static_cast<double>(crossing.size());
+}
+
 double PathGainTrack::lambda_max() const {
-  return lambda.empty() ? 0.0 : *std::max_element(lambda.begin(), lambda.end());
+  return lambda.empty() ? 0.0 : *std::max_element(lambda.begin(), lambda.end()) * crossing_mean();
 }
 
 namespace {
@@ -48,6 +55,7 @@ nlohmann::ordered_json path_json(const PathGainTrack& p) {
   j["through"] = p.through;
   j["lambda"] = p.lambda;
   j["lambda_max"] = p.lambda_max();
+  if (!p.crossing.empty()) j["crossing"] = p.crossing;
   return j;
 }
 
@@ -57,6 +65,7 @@ PathGainTrack path_from(const nlohmann::json& j) {
   p.kind = j.at("kind").get<std::string>();
   p.through = j.at("through").get<std::vector<std::string>>();
   p.lambda = j.at("lambda").get<std::vector<double>>();
+  if (j.contains("crossing")) p.crossing = j.at("crossing").get<std::vector<double>>();
   return p;
 }
 

@@ -100,8 +100,9 @@ void write_report(const std::string& dir_text) {
     const auto stats = ProbeStats::load(stats_path.string());
     if (stats.injection_draws > 0)
       md << "## Back-propagated noise gains\n\nPer G^(A) point and weight layer its noise reaches: lambda (the "
-            "largest element of eq. (13) of docs/precision-assignment.md over the probe's epochs, what the "
-            "assignment uses), and on the final network the closed form against the noise-injection measurement ("
+            "largest element of eq. (13) of docs/precision-assignment.md over the probe's epochs, times the mean "
+            "crossing factor of eq. (18) on identity paths: what the assignment uses), and on the final network the "
+            "closed form against the noise-injection measurement ("
          << stats.injection_draws
          << " draws), at the closed form's largest element and summed over the elements. "
             "Rows `weights`: layers reached only through weights, which eq. (15) leaves out.\n\n"

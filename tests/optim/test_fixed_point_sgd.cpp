@@ -102,6 +102,33 @@ TEST(FixedPointSGD, MomentumIsOffByDefaultAndAccumulatesWhenOn) {
   EXPECT_EQ(FixedPointSGDOptions(0.1).momentum(), 0.0);
 }
 
+TEST(FixedPointSGD, OnePassUpdateEqualsTheTensorOpsItReplaces) {
+  // Three blocks of the fused kernel, gradients that saturate GW and accumulators that reach the clip.
+  torch::manual_seed(5);
+  const auto init = (torch::rand({200001}) * 2.2 - 1.1);
+  OneWeight w(std::vector<float>(init.data_ptr<float>(), init.data_ptr<float>() + init.numel()), "s10.9", "s7.12",
+              "s17.16");
+  FixedPointSGD sgd({w.quantization}, {}, FixedPointSGDOptions(0.1).weight_clip(1.0));
+  sgd.initialize_accumulators();
+  const auto acc0 = sgd.state_tensors().at(0).clone();
+  const auto g = torch::randn({200001}) * 0.01;
+  w.weight.mutable_grad() = g.clone();
+  w.quantization.gradient_point->reset_stats();
+  w.quantization.accumulator_point->reset_stats();
+  sgd.step();
+
+  const auto& q = w.quantization;
+  const auto gq = quantize_tensor(g, *q.gradient_point->spec(), 0);
+  auto acc = acc0.sub(gq.values.to(torch::kDouble), 0.1).clamp(-1.0, 1.0);
+  const auto accq = quantize_tensor(acc, *q.accumulator_point->spec(), 0);
+  const auto wq = quantize_tensor(accq.values, *q.weight_point->spec(), 0);
+  EXPECT_TRUE(torch::equal(sgd.state_tensors().at(0), accq.values));
+  EXPECT_TRUE(torch::equal(w.weight.detach(), wq.values.to(torch::kFloat)));
+  EXPECT_EQ(q.gradient_point->values_saturated(), gq.saturation.total());
+  EXPECT_GT(gq.saturation.total(), 0);
+  EXPECT_EQ(q.accumulator_point->values_saturated(), accq.saturation.total());
+}
+
 TEST(FixedPointSGD, StateSurvivesSaveAndLoad) {
   OneWeight a({0.3f}, "s8.7", "s8.auto", "s20.19");
   FixedPointSGD sgd_a({a.quantization}, {}, FixedPointSGDOptions(0.1));

@@ -8,6 +8,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <map>
 
 #include "fxnn/nn/model_zoo.h"
 #include "fxnn/nn/residual_block.h"
@@ -165,6 +166,40 @@ TEST(BackpropGain, IdentityPathMatchesInjectionWhenItIsTheOnlyPath) {
   const auto batch = random_batch(8, {3, 8, 8, 4}, 10);
   const BackpropGains gains(*net, batch);
   expect_closed_form_matches_injection(gains, "s1b3.conv2", 3000, 0.1);
+}
+
+TEST(BackpropGain, IdentityPathGainCountsTheNoiseThatCrossesTheBlocks) {
+  // With every convolution live, the noise of a block output also goes back through the convolutions of
+  // the blocks in between (eq. (18)): the gain the assignment uses must hold all of it, as measured by
+  // 1000 draws, from the 32 draws a probe of 16 epochs pools. The elements of one weight see the same
+  // noise, so a sum over them is no better than one element: the relative error of 32 draws is up
+  // to sqrt(2 / 32) = 25%.
+  auto net = tiny_resnet();
+  const auto batch = random_batch(8, {3, 8, 8, 4}, 12);
+  const BackpropGains gains(*net, batch);
+  const auto used = gains.path_gains(/*crossing_draws=*/32, /*seed=*/3);
+  const auto& paths = gains.topology().paths;
+  ASSERT_EQ(used.size(), paths.size());
+  std::map<std::string, std::map<std::string, torch::Tensor>> reference;
+  double largest_crossing = 0;
+  int identity_paths = 0;
+  for (size_t i = 0; i < paths.size(); ++i) {
+    const auto& p = paths[i];
+    const auto closed = gains.closed_form(p);
+    EXPECT_DOUBLE_EQ(used[i].closed_max, closed.max().item<double>());
+    if (p.kind != PathKind::kIdentity) {
+      EXPECT_EQ(used[i].crossing, 1.0) << p.ga_layer << " -> " << p.weight_layer;
+      continue;
+    }
+    ++identity_paths;
+    if (!reference.count(p.ga_layer)) reference[p.ga_layer] = gains.injected(p.ga_layer, 1000, /*seed=*/5);
+    const double all_noise = reference[p.ga_layer].at(p.weight_layer).sum().item<double>();
+    EXPECT_NEAR(used[i].crossing * closed.sum().item<double>() / all_noise, 1.0, 0.25)
+        << p.ga_layer << " -> " << p.weight_layer;
+    largest_crossing = std::max(largest_crossing, used[i].crossing);
+  }
+  EXPECT_GT(identity_paths, 3);
+  EXPECT_GT(largest_crossing, 1.3); // the chain alone would miss a visible share of the noise
 }
 
 TEST(BackpropGain, MeasuringLeavesTheNetworkAsItWas) {

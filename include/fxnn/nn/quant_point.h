@@ -64,6 +64,11 @@ class QuantPoint : public torch::CustomClassHolder {
   /// Quantizes g and zeroes it where x is outside [lo, hi] (quantize_tensor_masked); records as quantize().
   TensorQuantization quantize_masked(const torch::Tensor& g, const torch::Tensor& x, double lo, double hi);
 
+  /// For a kernel that applies this point's quantizer on the way through a larger computation
+  /// (core/update_kernels.h): the seed of this call, then what it saturated, recorded as quantize() does.
+  uint64_t seed_for_fused_call() { return next_seed(); }
+  void record_fused_call(const SaturationCount& count, int64_t numel);
+
   /// Fraction of values saturated since the last reset_stats(). For unsigned formats only the top
   /// end counts: values below 0 are the clipped ReLU's zeros, not saturation.
   double saturation_rate() const;

@@ -66,6 +66,9 @@ class FixedPointSGD {
     torch::Tensor scratch; // float64 like the accumulator: the step's temporaries, allocated once
   };
   void update_weight(WeightState& state, torch::Tensor gradient);
+  /// The whole update of a fixed-point weight in one pass (core/update_kernels.h) where it applies
+  /// (CPU, no momentum, concrete formats); false where the step must take the general path.
+  bool fused_update(WeightState& state, const torch::Tensor& gradient);
   void step_float(torch::Tensor& parameter, torch::Tensor& velocity);
 
   std::vector<WeightState> weights_;

@@ -19,6 +19,13 @@
 
 namespace fxnn {
 
+/// The gain of one path as the assignment uses it (eq. (18) of docs/precision-assignment.md).
+struct PathGain {
+  double closed_max = 0; // the largest element of eq. (13)
+  double crossing = 1;   // identity paths: all the point's noise at the layer (injection) over the chain's (eq. (13))
+  double lambda() const { return closed_max * crossing; }
+};
+
 /// One forward pass and one backward pass of a batch as a training step sees them, kept for the gains:
 /// batch norm normalizes with the batch's statistics (its running statistics are restored afterwards),
 /// dropout is off (its mask would only scale the gains by 1 - p), the loss is the mean cross-entropy.
@@ -40,6 +47,9 @@ class BackpropGains {
   /// variance on the nonzero elements of G^(A) at `ga_layer`, for every weight layer it reaches
   /// (keyed by layer; shaped like the weight).
   std::map<std::string, torch::Tensor> injected(const std::string& ga_layer, int64_t draws, uint64_t seed) const;
+
+  /// The gain of every path (in topology().paths order) as the assignment uses it, eq. (18).
+  std::vector<PathGain> path_gains(int64_t crossing_draws, uint64_t seed) const;
 
  private:
   NetworkImpl& network_;

@@ -25,14 +25,17 @@ struct GradientTrack {
   double sigma_min() const;
 };
 
-/// The back-propagated noise gain of one G^(A) -> G^(W) path (gradient_paths.h), measured in closed form
-/// after every epoch: lambda = the largest element of eq. (13) of docs/precision-assignment.md.
+/// The back-propagated noise gain of one G^(A) -> G^(W) path (gradient_paths.h), measured after every
+/// epoch: the largest element of eq. (13) of docs/precision-assignment.md and, on an identity path, the
+/// crossing factor of eq. (18).
 struct PathGainTrack {
   std::string weight_layer;         // whose G^(W) receives the noise
   std::string kind;                 // direct | shortcut | identity
   std::vector<std::string> through; // the activations whose masks the path passes, the point's own first
-  std::vector<double> lambda;       // after each epoch
-  double lambda_max() const;        // the largest over the run: the value the assignment uses
+  std::vector<double> lambda;       // eq. (13)'s largest element after each epoch
+  std::vector<double> crossing;     // after each epoch, identity paths (eq. (18)); empty for the others
+  double crossing_mean() const;     // over the epochs; 1 without any
+  double lambda_max() const;        // the largest lambda times crossing_mean(): what the assignment uses
 };
 
 /// The closed form against the measurement by noise injection, on the final network (`fxnn probe`).
