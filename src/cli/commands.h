@@ -17,6 +17,7 @@ void add_synth_command(CLI::App& app);      // synth
 void add_deploy_commands(CLI::App& app);    // export, infer
 void add_lowbit_command(CLI::App& app);     // lowbit
 void add_codegen_command(CLI::App& app);    // codegen
+void add_onnx_export_command(CLI::App& app); // export-onnx
 
 /// --limit N of the commands that evaluate a network on a test split (data::first_samples).
 inline CLI::Option* add_limit_option(CLI::App* command, int64_t& limit) {
