@@ -53,14 +53,13 @@ async function checkNetwork(ort, dir) {
 
 async function main() {
   const [fixtures, nodeModules] = process.argv.slice(2);
-  let ort;
-  try {
-    ort = require(path.join(nodeModules, 'onnxruntime-node'));
-  } catch (e) {
+  const module = path.resolve(nodeModules, 'onnxruntime-node');
+  if (!fs.existsSync(module)) {
     console.log(`onnxruntime-node is not installed in ${nodeModules} (scripts/setup.sh installs it when npm is ` +
                 `available): skipped`);
     process.exit(kSkipped);
   }
+  const ort = require(module);
   let mismatches = 0;
   const names = fs.readdirSync(fixtures).filter((n) => fs.existsSync(path.join(fixtures, n, 'qdq.onnx'))).sort();
   if (!names.length) throw new Error(`${fixtures}: no exported networks`);

@@ -1,11 +1,12 @@
 // Writes what the ONNX Runtime and numpy checks compare (tests/onnx/*.js, *.py): for each sample
 // network OUT/<name>/ holds the network folder (net/), random input codes with the format's extremes
-// (input.npy), the integer runtime's output codes (codes.npy), the two exports made by the fxnn command
-// (qdq.onnx, qonnx.onnx) and the graph input's element type (input_type.txt).
-//   write_onnx_fixtures FXNN_BINARY OUT
+// (input.npy), the integer runtime's output codes (codes.npy), the two exports of the folder by
+// run_onnx_export, the library of `fxnn export-onnx` (qdq.onnx, qonnx.onnx), and the graph input's
+// element type (input_type.txt). OUT/wide/net is a network the qdq flavor refuses (for the command's check).
+//   write_onnx_fixtures OUT
 
+#include <algorithm>
 #include <cstdio>
-#include <cstdlib>
 #include <exception>
 #include <filesystem>
 
@@ -13,6 +14,7 @@
 #include "fxnn/io/npy.h"
 #include "fxnn/ir/network_files.h"
 #include "fxnn/ir/worst_case.h"
+#include "fxnn/onnx_export/onnx_export_run.h"
 #include "fxnn/runtime/engine.h"
 #include "sample_networks.h"
 
@@ -21,7 +23,7 @@ namespace {
 using namespace fxnn;
 constexpr int64_t kSamples = 64;
 
-void write_fixture(const ir::Network& net, const std::string& fxnn_binary, const std::string& dir) {
+void write_fixture(const ir::Network& net, const std::string& dir) {
   std::filesystem::create_directories(dir);
   ir::save_network(net, dir + "/net", ExistingOutput::kReplace);
   int64_t per_sample = 1;
@@ -43,22 +45,26 @@ void write_fixture(const ir::Network& net, const std::string& fxnn_binary, const
   io::save_npy(dir + "/codes.npy", {output.shape(), io::NpyDType::kInt64, output.to_int64()});
   write_file_atomic(dir + "/input_type.txt", ir::max_abs_code(f) <= (uint64_t{1} << 24) ? "float32\n" : "float64\n");
   for (const char* flavor : {"qdq", "qonnx"}) {
-    const std::string command = fxnn_binary + " export-onnx --model " + dir + "/net --out " + dir + "/" + flavor +
-                                ".onnx --flavor " + flavor + " > /dev/null";
-    if (std::system(command.c_str()) != 0) throw std::runtime_error("failed: " + command);
+    onnx_export::OnnxExportRunOptions options;
+    options.model = dir + "/net";
+    options.out = dir + "/" + flavor + ".onnx";
+    options.flavor = flavor;
+    onnx_export::run_onnx_export(options);
   }
 }
 
 } // namespace
 
 int main(int argc, char** argv) {
-  if (argc != 3) {
-    std::fprintf(stderr, "usage: write_onnx_fixtures FXNN_BINARY OUT\n");
+  if (argc != 2) {
+    std::fprintf(stderr, "usage: write_onnx_fixtures OUT\n");
     return 2;
   }
   try {
-    for (const ir::Network& net : onnx_testing::exact_networks())
-      write_fixture(net, argv[1], std::string(argv[2]) + "/" + net.name);
+    const std::string out = argv[1];
+    for (const ir::Network& net : onnx_testing::exact_networks()) write_fixture(net, out + "/" + net.name);
+    std::filesystem::create_directories(out + "/wide");
+    ir::save_network(onnx_testing::wide_accumulator(), out + "/wide/net", ExistingOutput::kReplace);
   } catch (const std::exception& e) {
     std::fprintf(stderr, "write_onnx_fixtures: %s\n", e.what());
     return 1;
