@@ -10,7 +10,8 @@ namespace fxnn::cli {
 
 void add_onnx_export_command(CLI::App& app) {
   auto o = std::make_shared<onnx_export::OnnxExportRunOptions>();
-  auto* cmd = app.add_subcommand("export-onnx", "Fixed-point network folder -> ONNX model, qdq or qonnx (docs/onnx.md)");
+  auto* cmd =
+      app.add_subcommand("export-onnx", "Fixed-point network folder -> ONNX model, qdq or qonnx (docs/onnx.md)");
   cmd->add_option("--model", o->model, "Network folder (model.json) written by export, lowbit or synth --out")
       ->required();
   cmd->add_option("--out", o->out, "The .onnx file to write")->required();

@@ -11,8 +11,8 @@
 
 namespace fxnn::onnx_export {
 
-inline constexpr int kQdqOpset = 17;   // the newest python3-onnx 1.12 checks; ONNX Runtime 1.x runs it
-inline constexpr int kQonnxOpset = 13; // Clip takes its bounds as inputs (11), Flatten/Gemm as of 13
+inline constexpr int kQdqOpset = 17;          // the newest python3-onnx 1.12 checks; ONNX Runtime 1.x runs it
+inline constexpr int kQonnxOpset = 13;        // Clip takes its bounds as inputs (11), Flatten/Gemm as of 13
 inline constexpr int kQonnxDomainVersion = 2; // Trunc with an output scale (trunc_v2); Quant is version 1
 inline constexpr const char* kQonnxDomain = "qonnx.custom_op.general";
 

@@ -104,14 +104,13 @@ std::string GraphBuilder::reals(const std::string& name, const std::vector<int64
 std::string GraphBuilder::scalar(double value, ElementType type) {
   char text[64];
   std::snprintf(text, sizeof(text), "%a", value); // hexadecimal: one name per distinct value
-  const std::string name = "const/" + type_tag(type) + "/" + text;
-  auto found = scalars_.find(name);
-  if (found != scalars_.end()) return found->second;
+  std::string name = "const/" + type_tag(type) + "/" + text;
+  if (scalars_.count(name)) return name;
   if (type == onnx::TensorProto_DataType_FLOAT || type == onnx::TensorProto_DataType_DOUBLE)
     reals(name, {}, {value}, type);
   else
     integers(name, {}, {static_cast<int64_t>(value)}, type);
-  scalars_[name] = name;
+  scalars_.insert(name);
   return name;
 }
 

@@ -5,7 +5,6 @@
 #include <onnx/onnx_pb.h>
 
 #include <cstdint>
-#include <map>
 #include <set>
 #include <string>
 #include <variant>
@@ -50,7 +49,7 @@ class GraphBuilder {
 
   onnx::GraphProto& graph_;
   std::set<std::string> names_;
-  std::map<std::string, std::string> scalars_;
+  std::set<std::string> scalars_; // names of the scalar constants made so far
 };
 
 /// The shape of a per-channel constant that broadcasts against [N, C, ...] codes of a per-sample shape

@@ -11,10 +11,10 @@ namespace fxnn::onnx_export {
 
 std::string OnnxExportRunReport::summary() const {
   std::ostringstream text;
-  text << "fxnn export-onnx: " << network << " (" << ir_nodes << " nodes) -> " << out << " (" << flavor
-      << ", opset " << opset << ", " << onnx_nodes << " ONNX nodes)\n";
+  text << "fxnn export-onnx: " << network << " (" << ir_nodes << " nodes) -> " << out << " (" << flavor << ", opset "
+       << opset << ", " << onnx_nodes << " ONNX nodes)\n";
   if (inexact.empty())
-    text << "  exact: the graph reproduces the runtime's codes\n";
+    text << "  exact: every node within the bounds of docs/onnx.md\n";
   else
     for (const auto& n : inexact) text << "  inexact (written with --accept-inexact): " << n.line() << "\n";
   return text.str();
@@ -28,8 +28,7 @@ OnnxExportRunReport run_onnx_export(const OnnxExportRunOptions& o) {
 
   const ir::Network net = ir::load_network(o.model);
   const OnnxModel model = export_onnx(net, flavor);
-  if (!model.inexact.empty() && !o.accept_inexact)
-  {
+  if (!model.inexact.empty() && !o.accept_inexact) {
     const size_t more = model.inexact.size() - 1;
     throw std::runtime_error(model.inexact.front().line() +
                              (more ? " (and " + std::to_string(more) + " more)" : std::string()) +

@@ -110,15 +110,17 @@ class QdqGraph {
           return g_.node("MaxPool", {x.name}, out, {{"kernel_shape", k}, {"strides", s}});
         });
       case ir::OpKind::kFlatten:
-        return finish(node, x.type,
-                      [&](const std::string& out) { return g_.node("Flatten", {x.name}, out, {{"axis", int64_t{1}}}); });
+        return finish(node, x.type, [&](const std::string& out) {
+          return g_.node("Flatten", {x.name}, out, {{"axis", int64_t{1}}});
+        });
       case ir::OpKind::kRescale: return requantize(node, *worst, cast(x, kDouble, node.name + "/acc"));
       case ir::OpKind::kConv2d: {
         check_float32_sum(node, *worst, "Conv");
         const CodeTensor xf = cast(x, kFloat, node.name + "/input_float");
         const int64_t p = node.padding;
-        const std::string acc = g_.node("Conv", {xf.name, weight(node)}, node.name + "/acc",
-                                        {{"kernel_shape", k}, {"strides", s}, {"pads", std::vector<int64_t>{p, p, p, p}}});
+        const std::string acc =
+            g_.node("Conv", {xf.name, weight(node)}, node.name + "/acc",
+                    {{"kernel_shape", k}, {"strides", s}, {"pads", std::vector<int64_t>{p, p, p, p}}});
         return requantize(node, *worst, cast({acc, kFloat}, kDouble, node.name + "/acc_double"));
       }
       case ir::OpKind::kDense: {
@@ -170,12 +172,14 @@ class QdqGraph {
     const size_t rank = node.output_shape.size();
     const long double rounding = r.shift > 0 && r.rounding == Rounding::kNearest ? std::ldexp(1.0L, r.shift - 1) : 0;
     std::vector<double> multiplier, offset;
-    for (int64_t m : r.multiplier) multiplier.push_back(static_cast<double>(std::ldexp(static_cast<long double>(m), -r.shift)));
+    for (int64_t m : r.multiplier)
+      multiplier.push_back(static_cast<double>(std::ldexp(static_cast<long double>(m), -r.shift)));
     for (int64_t o : r.offset)
       offset.push_back(static_cast<double>(std::ldexp(static_cast<long double>(o) + rounding, -r.shift)));
     std::string t = acc.name;
     if (std::any_of(multiplier.begin(), multiplier.end(), [](double m) { return m != 1.0; }))
-      t = g_.node("Mul", {t, g_.reals(node.name + "/multiplier", channel_dims(multiplier.size(), rank), multiplier, kDouble)},
+      t = g_.node("Mul",
+                  {t, g_.reals(node.name + "/multiplier", channel_dims(multiplier.size(), rank), multiplier, kDouble)},
                   node.name + "/scaled");
     if (std::any_of(offset.begin(), offset.end(), [](double o) { return o != 0.0; }))
       t = g_.node("Add", {t, g_.reals(node.name + "/offset", channel_dims(offset.size(), rank), offset, kDouble)},

@@ -57,11 +57,10 @@ class QonnxGraph {
   /// Quant(x, 2^-F, 0, B) with the sign of `format`: the identity on the format's grid within its range.
   std::string quant(const std::string& node, const std::string& x, const Format& format, const std::string& rounding,
                     const std::string& out) {
-    return g_.node("Quant",
-                   {x, scalar(node, 1, -format.frac, "the scale"), g_.scalar(0.0, kFloat),
-                    g_.scalar(format.bits, kFloat)},
-                   out, {{"signed", int64_t{format.is_signed}}, {"narrow", int64_t{0}}, {"rounding_mode", rounding}},
-                   kQonnxDomain);
+    return g_.node(
+        "Quant",
+        {x, scalar(node, 1, -format.frac, "the scale"), g_.scalar(0.0, kFloat), g_.scalar(format.bits, kFloat)}, out,
+        {{"signed", int64_t{format.is_signed}}, {"narrow", int64_t{0}}, {"rounding_mode", rounding}}, kQonnxDomain);
   }
 
   /// The weight as float32 real values, then its Quant node (exactly its codes: ROUND of a grid point).
@@ -77,14 +76,14 @@ class QonnxGraph {
     const RealTensor x = tensors_.at(node.inputs[0]);
     const auto k = pair(node.kernel), s = pair(node.stride);
     switch (node.op) {
-      case ir::OpKind::kMaxPool:
-        return g_.node("MaxPool", {x.name}, node.name, {{"kernel_shape", k}, {"strides", s}});
+      case ir::OpKind::kMaxPool: return g_.node("MaxPool", {x.name}, node.name, {{"kernel_shape", k}, {"strides", s}});
       case ir::OpKind::kFlatten: return g_.node("Flatten", {x.name}, node.name, {{"axis", int64_t{1}}});
       case ir::OpKind::kRescale: return requantize(node, x.name, x.frac, 1);
       case ir::OpKind::kConv2d: {
         const int64_t p = node.padding;
-        const std::string acc = g_.node("Conv", {x.name, weight(node)}, node.name + "/acc",
-                                        {{"kernel_shape", k}, {"strides", s}, {"pads", std::vector<int64_t>{p, p, p, p}}});
+        const std::string acc =
+            g_.node("Conv", {x.name, weight(node)}, node.name + "/acc",
+                    {{"kernel_shape", k}, {"strides", s}, {"pads", std::vector<int64_t>{p, p, p, p}}});
         return requantize(node, acc, x.frac + node.weight->format.frac, 1);
       }
       case ir::OpKind::kDense: {
@@ -93,7 +92,8 @@ class QonnxGraph {
       }
       case ir::OpKind::kAvgPool: {
         // The mean is the window sum / kernel^2; the kernel^2 goes into the multiplier.
-        const std::string mean = g_.node("AveragePool", {x.name}, node.name + "/mean", {{"kernel_shape", k}, {"strides", s}});
+        const std::string mean =
+            g_.node("AveragePool", {x.name}, node.name + "/mean", {{"kernel_shape", k}, {"strides", s}});
         return requantize(node, mean, x.frac, node.kernel * node.kernel);
       }
       case ir::OpKind::kAdd: {
@@ -112,10 +112,10 @@ class QonnxGraph {
     const Format& f = node.output_format;
     if (r.clamp_min == f.code_min() && r.clamp_max == f.code_max()) return t;
     if (r.clamp_min == 0 && r.clamp_max == f.code_max()) return g_.node("Relu", {t}, node.name + "/clamped");
-    return g_.node("Clip",
-                   {t, scalar(node.name, r.clamp_min, -f.frac, "clamp_min"),
-                    scalar(node.name, r.clamp_max, -f.frac, "clamp_max")},
-                   node.name + "/clamped");
+    return g_.node(
+        "Clip",
+        {t, scalar(node.name, r.clamp_min, -f.frac, "clamp_min"), scalar(node.name, r.clamp_max, -f.frac, "clamp_max")},
+        node.name + "/clamped");
   }
 
   /// Eq. (3) on real values: acc has `acc_frac` fractional bits (its real value is acc 2^-acc_frac, or
@@ -143,12 +143,12 @@ class QonnxGraph {
         t = g_.node("Add", {t, scalar(node.name, 1, r.shift - 1 - acc_frac, "half a step")}, node.name + "/half_up");
       t = clamp(node, t);
       const int acc_bits = ir::signed_bits(-static_cast<__int128>(worst.max()) - 1, worst.max());
-      return g_.node("Trunc",
-                     {t, scalar(node.name, 1, -acc_frac, "the scale"), g_.scalar(0.0, kFloat),
-                      g_.scalar(acc_bits, kFloat), scalar(node.name, 1, -f.frac, "the scale"),
-                      g_.scalar(f.bits, kFloat)},
-                     node.name, {{"signed", int64_t{f.is_signed}}, {"narrow", int64_t{0}}, {"rounding_mode", "FLOOR"}},
-                     kQonnxDomain);
+      return g_.node(
+          "Trunc",
+          {t, scalar(node.name, 1, -acc_frac, "the scale"), g_.scalar(0.0, kFloat), g_.scalar(acc_bits, kFloat),
+           scalar(node.name, 1, -f.frac, "the scale"), g_.scalar(f.bits, kFloat)},
+          node.name, {{"signed", int64_t{f.is_signed}}, {"narrow", int64_t{0}}, {"rounding_mode", "FLOOR"}},
+          kQonnxDomain);
     }
     // t = acc 2^-acc_frac * multiplier 2^(acc_frac - shift - F) + (offset + rounding) 2^(-shift - F)
     //   = (acc multiplier + offset + rounding) 2^-shift 2^-F: the value before the floor, in output steps 2^-F.
@@ -157,12 +157,14 @@ class QonnxGraph {
     for (int64_t m : r.multiplier) {
       // window <= kMaxTensorElements: m * window overflows only for multipliers no float32 holds anyway.
       const bool fits = m >= -(INT64_MAX / window) && m <= INT64_MAX / window;
-      if (!fits) flag(node.name, "the multiplier " + std::to_string(m) + " times " + std::to_string(window) + " overflows");
+      if (!fits)
+        flag(node.name, "the multiplier " + std::to_string(m) + " times " + std::to_string(window) + " overflows");
       multiplier.push_back(constant(node.name, fits ? m * window : 0, acc_frac - r.shift - f.frac, "the multiplier"));
     }
     std::string t = acc;
     if (std::any_of(multiplier.begin(), multiplier.end(), [](double m) { return m != 1.0; }))
-      t = g_.node("Mul", {t, g_.reals(node.name + "/multiplier", channel_dims(multiplier.size(), rank), multiplier, kFloat)},
+      t = g_.node("Mul",
+                  {t, g_.reals(node.name + "/multiplier", channel_dims(multiplier.size(), rank), multiplier, kFloat)},
                   node.name + "/scaled");
     // An offset of more than 24 significant bits is added as several float32 parts (exact in real
     // arithmetic, and in double while eq. (2) holds).
@@ -177,7 +179,8 @@ class QonnxGraph {
     }
     for (size_t i = 0; i < parts.size(); ++i) {
       const std::string suffix = parts.size() == 1 ? "" : "_" + std::to_string(i);
-      t = g_.node("Add", {t, g_.reals(node.name + "/offset" + suffix, channel_dims(parts[i].size(), rank), parts[i], kFloat)},
+      t = g_.node("Add",
+                  {t, g_.reals(node.name + "/offset" + suffix, channel_dims(parts[i].size(), rank), parts[i], kFloat)},
                   node.name + "/shifted" + suffix);
     }
     return quant(node.name, clamp(node, t), f, "FLOOR", node.name);

@@ -23,8 +23,8 @@ inline std::vector<int64_t> draw(size_t n, int64_t lo, int64_t hi, uint32_t seed
 
 inline ir::Requantize requantize(std::vector<int64_t> multiplier, int multiplier_frac, std::vector<int64_t> offset,
                                  int shift, Rounding rounding, int64_t clamp_min, int64_t clamp_max) {
-  return ir::Requantize{std::move(multiplier), multiplier_frac, std::move(offset), shift, rounding, clamp_min,
-                        clamp_max};
+  return ir::Requantize{
+      std::move(multiplier), multiplier_frac, std::move(offset), shift, rounding, clamp_min, clamp_max};
 }
 
 inline ir::Requantize full_range(std::vector<int64_t> multiplier, int multiplier_frac, std::vector<int64_t> offset,

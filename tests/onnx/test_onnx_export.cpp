@@ -207,7 +207,8 @@ TEST(OnnxExportQonnx, NearestTruncAddsHalfAStepAndAveragePoolFoldsTheWindow) {
   EXPECT_EQ(trunc.op_type(), "Trunc");
   const onnx::NodeProto& half = producer(m, trunc.input(0));
   EXPECT_EQ(half.op_type(), "Add");
-  EXPECT_EQ(floats(initializer(m, half.input(1))), std::vector<float>{std::ldexp(1.0f, 7 - 12)}); // 2^(shift-1) 2^-F_acc
+  EXPECT_EQ(floats(initializer(m, half.input(1))),
+            std::vector<float>{std::ldexp(1.0f, 7 - 12)}); // 2^(shift-1) 2^-F_acc
   EXPECT_EQ(producer(m, "sum").op_type(), "Trunc");
   EXPECT_EQ(producer(m, "avg/mean").op_type(), "AveragePool");
   // avg: multiplier 1 * kernel^2 * 2^(3 - 2 - 3) = 1 (no Mul), offset (0 + 2) 2^(-2 - 3).

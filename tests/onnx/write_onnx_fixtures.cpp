@@ -29,8 +29,8 @@ void write_fixture(const ir::Network& net, const std::string& dir) {
   int64_t per_sample = 1;
   for (int64_t d : net.input_shape) per_sample *= d;
   const Format& f = net.input_format;
-  std::vector<int64_t> codes = onnx_testing::draw(static_cast<size_t>(kSamples * per_sample), f.code_min(),
-                                                  f.code_max(), 11);
+  std::vector<int64_t> codes =
+      onnx_testing::draw(static_cast<size_t>(kSamples * per_sample), f.code_min(), f.code_max(), 11);
   // The first sample holds the extremes and zero, the second every code of a small range (the ties).
   for (int64_t i = 0; i < per_sample; ++i) {
     codes[size_t(i)] = i % 3 == 0 ? f.code_min() : i % 3 == 1 ? f.code_max() : 0;
