@@ -69,6 +69,12 @@ set(FXNN_SYNTH_SOURCES
   src/codegen/network_hls_codegen.cpp
   src/codegen/code_folder.cpp
   src/codegen/codegen_run.cpp
+  src/onnx_export/graph_builder.cpp
+  src/onnx_export/exact_bounds.cpp
+  src/onnx_export/qdq_graph.cpp
+  src/onnx_export/qonnx_graph.cpp
+  src/onnx_export/onnx_export.cpp
+  src/onnx_export/onnx_export_run.cpp
 )
 set(FXNN_DATA_SOURCES
   src/data/dataset.cpp
@@ -147,6 +153,7 @@ set(FXNN_CLI_SOURCES
   src/cli/deploy_commands.cpp
   src/cli/lowbit_command.cpp
   src/cli/codegen_command.cpp
+  src/cli/onnx_export_command.cpp
 )
 
 # Tests (paths relative to tests/).
@@ -173,6 +180,10 @@ set(FXNN_SYNTH_TEST_SOURCES
   synth/test_numerical_limits.cpp
   codegen/test_codegen.cpp
   codegen/test_network_codegen.cpp
+)
+# The ONNX graphs of both flavors and their refusals (no LibTorch).
+set(FXNN_ONNX_EXPORT_TEST_SOURCES
+  onnx/test_onnx_export.cpp
 )
 # `fxnn synth` run as a command: built with the fxnn binary (LibTorch half).
 set(FXNN_SYNTH_CLI_TEST_SOURCES

@@ -13,7 +13,7 @@ TIDY=$(command -v clang-tidy-14 || command -v clang-tidy || true)
 [[ -f $BUILD/compile_commands.json ]] || { echo "check_tidy: $BUILD/compile_commands.json missing (configure with CMake)" >&2; exit 1; }
 LOG=$(mktemp)
 trap 'rm -f "$LOG"' EXIT
-FILES=(src/{core,io,ir,lowbit,runtime,floatnet,codegen,synth}/*.cpp)
+FILES=(src/{core,io,ir,lowbit,runtime,floatnet,codegen,onnx_export,synth}/*.cpp)
 printf '%s\n' "${FILES[@]}" |
   xargs -P "$(nproc)" -n 4 "$TIDY" -p "$BUILD" --quiet --warnings-as-errors='*' > "$LOG" 2>&1 || true
 if grep -E "(warning|error): " "$LOG" | grep -v "warnings generated" > /dev/null; then

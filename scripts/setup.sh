@@ -35,6 +35,15 @@ if [ ${#missing[@]} -gt 0 ]; then
   fi
 fi
 
+# ONNX Runtime for Node, which the test onnx_qdq_onnxruntime runs the qdq exports with (docs/onnx.md):
+# installed into build/ort once, only where npm is available (the test skips without it). No install
+# scripts run: the CPU binaries ship inside the package. The version is the one the exports were checked with.
+if command -v npm >/dev/null 2>&1 && [ ! -d build/ort/node_modules/onnxruntime-node ]; then
+  mkdir -p build/ort
+  npm install --ignore-scripts --no-audit --no-fund --prefix build/ort onnxruntime-node@1.30.0 ||
+    echo "fxnn setup: npm could not install onnxruntime-node; the ONNX Runtime test will be skipped"
+fi
+
 if [ ! -f build/build.ninja ]; then
   cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=Release
 fi

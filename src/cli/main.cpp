@@ -57,6 +57,7 @@ int main(int argc, char** argv) {
   fxnn::cli::add_deploy_commands(app);
   fxnn::cli::add_lowbit_command(app);
   fxnn::cli::add_codegen_command(app);
+  fxnn::cli::add_onnx_export_command(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
