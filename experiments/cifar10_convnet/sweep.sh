@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Near-minimality of the assigned plan (runs/cifar10_convnet/plan.yaml, from run.sh): the FX run again
 # with each tensor class one bit narrower (W, A, G^(W), G^(A), acc, one at a time, then all), on a
-# training subset of 20,000 images to fit the shared cores, with the reduced schedule of run.sh (8
-# epochs). The FL and FX runs it is compared with are trained on the same subset (the sweep's own fl/
+# training subset of TRAIN_LIMIT images (default 20,000; the README's run took 5,000) to fit the
+# shared cores, with the reduced schedule of run.sh (8 epochs). The FL and FX runs it is compared with are trained on the same subset (the sweep's own fl/
 # and fx/), and FX again with seed 2 gives the seed-to-seed spread that the cost of one bit less is
 # set against. Writes runs/cifar10_convnet_sweep/ (sweep.md) and runs/cifar10_convnet_sweep_fx_seed2/.
 # Environment: FXNN, THREADS (see reduced.sh), PLAN, TRAIN_LIMIT (the subset, default 20000).
