@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <numeric>
 #include <stdexcept>
 
 #include "fxnn/io/atomic_file.h"
@@ -16,9 +17,7 @@ double GradientTrack::sigma_min() const { return sigma.empty() ? 0.0 : *std::min
 
 double PathGainTrack::crossing_mean() const {
   if (crossing.empty()) return 1.0;
-  double sum = 0;
-  for (double c : crossing) sum += c;
-  return sum / static_cast<double>(crossing.size());
+  return std::accumulate(crossing.begin(), crossing.end(), 0.0) / static_cast<double>(crossing.size());
 }
 
 double PathGainTrack::lambda_max() const {

@@ -23,7 +23,6 @@ namespace fxnn {
 struct PathGain {
   double closed_max = 0; // the largest element of eq. (13)
   double crossing = 1;   // identity paths: all the point's noise at the layer (injection) over the chain's (eq. (13))
-  double lambda() const { return closed_max * crossing; }
 };
 
 /// One forward pass and one backward pass of a batch as a training step sees them, kept for the gains:
