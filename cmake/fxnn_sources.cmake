@@ -43,7 +43,9 @@ set(FXNN_RUNTIME_SOURCES
 set(FXNN_SYNTH_SOURCES
   src/floatnet/float_network.cpp
   src/floatnet/nnet_import.cpp
+  src/floatnet/onnx_chain_reader.cpp
   src/floatnet/onnx_import.cpp
+  src/floatnet/onnx_layer_import.cpp
   src/floatnet/network_file.cpp
   src/synth/input_box.cpp
   src/synth/ranges.cpp
@@ -171,6 +173,7 @@ set(FXNN_LOWBIT_TEST_SOURCES
 set(FXNN_SYNTH_TEST_SOURCES
   floatnet/test_nnet_import.cpp
   floatnet/test_onnx_import.cpp
+  floatnet/test_onnx_layer_import.cpp
   synth/test_ranges.cpp
   synth/test_certificate.cpp
   synth/test_optimizers.cpp
@@ -226,6 +229,7 @@ set(FXNN_TORCH_TEST_SOURCES
   cli/test_hostile_input.cpp
   deploy/test_export.cpp
   deploy/test_lowbit_converter.cpp
+  deploy/test_onnx_float_layers.cpp
   lowbit/test_lowbit_cli.cpp
 )
 # The two readers of a network folder, `fxnn infer` and scripts/fxnn_infer.py, against one list of

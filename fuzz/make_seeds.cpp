@@ -198,6 +198,8 @@ void copy_files(SeedWriter& w, const std::string& target, const fs::path& dir, c
 void text_seeds(SeedWriter& w, const fs::path& source, const fs::path& controllers) {
   copy_files(w, "nnet", controllers, ".nnet");
   copy_files(w, "onnx", controllers, ".onnx");
+  copy_files(w, "onnx_layers", controllers, ".onnx");
+  copy_files(w, "onnx_layers", source / "tests/floatnet/fixtures", ".onnx");
   copy_files(w, "benchmarks", controllers, ".yaml");
   copy_files(w, "experiment_config", source / "configs", ".yaml");
   copy_files(w, "precision_plan", source / "configs/plans", ".yaml");

@@ -27,7 +27,7 @@ JOBS=${FXNN_FUZZ_JOBS:-2}
 CXX_COMPILER=${FXNN_FUZZ_CXX:-clang++-14}
 C_COMPILER=${FXNN_FUZZ_CC:-clang-14}
 RSS_MB=${FXNN_FUZZ_RSS_MB:-2560}
-ALL_TARGETS=(idx cifar svhn_mat jpeg_folder nnet onnx benchmarks input_box experiment_config precision_plan
+ALL_TARGETS=(idx cifar svhn_mat jpeg_folder nnet onnx onnx_layers benchmarks input_box experiment_config precision_plan
              network_folder npy)
 TARGETS=("$@")
 [ ${#TARGETS[@]} -gt 0 ] || TARGETS=("${ALL_TARGETS[@]}")

@@ -7,6 +7,7 @@
 #include "../fuzz_input.h"
 #include "fxnn/floatnet/nnet_import.h"
 #include "fxnn/floatnet/onnx_import.h"
+#include "fxnn/floatnet/onnx_layer_import.h"
 #include "fxnn/synth/input_box.h"
 
 namespace fxnn::fuzz {
@@ -26,6 +27,15 @@ inline Target onnx_target() {
   return {"onnx",
           [](const std::string& input, const std::string& scratch) {
             floatnet::parse_onnx(input, scratch + "/input.onnx");
+          },
+          scratch_is_source};
+}
+
+/// The input is an ONNX ModelProto read as the layers of a CNN (`fxnn lowbit --onnx`), in memory.
+inline Target onnx_layers_target() {
+  return {"onnx_layers",
+          [](const std::string& input, const std::string& scratch) {
+            floatnet::parse_onnx_layers(input, scratch + "/input.onnx");
           },
           scratch_is_source};
 }

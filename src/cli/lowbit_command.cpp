@@ -1,4 +1,4 @@
-// fxnn lowbit --checkpoint FLOAT_CKPT --config C.yaml --mode float-scale|shift-clip --bits B
+// fxnn lowbit --checkpoint FLOAT_CKPT | --onnx FLOAT.onnx --config C.yaml --mode float-scale|shift-clip --bits B
 //             [--steps mse|maxabs] [--granularity layer|channel] [--calib N] [--input-bits N]
 //             [--rounding nearest|floor] [--limit N] [--json FILE] --out OUT
 
@@ -15,7 +15,7 @@ namespace fxnn::cli {
 namespace {
 
 struct LowbitArgs {
-  std::string checkpoint, config, out, json;
+  std::string checkpoint, onnx, config, out, json;
   std::string mode, steps = "mse", granularity = "layer", rounding = "nearest", correction = "bias";
   int bits = 0, input_bits = 8, edge_bits = 0;
   int64_t calib = 1000, limit = 0, batch = 256, threads = 0;
@@ -42,6 +42,7 @@ void run_lowbit(const LowbitArgs& a) {
   lowbit::LowbitRunOptions o;
   o.conversion = options_of(a);
   o.checkpoint = a.checkpoint;
+  o.onnx = a.onnx;
   o.config = a.config;
   o.out = a.out;
   o.json = a.json;
@@ -57,11 +58,19 @@ void run_lowbit(const LowbitArgs& a) {
 
 void add_lowbit_command(CLI::App& app) {
   auto a = std::make_shared<LowbitArgs>();
-  auto* cmd = app.add_subcommand("lowbit",
-                                 "Float-trained network -> low-bit integer network folder (2-8 bits; "
-                                 "float-scale or shift-clip), with its accuracy next to the float one");
-  cmd->add_option("--checkpoint", a->checkpoint, "checkpoint.pt of a float run")->required();
-  cmd->add_option("--config", a->config, "Experiment config of the checkpoint")->required();
+  auto* cmd =
+      app.add_subcommand("lowbit",
+                         "Float-trained network (fxnn checkpoint or ONNX) -> low-bit integer network folder (2-8 bits; "
+                         "float-scale or shift-clip), with its accuracy next to the float one");
+  auto* checkpoint = cmd->add_option("--checkpoint", a->checkpoint, "checkpoint.pt of a float run");
+  auto* onnx = cmd->add_option("--onnx", a->onnx,
+                               "A float CNN or MLP in ONNX (Conv, Gemm/MatMul, Add, BatchNormalization, Relu, Clip, "
+                               "MaxPool, AveragePool, GlobalAveragePool, Flatten, Reshape)");
+  checkpoint->excludes(onnx);
+  onnx->excludes(checkpoint);
+  cmd->add_option("--config", a->config,
+                  "Experiment config of the checkpoint (with --onnx: the data set and its normalization)")
+      ->required();
   cmd->add_option("--mode", a->mode, "float-scale | shift-clip")->required();
   cmd->add_option("--bits", a->bits, "Bits of weight and activation codes (2..8)")->required();
   cmd->add_option("--steps", a->steps, "Step rule: mse | maxabs")->capture_default_str();

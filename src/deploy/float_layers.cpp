@@ -1,5 +1,6 @@
 #include "fxnn/deploy/float_layers.h"
 
+#include <cmath>
 #include <stdexcept>
 
 #include "fxnn/deploy/batch_norm_fold.h"
@@ -63,13 +64,8 @@ class FloatLayerCollector : public ModuleVisitor {
   int pools_ = 0;
 };
 
-} // namespace
-
-std::vector<FloatLayer> float_layers(const NetworkImpl& network) {
-  torch::NoGradGuard no_grad;
-  FloatLayerCollector collector;
-  walk_modules(network, collector);
-  std::vector<FloatLayer>& layers = collector.layers;
+/// Every hidden weighted layer has its activation, the output layer none, and the chain ends in it.
+void check_chain(const std::vector<FloatLayer>& layers) {
   for (size_t i = 0; i < layers.size(); ++i) {
     const bool last_weighted = [&] {
       for (size_t j = i + 1; j < layers.size(); ++j)
@@ -83,6 +79,59 @@ std::vector<FloatLayer> float_layers(const NetworkImpl& network) {
   }
   if (layers.empty() || !layers.back().weighted())
     throw std::runtime_error("lowbit: the network must end in a conv or linear layer (the logits)");
+}
+
+FloatLayer::Kind kind_of(floatnet::ImportedLayer::Kind kind) {
+  switch (kind) {
+    case floatnet::ImportedLayer::Kind::kConv2d: return FloatLayer::Kind::kConv2d;
+    case floatnet::ImportedLayer::Kind::kDense: return FloatLayer::Kind::kDense;
+    case floatnet::ImportedLayer::Kind::kMaxPool: return FloatLayer::Kind::kMaxPool;
+    case floatnet::ImportedLayer::Kind::kAvgPool: return FloatLayer::Kind::kAvgPool;
+    case floatnet::ImportedLayer::Kind::kFlatten: return FloatLayer::Kind::kFlatten;
+  }
+  throw std::logic_error("unknown imported layer kind");
+}
+
+} // namespace
+
+std::vector<FloatLayer> float_layers(const NetworkImpl& network) {
+  torch::NoGradGuard no_grad;
+  FloatLayerCollector collector;
+  walk_modules(network, collector);
+  check_chain(collector.layers);
+  return collector.layers;
+}
+
+std::vector<FloatLayer> float_layers(const floatnet::ImportedNetwork& network, const InputShape& input) {
+  const std::vector<int64_t> image{input.channels, input.height, input.width};
+  const bool flat = network.input_shape == std::vector<int64_t>{input.channels * input.height * input.width};
+  if (network.input_shape != image && !flat) {
+    std::string dims;
+    for (int64_t d : network.input_shape) dims += (dims.empty() ? "" : "x") + std::to_string(d);
+    throw std::runtime_error(network.source + ": the network takes " + dims + " inputs, the data set gives " +
+                             std::to_string(input.channels) + "x" + std::to_string(input.height) + "x" +
+                             std::to_string(input.width) + " images");
+  }
+  std::vector<FloatLayer> layers;
+  for (const auto& imported : network.layers) {
+    FloatLayer l;
+    l.kind = kind_of(imported.kind);
+    l.name = imported.name;
+    if (imported.weighted()) {
+      l.weight = torch::tensor(imported.weight, torch::kDouble).view(imported.weight_shape).clone();
+      l.bias = torch::tensor(imported.bias, torch::kDouble);
+    }
+    l.kernel = imported.kernel;
+    l.stride = imported.stride;
+    l.padding = imported.padding;
+    l.clip = imported.clip;
+    layers.push_back(std::move(l));
+  }
+  check_chain(layers);
+  const int64_t classes = layers.back().weight.size(0);
+  if (classes != input.num_classes)
+    throw std::runtime_error(network.source + ": the network gives " + std::to_string(classes) +
+                             " outputs, the data set has " + std::to_string(input.num_classes) + " classes");
   return layers;
 }
 
@@ -94,9 +143,11 @@ torch::Tensor forward(const FloatLayer& layer, const torch::Tensor& x) {
       break;
     case FloatLayer::Kind::kDense: y = torch::linear(x, layer.weight.to(x.dtype()), layer.bias.to(x.dtype())); break;
     case FloatLayer::Kind::kMaxPool: return torch::max_pool2d(x, layer.kernel, layer.stride);
+    case FloatLayer::Kind::kAvgPool: return torch::avg_pool2d(x, layer.kernel, layer.stride);
     case FloatLayer::Kind::kFlatten: return x.flatten(1);
   }
-  return layer.clip ? y.clamp(0.0, *layer.clip) : y;
+  if (!layer.clip) return y;
+  return std::isinf(*layer.clip) ? y.clamp_min(0.0) : y.clamp(0.0, *layer.clip);
 }
 
 } // namespace fxnn::lowbit

@@ -39,7 +39,7 @@ void run_infer(const InferRunOptions& o, std::ostream& out) {
   std::optional<TrainedRun> source;
   if (!o.run.empty()) {
     source = load_trained_run(o.run);
-    options.source_model = source->network.get();
+    options.source_model = eval_forward(*source->network);
     options.source_transform = source->config.transform;
   }
   const InferenceReport r = run_inference(net, test, options);

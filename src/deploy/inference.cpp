@@ -16,6 +16,11 @@ runtime::Codes image_input_codes(const ir::Network& network, const torch::Tensor
   return runtime::Codes::from_values(network.input_format, pixels.sizes().vec(), pixels.data_ptr<uint8_t>());
 }
 
+std::function<torch::Tensor(const torch::Tensor&)> eval_forward(NetworkImpl& network) {
+  network.eval();
+  return [&network](const torch::Tensor& x) { return network.forward(x); };
+}
+
 InferenceReport run_inference(const ir::Network& network, const data::ImageDataset& dataset,
                               const InferenceOptions& options) {
   runtime::Engine engine(network, options.engine);
@@ -26,7 +31,6 @@ InferenceReport run_inference(const ir::Network& network, const data::ImageDatas
   source_loader.shuffle = false;
   source_loader.augment = false;
   source_loader.transform = options.source_transform;
-  if (options.source_model) options.source_model->eval();
   for (int64_t start = 0; start < report.samples; start += options.batch_size) {
     const int64_t count = std::min(options.batch_size, report.samples - start);
     const auto images = dataset.images.narrow(0, start, count);
@@ -55,7 +59,7 @@ InferenceReport run_inference(const ir::Network& network, const data::ImageDatas
       std::vector<int64_t> indices(static_cast<size_t>(count));
       for (int64_t i = 0; i < count; ++i) indices[static_cast<size_t>(i)] = start + i;
       const auto batch = data::make_batch(dataset, indices, 0, source_loader);
-      const auto source_pred = options.source_model->forward(batch.inputs).argmax(1);
+      const auto source_pred = options.source_model(batch.inputs).argmax(1);
       report.source_correct += source_pred.eq(batch.labels).sum().item<int64_t>();
       report.source_agreement += source_pred.eq(torch::tensor(predicted, torch::kLong)).sum().item<int64_t>();
     }

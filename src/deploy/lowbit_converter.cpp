@@ -151,6 +151,7 @@ class Converter {
         push(std::move(node), current_.step, 1);
         break;
       }
+      case FloatLayer::Kind::kAvgPool: average_pool(l); break;
       case FloatLayer::Kind::kFlatten: {
         int64_t size = 1;
         for (int64_t d : current_.shape) size *= d;
@@ -161,6 +162,31 @@ class Converter {
         break;
       }
     }
+  }
+
+  /// The sum of the codes over each window, exact and unscaled: the division by k^2 goes into the
+  /// step, and from there into the next layer's weights (eq. (5)), so it costs neither a multiplier
+  /// nor a rounding (docs/lowbit.md section 3).
+  void average_pool(const FloatLayer& l) {
+    const auto& in = current_.shape;
+    ir::Node node = base(l.name, ir::OpKind::kAvgPool,
+                         {in[0], (in[1] - l.kernel) / l.stride + 1, (in[2] - l.kernel) / l.stride + 1});
+    node.kernel = l.kernel;
+    node.stride = l.stride;
+    const int64_t window = l.kernel * l.kernel;
+    const int extra = bit_length(static_cast<uint64_t>(window - 1));
+    const Format& f = current_.format;
+    node.output_format = Format(f.bits + extra, f.frac + extra, f.is_signed);
+    ir::Requantize r;
+    r.multiplier = {1};
+    r.offset = {0};
+    r.clamp_min = node.output_format.code_min();
+    r.clamp_max = node.output_format.code_max();
+    node.requantize = r;
+    std::vector<double> step = current_.step;
+    for (double& s : step) s /= static_cast<double>(window);
+    advance(&l, node);
+    push(std::move(node), std::move(step), 1);
   }
 
   LowbitConversion take() {
@@ -326,11 +352,13 @@ class Converter {
     const int64_t channels = node.output_shape[0];
     const CodeRange acodes = unsigned_codes(options_.bits);
     // One clamp per node: per-channel steps must all reach the clip at the top code (docs/lowbit.md section 3).
-    const double max_step = per_channel() ? *l.clip / static_cast<double>(acodes.hi) : 0.0;
+    // A plain ReLU (clip +infinity) bounds nothing: the step search alone sets the top code.
+    const bool clipped = std::isfinite(*l.clip);
+    const double max_step = per_channel() && clipped ? *l.clip / static_cast<double>(acodes.hi) : 0.0;
     GroupSteps as = choose_group_steps(samples_.activations.at(l.name), acodes, search(max_step), ZeroGroup::kCoarsest);
     as.expand_to(channels);
     const int64_t top =
-        per_channel() ? acodes.hi : std::min(acodes.hi, clip_code(*l.clip, as.step[0], options_.rounding));
+        per_channel() || !clipped ? acodes.hi : std::min(acodes.hi, clip_code(*l.clip, as.step[0], options_.rounding));
     const RequantizeTarget target{options_.rounding, 0, top, false};
     BuiltRequantize built;
     if (power_of_two()) {
@@ -463,7 +491,12 @@ int signed_bits_for(uint64_t bound) { return bit_length(bound) + 1; }
 LowbitConversion convert_to_lowbit(const NetworkImpl& network, const ExperimentConfig& config,
                                    const data::ImageDataset& train, const LowbitOptions& options) {
   options.validate();
-  const auto layers = float_layers(network);
+  return convert_to_lowbit(float_layers(network), config, train, options);
+}
+
+LowbitConversion convert_to_lowbit(const std::vector<FloatLayer>& layers, const ExperimentConfig& config,
+                                   const data::ImageDataset& train, const LowbitOptions& options) {
+  options.validate();
   const auto images = data::random_subset(train, options.calibration_images, options.seed);
   CalibrationOptions calibration;
   calibration.per_channel = options.granularity == Granularity::kChannel;

@@ -1,6 +1,7 @@
 #include "fxnn/deploy/lowbit_run.h"
 
 #include <cstdio>
+#include <functional>
 #include <nlohmann/json.hpp>
 #include <stdexcept>
 #include <string>
@@ -9,6 +10,7 @@
 #include "fxnn/data/dataset.h"
 #include "fxnn/deploy/float_checkpoint.h"
 #include "fxnn/deploy/inference.h"
+#include "fxnn/floatnet/onnx_layer_import.h"
 #include "fxnn/io/atomic_file.h"
 #include "fxnn/io/text_table.h"
 #include "fxnn/ir/network_files.h"
@@ -86,7 +88,7 @@ std::string conversion_header(const LowbitRunOptions& o, const ir::Network& net)
   std::string text = format_printf(
       "%s -> %s: %s, %d-bit weights and activations, %d-bit input, steps %s per %s, %lld "
       "calibration images, %s shifts, correction %s\n",
-      o.checkpoint.c_str(), o.out.c_str(), to_string(c.mode).c_str(), c.bits, c.input_bits, to_string(c.steps).c_str(),
+      o.source().c_str(), o.out.c_str(), to_string(c.mode).c_str(), c.bits, c.input_bits, to_string(c.steps).c_str(),
       to_string(c.granularity).c_str(), static_cast<long long>(c.calibration_images),
       c.rounding == Rounding::kNearest ? "rounding" : "truncating", to_string(c.correction).c_str());
   if (c.edge_bits) text += format_printf("the first and the last layer's weights have %d bits\n", c.edge_bits);
@@ -110,7 +112,7 @@ nlohmann::ordered_json results_json(const LowbitRunOptions& o, const LowbitConve
                                     const nlohmann::ordered_json& layers) {
   const LowbitOptions& c = o.conversion;
   nlohmann::ordered_json j;
-  j["checkpoint"] = o.checkpoint;
+  j[o.onnx.empty() ? "checkpoint" : "onnx"] = o.source();
   j["model"] = o.out;
   j["mode"] = to_string(c.mode);
   j["bits"] = c.bits;
@@ -131,19 +133,51 @@ nlohmann::ordered_json results_json(const LowbitRunOptions& o, const LowbitConve
   return j;
 }
 
+/// The float network to convert: its layers, its config and its own forward pass (the reference).
+struct FloatSource {
+  ExperimentConfig config;
+  std::vector<FloatLayer> layers;
+  std::function<torch::Tensor(const torch::Tensor&)> forward;
+  Network network{nullptr}; // a checkpoint's LibTorch network (kept alive for `forward`)
+};
+
+FloatSource checkpoint_source(const LowbitRunOptions& o) {
+  TrainedRun run = load_float_checkpoint(o.checkpoint, o.config);
+  FloatSource s{run.config, float_layers(*run.network), eval_forward(*run.network), run.network};
+  return s;
+}
+
+/// An ONNX network in float64, layer by layer as the converter reads it.
+FloatSource onnx_source(const LowbitRunOptions& o) {
+  FloatSource s;
+  s.config = ExperimentConfig::load(o.config);
+  s.layers = float_layers(floatnet::read_onnx_layers(o.onnx), s.config.input_shape());
+  s.forward = [layers = s.layers](const torch::Tensor& x) {
+    torch::Tensor y = x.to(torch::kDouble);
+    for (const auto& l : layers) y = forward(l, y);
+    return y;
+  };
+  return s;
+}
+
 } // namespace
+
+std::string LowbitRunOptions::source() const { return onnx.empty() ? checkpoint : onnx; }
 
 void run_lowbit(const LowbitRunOptions& o, std::ostream& out_text) {
   o.conversion.validate(); // bad options fail before anything is read
-  if (o.config.empty()) throw std::invalid_argument("lowbit: give --config C.yaml (the config of the checkpoint)");
+  if (o.config.empty())
+    throw std::invalid_argument("lowbit: give --config C.yaml (the data set and its normalization)");
+  if (o.checkpoint.empty() == o.onnx.empty())
+    throw std::invalid_argument("lowbit: give either --checkpoint (a float fxnn run) or --onnx (a float ONNX network)");
   const ExistingOutput existing = o.force ? ExistingOutput::kReplace : ExistingOutput::kRefuse;
   check_output_folder(o.out, ir::network_folder_kind(), existing); // before minutes of conversion
-  TrainedRun run = load_float_checkpoint(o.checkpoint, o.config);
-  const auto splits = data::load_dataset(run.config.data);
+  const FloatSource source = o.onnx.empty() ? checkpoint_source(o) : onnx_source(o);
+  const auto splits = data::load_dataset(source.config.data);
   const data::ImageDataset test = data::first_samples(splits.test, o.limit);
-  LowbitConversion conversion = convert_to_lowbit(*run.network, run.config, splits.train, o.conversion);
+  LowbitConversion conversion = convert_to_lowbit(source.layers, source.config, splits.train, o.conversion);
   ir::Network& net = conversion.network;
-  net.source = o.checkpoint + " (" + net.source + ")";
+  net.source = o.source() + " (" + net.source + ")";
   ir::save_network(net, o.out, existing);
 
   out_text << conversion_header(o, net);
@@ -154,8 +188,8 @@ void run_lowbit(const LowbitRunOptions& o, std::ostream& out_text) {
   inference.batch_size = o.batch;
   inference.check = true;
   inference.quiet = o.quiet;
-  inference.source_model = run.network.get();
-  inference.source_transform = run.config.transform;
+  inference.source_model = source.forward;
+  inference.source_transform = source.config.transform;
   const InferenceReport r = run_inference(net, test, inference);
   const double float_accuracy = static_cast<double>(r.source_correct) / static_cast<double>(r.samples);
   out_text << format_printf("float model (LibTorch):           accuracy %.2f%% on %lld test samples\n",

@@ -1,16 +1,11 @@
 #include "fxnn/floatnet/onnx_import.h"
 
-#include <onnx/onnx_pb.h>
-
 #include <cmath>
-#include <cstring>
-#include <limits>
-#include <map>
-#include <set>
 #include <sstream>
 #include <stdexcept>
 
 #include "fxnn/io/atomic_file.h"
+#include "onnx_chain_reader.h"
 
 namespace fxnn::floatnet {
 
@@ -18,67 +13,26 @@ namespace {
 
 using MatrixL = Eigen::Matrix<long double, Eigen::Dynamic, Eigen::Dynamic>;
 using VectorL = Eigen::Matrix<long double, Eigen::Dynamic, 1>;
-using Shape = std::vector<int64_t>;
+using Shape = OnnxShape;
+using Constant = OnnxConstant;
 
 constexpr int kMinOpset = 6;
 constexpr int kMaxOpset = 13;
 // Affine operators fold into dense matrices of features x features (long double): wider values than
 // this would take gigabytes, far beyond the small networks synthesis is for.
 constexpr int64_t kMaxFeatures = 4096;
-// Constants hold their values; more elements than this is not a network's weight.
-constexpr int64_t kMaxElements = int64_t{1} << 32;
-
-/// The product of the dimensions, or -1 when one is negative or the product exceeds kMaxElements
-/// (computed so that it cannot overflow).
-int64_t numel(const Shape& shape) {
-  int64_t n = 1;
-  for (int64_t d : shape) {
-    if (d < 0 || (d > 0 && n > kMaxElements / d)) return -1;
-    n *= d;
-  }
-  return n;
-}
-
-std::string shape_str(const Shape& shape) {
-  std::string s = "[";
-  for (size_t i = 0; i < shape.size(); ++i) s += (i ? "," : "") + std::to_string(shape[i]);
-  return s + "]";
-}
-
-/// A constant tensor (initializer or Constant node), values widened to long double.
-struct Constant {
-  Shape dims;
-  std::vector<long double> values;
-};
-
-template <typename T>
-std::vector<long double> from_raw(const std::string& raw, const std::string& what) {
-  if (raw.size() % sizeof(T) != 0)
-    throw std::runtime_error(what + ": raw_data size is not a multiple of the element size");
-  std::vector<long double> out(raw.size() / sizeof(T));
-  for (size_t i = 0; i < out.size(); ++i) {
-    T v;
-    std::memcpy(&v, raw.data() + i * sizeof(T), sizeof(T)); // ONNX raw data is little endian, as is x86-64
-    out[i] = static_cast<long double>(v);
-  }
-  return out;
-}
 
 /// The graph being imported: errors name the file and the node.
-class OnnxImporter {
+class OnnxImporter : OnnxChainReader {
  public:
-  OnnxImporter(const onnx::ModelProto& model, std::string source) : model_(model), source_(std::move(source)) {}
+  OnnxImporter(const std::string& bytes, std::string source) : OnnxChainReader(bytes, std::move(source)) {}
 
   FloatNetwork run() {
-    check_opset();
-    const onnx::GraphProto& graph = model_.graph();
-    for (const auto& t : graph.initializer()) constants_[t.name()] = to_constant(t, "initializer '" + t.name() + "'");
-    find_input(graph);
-    for (const auto& node : graph.node()) apply(node);
-    if (graph.output_size() != 1)
-      fail("the graph has " + std::to_string(graph.output_size()) + " outputs; one is supported");
-    if (graph.output(0).name() != running_)
-      fail("the graph output '" + graph.output(0).name() + "' is not the result of the chain of supported operators");
+    check_opset(kMinOpset, kMaxOpset);
+    read_initializers();
+    find_input();
+    for (const auto& node : model_.graph().node()) apply(node);
+    check_single_output();
     if (pending_ || net_.layers.empty()) finish_layer(Activation::kLinear, 0.0, "output");
     net_.source = source_;
     net_.validate();
@@ -86,66 +40,8 @@ class OnnxImporter {
   }
 
  private:
-  [[noreturn]] void fail(const std::string& message) const { throw std::runtime_error(source_ + ": " + message); }
-  [[noreturn]] void fail(const onnx::NodeProto& node, const std::string& message) const {
-    fail(node.op_type() + " node '" + node.name() + "': " + message);
-  }
-
-  void check_opset() {
-    bool found = false;
-    for (const auto& op : model_.opset_import()) {
-      if (!op.domain().empty() && op.domain() != "ai.onnx") continue;
-      found = true;
-      if (op.version() < kMinOpset || op.version() > kMaxOpset)
-        fail("opset " + std::to_string(op.version()) + " is not supported (opsets " + std::to_string(kMinOpset) +
-             " to " + std::to_string(kMaxOpset) + ")");
-      opset_ = static_cast<int>(op.version());
-    }
-    if (!found) fail("the model imports no version of the default ONNX operator set");
-  }
-
-  Constant to_constant(const onnx::TensorProto& t, const std::string& what) const {
-    Constant c;
-    c.dims.assign(t.dims().begin(), t.dims().end());
-    if (numel(c.dims) < 0) fail(what + ": shape " + shape_str(c.dims) + " is negative or too large");
-    if (t.data_location() == onnx::TensorProto::EXTERNAL) fail(what + ": external data is not supported");
-    const bool raw = t.has_raw_data();
-    switch (t.data_type()) {
-      case onnx::TensorProto::FLOAT:
-        c.values = raw ? from_raw<float>(t.raw_data(), source_ + ": " + what)
-                       : std::vector<long double>(t.float_data().begin(), t.float_data().end());
-        break;
-      case onnx::TensorProto::DOUBLE:
-        c.values = raw ? from_raw<double>(t.raw_data(), source_ + ": " + what)
-                       : std::vector<long double>(t.double_data().begin(), t.double_data().end());
-        break;
-      case onnx::TensorProto::INT64:
-        c.values = raw ? from_raw<int64_t>(t.raw_data(), source_ + ": " + what)
-                       : std::vector<long double>(t.int64_data().begin(), t.int64_data().end());
-        break;
-      case onnx::TensorProto::INT32:
-        c.values = raw ? from_raw<int32_t>(t.raw_data(), source_ + ": " + what)
-                       : std::vector<long double>(t.int32_data().begin(), t.int32_data().end());
-        break;
-      default:
-        fail(what + ": element type " + std::to_string(t.data_type()) +
-             " is not supported (float, double, int32, int64)");
-    }
-    if (static_cast<int64_t>(c.values.size()) != numel(c.dims))
-      fail(what + ": " + std::to_string(c.values.size()) + " values for shape " + shape_str(c.dims));
-    for (long double v : c.values)
-      if (!std::isfinite(static_cast<double>(v))) fail(what + ": holds a value that is not finite");
-    return c;
-  }
-
-  void find_input(const onnx::GraphProto& graph) {
-    const onnx::ValueInfoProto* input = nullptr;
-    for (const auto& in : graph.input()) {
-      if (constants_.count(in.name())) continue; // old exporters list initializers as inputs
-      if (input) fail("the graph has more than one data input ('" + input->name() + "', '" + in.name() + "')");
-      input = &in;
-    }
-    if (!input) fail("the graph has no data input");
+  void find_input() {
+    const onnx::ValueInfoProto* input = &data_input();
     Shape dims;
     for (const auto& d : input->type().tensor_type().shape().dim())
       dims.push_back(d.has_dim_value() ? d.dim_value() : -1);
@@ -157,16 +53,13 @@ class OnnxImporter {
       dims[0] = 1;
     }
     for (int64_t d : dims)
-      if (d <= 0) fail("input '" + input->name() + "' has an unknown or empty dimension: " + shape_str(dims));
-    running_ = input->name();
+      if (d <= 0) fail("input '" + input->name() + "' has an unknown or empty dimension: " + onnx_shape_str(dims));
     shape_ = dims;
-    const int64_t n = numel(dims);
-    check_features(n, "input '" + input->name() + "' of shape " + shape_str(dims));
+    const int64_t n = onnx_numel(dims);
+    check_features(n, "input '" + input->name() + "' of shape " + onnx_shape_str(dims));
     transform_ = MatrixL::Identity(n, n);
     offset_ = VectorL::Zero(n);
   }
-
-  bool is_data(const std::string& name) const { return !name.empty() && name == running_; }
 
   /// A value of `n` features (checked before its n x n matrices are allocated).
   void check_features(int64_t n, const std::string& what) const {
@@ -175,42 +68,10 @@ class OnnxImporter {
            " per value (it folds the affine operators into dense matrices)");
   }
 
-  const Constant& constant(const onnx::NodeProto& node, const std::string& name) const {
-    auto it = constants_.find(name);
-    if (it != constants_.end()) return it->second;
-    if (stale_.count(name))
-      fail(node, "uses '" + name + "', an earlier value of the network (branching graphs are not supported)");
-    fail(node, "input '" + name + "' is neither the network's running value nor a constant");
-  }
-
-  const onnx::AttributeProto* attribute(const onnx::NodeProto& node, const std::string& name) const {
-    for (const auto& a : node.attribute())
-      if (a.name() == name) return &a;
-    return nullptr;
-  }
-  int64_t int_attribute(const onnx::NodeProto& node, const std::string& name, int64_t fallback) const {
-    const auto* a = attribute(node, name);
-    return a ? a->i() : fallback;
-  }
-  double float_attribute(const onnx::NodeProto& node, const std::string& name, double fallback) const {
-    const auto* a = attribute(node, name);
-    return a ? a->f() : fallback;
-  }
-  std::vector<int64_t> ints_attribute(const onnx::NodeProto& node, const std::string& name) const {
-    const auto* a = attribute(node, name);
-    return a ? std::vector<int64_t>(a->ints().begin(), a->ints().end()) : std::vector<int64_t>{};
-  }
-
-  /// The running value becomes `output`, the old name stale.
-  void advance(const onnx::NodeProto& node) {
-    if (node.output_size() < 1) fail(node, "has no output");
-    stale_.insert(running_);
-    running_ = node.output(0);
-  }
-
   /// value <- L value + add
   void apply_linear(const MatrixL& linear, const VectorL& add, const Shape& new_shape, const std::string& node_name) {
-    check_features(numel(new_shape), "node '" + node_name + "' gives a value of shape " + shape_str(new_shape));
+    check_features(onnx_numel(new_shape),
+                   "node '" + node_name + "' gives a value of shape " + onnx_shape_str(new_shape));
     transform_ = linear * transform_;
     offset_ = linear * offset_ + add;
     shape_ = new_shape;
@@ -240,17 +101,17 @@ class OnnxImporter {
     if (c.dims.size() > d.size()) {
       for (size_t k = 0; k + d.size() < c.dims.size(); ++k)
         if (c.dims[k] != 1)
-          fail(node,
-               "constant of shape " + shape_str(c.dims) + " does not broadcast to the value's shape " + shape_str(d));
+          fail(node, "constant of shape " + onnx_shape_str(c.dims) + " does not broadcast to the value's shape " +
+                         onnx_shape_str(d));
     }
     const size_t rank = d.size();
     Shape cd(rank, 1);
     for (size_t k = 0; k < std::min(rank, c.dims.size()); ++k) cd[rank - 1 - k] = c.dims[c.dims.size() - 1 - k];
     for (size_t k = 0; k < rank; ++k)
       if (cd[k] != 1 && cd[k] != d[k])
-        fail(node,
-             "constant of shape " + shape_str(c.dims) + " does not broadcast to the value's shape " + shape_str(d));
-    const int64_t n = numel(d);
+        fail(node, "constant of shape " + onnx_shape_str(c.dims) + " does not broadcast to the value's shape " +
+                       onnx_shape_str(d));
+    const int64_t n = onnx_numel(d);
     VectorL out(n);
     for (int64_t flat = 0; flat < n; ++flat) {
       int64_t rest = flat, index = 0, stride = 1;
@@ -267,16 +128,8 @@ class OnnxImporter {
 
   void apply(const onnx::NodeProto& node) {
     const std::string& op = node.op_type();
-    if (!node.domain().empty() && node.domain() != "ai.onnx")
-      fail("unsupported ONNX operator '" + node.domain() + "." + op + "' (node '" + node.name() + "')");
+    check_chain_inputs(node);
     if (op == "Constant") return constant_node(node);
-    bool uses_data = false;
-    for (const auto& in : node.input()) uses_data = uses_data || is_data(in);
-    if (!uses_data) {
-      for (const auto& in : node.input())
-        if (stale_.count(in))
-          fail(node, "uses '" + in + "', an earlier value of the network (branching graphs are not supported)");
-    }
     if (op == "MatMul") return matmul(node);
     if (op == "Gemm") return gemm(node);
     if (op == "Add" || op == "Sub") return add_sub(node, op == "Sub");
@@ -292,40 +145,17 @@ class OnnxImporter {
     fail("unsupported ONNX operator '" + op + "' (node '" + node.name() + "')");
   }
 
-  void require_data_input(const onnx::NodeProto& node, int index) const {
-    if (node.input_size() <= index || !is_data(node.input(index)))
-      fail(node, "input " + std::to_string(index) + " must be the network's running value");
-  }
-
-  void constant_node(const onnx::NodeProto& node) {
-    Constant c;
-    if (const auto* a = attribute(node, "value"))
-      c = to_constant(a->t(), "Constant node '" + node.name() + "'");
-    else if (const auto* f = attribute(node, "value_float"))
-      c = Constant{{}, {static_cast<long double>(f->f())}};
-    else if (const auto* fs = attribute(node, "value_floats"))
-      c = Constant{{fs->floats_size()}, std::vector<long double>(fs->floats().begin(), fs->floats().end())};
-    else if (const auto* i = attribute(node, "value_int"))
-      c = Constant{{}, {static_cast<long double>(i->i())}};
-    else if (const auto* is = attribute(node, "value_ints"))
-      c = Constant{{is->ints_size()}, std::vector<long double>(is->ints().begin(), is->ints().end())};
-    else
-      fail(node, "has no supported value attribute");
-    if (node.output_size() < 1) fail(node, "has no output");
-    constants_[node.output(0)] = std::move(c);
-  }
-
   /// data [..., M, K] @ B [K, N]: block-diagonal over the M rows.
   void matmul(const onnx::NodeProto& node) {
     if (node.input_size() != 2) fail(node, "expects 2 inputs");
     if (!is_data(node.input(0)))
       fail(node, "only data @ constant is supported (the constant must be the second input)");
     const Constant& b = constant(node, node.input(1));
-    if (b.dims.size() != 2) fail(node, "the constant operand must be a matrix, got shape " + shape_str(b.dims));
+    if (b.dims.size() != 2) fail(node, "the constant operand must be a matrix, got shape " + onnx_shape_str(b.dims));
     const int64_t k = b.dims[0], n = b.dims[1];
     if (shape_.back() != k)
-      fail(node, "value of shape " + shape_str(shape_) + " times a " + shape_str(b.dims) + " matrix");
-    const int64_t rows = numel(shape_) / k;
+      fail(node, "value of shape " + onnx_shape_str(shape_) + " times a " + onnx_shape_str(b.dims) + " matrix");
+    const int64_t rows = onnx_numel(shape_) / k;
     if (n > kMaxFeatures) fail(node, "a matrix of " + std::to_string(n) + " columns");
     check_features(rows * n, "node '" + node.name() + "'");
     MatrixL linear = MatrixL::Zero(rows * n, rows * k);
@@ -344,11 +174,11 @@ class OnnxImporter {
     if (int_attribute(node, "transA", 0) != 0) fail(node, "transA = 1 on the data input is not supported");
     const long double alpha = float_attribute(node, "alpha", 1.0), beta = float_attribute(node, "beta", 1.0);
     const Constant& b = constant(node, node.input(1));
-    if (b.dims.size() != 2) fail(node, "B must be a matrix, got shape " + shape_str(b.dims));
+    if (b.dims.size() != 2) fail(node, "B must be a matrix, got shape " + onnx_shape_str(b.dims));
     const bool trans_b = int_attribute(node, "transB", 0) != 0;
     const int64_t k = trans_b ? b.dims[1] : b.dims[0], n = trans_b ? b.dims[0] : b.dims[1];
-    if (numel(shape_) != k)
-      fail(node, "value of shape " + shape_str(shape_) + " (" + std::to_string(numel(shape_)) +
+    if (onnx_numel(shape_) != k)
+      fail(node, "value of shape " + onnx_shape_str(shape_) + " (" + std::to_string(onnx_numel(shape_)) +
                      " features) times B' with " + std::to_string(k) + " rows");
     check_features(n, "node '" + node.name() + "'");
     MatrixL linear(n, k);
@@ -358,9 +188,9 @@ class OnnxImporter {
     VectorL add = VectorL::Zero(n);
     if (node.input_size() >= 3 && !node.input(2).empty()) {
       const Constant& c = constant(node, node.input(2));
-      const int64_t count = numel(c.dims);
+      const int64_t count = onnx_numel(c.dims);
       if (count != 1 && count != n)
-        fail(node, "C of shape " + shape_str(c.dims) + " does not broadcast to " + std::to_string(n) + " outputs");
+        fail(node, "C of shape " + onnx_shape_str(c.dims) + " does not broadcast to " + std::to_string(n) + " outputs");
       for (int64_t o = 0; o < n; ++o) add(o) = beta * c.values[static_cast<size_t>(count == 1 ? 0 : o)];
     }
     apply_linear(linear, add, Shape{1, n}, node.name());
@@ -373,7 +203,7 @@ class OnnxImporter {
     if (data_first && data_second) fail(node, "both operands are the running value (not an affine operation)");
     const Constant& c = constant(node, node.input(data_first ? 1 : 0));
     const VectorL v = broadcast(node, c);
-    const int64_t n = numel(shape_);
+    const int64_t n = onnx_numel(shape_);
     // data + c, data - c, c + data, c - data
     const long double sign = (subtract && !data_first) ? -1.0L : 1.0L;
     const VectorL add = (subtract && data_first) ? VectorL(-v) : v;
@@ -390,19 +220,7 @@ class OnnxImporter {
   }
 
   void clip(const onnx::NodeProto& node) {
-    require_data_input(node, 0);
-    long double lo = -std::numeric_limits<long double>::infinity(), hi = std::numeric_limits<long double>::infinity();
-    if (opset_ < 11) {
-      lo = float_attribute(node, "min", -std::numeric_limits<double>::infinity());
-      hi = float_attribute(node, "max", std::numeric_limits<double>::infinity());
-    } else {
-      if (node.input_size() >= 2 && !node.input(1).empty()) lo = scalar(node, node.input(1));
-      if (node.input_size() >= 3 && !node.input(2).empty()) hi = scalar(node, node.input(2));
-    }
-    if (lo != 0)
-      fail(node, "only Clip with min = 0 (a clipped ReLU) is supported, got min = " +
-                     std::to_string(static_cast<double>(lo)));
-    if (!(hi > 0)) fail(node, "Clip max must be positive");
+    const long double hi = clipped_relu_max(node);
     if (std::isinf(static_cast<double>(hi)))
       finish_layer(Activation::kRelu, 0.0, node.name());
     else
@@ -410,20 +228,14 @@ class OnnxImporter {
     advance(node);
   }
 
-  long double scalar(const onnx::NodeProto& node, const std::string& name) const {
-    const Constant& c = constant(node, name);
-    if (c.values.size() != 1) fail(node, "'" + name + "' must be a scalar");
-    return c.values[0];
-  }
-
   /// A convolution whose kernel covers the whole (unpadded) input is a dense layer.
   void conv(const onnx::NodeProto& node) {
     require_data_input(node, 0);
     if (node.input_size() < 2) fail(node, "expects a weight input");
     const Constant& w = constant(node, node.input(1));
-    if (shape_.size() < 3) fail(node, "input of shape " + shape_str(shape_) + " is not [N, C, spatial...]");
+    if (shape_.size() < 3) fail(node, "input of shape " + onnx_shape_str(shape_) + " is not [N, C, spatial...]");
     if (w.dims.size() != shape_.size())
-      fail(node, "weight of shape " + shape_str(w.dims) + " for input " + shape_str(shape_));
+      fail(node, "weight of shape " + onnx_shape_str(w.dims) + " for input " + onnx_shape_str(shape_));
     if (int_attribute(node, "group", 1) != 1) fail(node, "group != 1 is not supported");
     if (const auto* pad = attribute(node, "auto_pad"); pad && pad->s() != "NOTSET" && pad->s() != "VALID")
       fail(node, "auto_pad " + pad->s() + " is not supported");
@@ -436,9 +248,9 @@ class OnnxImporter {
       fail(node, "weight has " + std::to_string(w.dims[1]) + " input channels, the value " + std::to_string(shape_[1]));
     for (size_t k = 2; k < shape_.size(); ++k)
       if (w.dims[k] != shape_[k])
-        fail(node, "kernel " + shape_str(w.dims) + " does not cover the whole input " + shape_str(shape_) +
+        fail(node, "kernel " + onnx_shape_str(w.dims) + " does not cover the whole input " + onnx_shape_str(shape_) +
                        " (only such convolutions, which are dense layers, are supported)");
-    const int64_t k = numel(shape_);
+    const int64_t k = onnx_numel(shape_);
     check_features(out_channels, "node '" + node.name() + "'");
     MatrixL linear(out_channels, k);
     for (int64_t o = 0; o < out_channels; ++o)
@@ -446,8 +258,8 @@ class OnnxImporter {
     VectorL add = VectorL::Zero(out_channels);
     if (node.input_size() >= 3 && !node.input(2).empty()) {
       const Constant& b = constant(node, node.input(2));
-      if (numel(b.dims) != out_channels)
-        fail(node, "bias of shape " + shape_str(b.dims) + " for " + std::to_string(out_channels) + " channels");
+      if (onnx_numel(b.dims) != out_channels)
+        fail(node, "bias of shape " + onnx_shape_str(b.dims) + " for " + std::to_string(out_channels) + " channels");
       for (int64_t o = 0; o < out_channels; ++o) add(o) = b.values[static_cast<size_t>(o)];
     }
     Shape out(shape_.size(), 1);
@@ -460,7 +272,7 @@ class OnnxImporter {
     require_data_input(node, 0);
     const int64_t axis = int_attribute(node, "axis", 1);
     if (axis > 1 || axis < 0) fail(node, "axis " + std::to_string(axis) + " is not supported (0 or 1)");
-    shape_ = Shape{1, numel(shape_)};
+    shape_ = Shape{1, onnx_numel(shape_)};
     advance(node);
   }
 
@@ -473,7 +285,7 @@ class OnnxImporter {
     for (size_t k = 0; k < target.values.size(); ++k) {
       // Checked before the conversion: a long double beyond int64 converts to an undefined value.
       const long double v = target.values[k];
-      if (v != std::floor(v) || v < -1 || v > static_cast<long double>(kMaxElements))
+      if (v != std::floor(v) || v < -1 || v > static_cast<long double>(kMaxOnnxElements))
         fail(node,
              "target dimension " + (std::ostringstream() << static_cast<double>(v)).str() + " is not a dimension");
       int64_t d = static_cast<int64_t>(v);
@@ -490,23 +302,18 @@ class OnnxImporter {
       }
       out.push_back(d);
     }
-    const int64_t total = numel(shape_);
+    const int64_t total = onnx_numel(shape_);
     if (infer >= 0) {
-      if (total % numel(out) != 0) fail(node, "cannot reshape " + shape_str(shape_) + " to " + shape_str(out));
-      out[static_cast<size_t>(infer)] = total / numel(out);
+      if (total % onnx_numel(out) != 0)
+        fail(node, "cannot reshape " + onnx_shape_str(shape_) + " to " + onnx_shape_str(out));
+      out[static_cast<size_t>(infer)] = total / onnx_numel(out);
     }
-    if (numel(out) != total) fail(node, "cannot reshape " + shape_str(shape_) + " to " + shape_str(out));
-    if (out.size() >= 2 && out[0] != 1) fail(node, "the reshape changes the batch dimension: " + shape_str(out));
+    if (onnx_numel(out) != total) fail(node, "cannot reshape " + onnx_shape_str(shape_) + " to " + onnx_shape_str(out));
+    if (out.size() >= 2 && out[0] != 1) fail(node, "the reshape changes the batch dimension: " + onnx_shape_str(out));
     shape_ = out;
     advance(node);
   }
 
-  const onnx::ModelProto& model_;
-  std::string source_;
-  int opset_ = kMinOpset;
-  std::map<std::string, Constant> constants_;
-  std::set<std::string> stale_;
-  std::string running_;
   Shape shape_;
   MatrixL transform_; // value = transform_ * (last activation output) + offset_
   VectorL offset_;
@@ -519,10 +326,7 @@ class OnnxImporter {
 } // namespace
 
 FloatNetwork parse_onnx(const std::string& bytes, const std::string& source) {
-  onnx::ModelProto model;
-  if (!model.ParseFromString(bytes))
-    throw std::runtime_error(source + ": not an ONNX model (the protobuf does not parse)");
-  return OnnxImporter(model, source).run();
+  return OnnxImporter(bytes, source).run();
 }
 
 FloatNetwork read_onnx(const std::string& path) { return parse_onnx(read_file(path), path); }

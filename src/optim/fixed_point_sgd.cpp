@@ -29,7 +29,7 @@ void write_weight(const WeightQuantization& w, const torch::Tensor& accumulator,
 FixedPointSGD::FixedPointSGD(std::vector<WeightQuantization> weights, std::vector<torch::Tensor> float_parameters,
                              FixedPointSGDOptions options)
     : float_parameters_(std::move(float_parameters)), options_(options) {
-  for (auto& w : weights) weights_.push_back({std::move(w), torch::Tensor(), torch::Tensor()});
+  for (auto& w : weights) weights_.push_back({std::move(w), torch::Tensor(), torch::Tensor(), torch::Tensor()});
   float_velocities_.resize(float_parameters_.size());
 }
 

@@ -38,7 +38,7 @@ GradientProbe::GradientProbe(NetworkImpl& network) : network_(network) {
     stats_.layers.push_back(l);
   }
   for (const auto& path : gradient_topology(network).paths)
-    stats_.layer(path.ga_layer).ga_paths.push_back({path.weight_layer, to_string(path.kind), path.through, {}});
+    stats_.layer(path.ga_layer).ga_paths.push_back({path.weight_layer, to_string(path.kind), path.through, {}, {}});
 }
 
 GradientProbe::~GradientProbe() {

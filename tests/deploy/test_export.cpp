@@ -54,7 +54,7 @@ void expect_consumers_agree(const ir::Network& net, TrainedRun& run, const data:
   InferenceOptions options;
   options.quiet = true;
   options.check = true;
-  options.source_model = run.network.get();
+  options.source_model = eval_forward(*run.network);
   options.source_transform = run.config.transform;
   const auto r = run_inference(net, test, options);
   EXPECT_EQ(r.prediction_mismatches, 0);

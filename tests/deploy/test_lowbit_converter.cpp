@@ -131,7 +131,7 @@ class LowbitConverter : public ::testing::Test {
     InferenceOptions o;
     o.quiet = true;
     o.check = true;
-    o.source_model = t.run.network.get();
+    o.source_model = eval_forward(*t.run.network);
     o.source_transform = t.run.config.transform;
     const auto r = run_inference(net, t.data.test, o);
     EXPECT_EQ(r.prediction_mismatches, 0);

@@ -38,8 +38,8 @@ std::string bytes_of(const fs::path& path) {
 std::map<std::string, Target> all_targets() {
   std::map<std::string, Target> targets;
   for (Target t : {idx_target(), cifar_target(), svhn_mat_target(), jpeg_folder_target(), nnet_target(), onnx_target(),
-                   benchmarks_target(), input_box_target(), experiment_config_target(), precision_plan_target(),
-                   network_folder_target(), npy_target()})
+                   onnx_layers_target(), benchmarks_target(), input_box_target(), experiment_config_target(),
+                   precision_plan_target(), network_folder_target(), npy_target()})
     targets.emplace(t.name, t);
   return targets;
 }

@@ -1,7 +1,9 @@
 // `fxnn lowbit` as a command: bad input (a missing checkpoint, a fixed-point run's checkpoint, bits
 // outside 2..8, an unknown mode or step rule) is one clear line and a non-zero exit with no output
 // folder; a float run converts, prints both accuracies and 0 mismatches, and `fxnn infer --check`
-// accepts the folder it wrote. `fxnn bench narrow` runs and its 16-bit kernels agree with the 32-bit ones.
+// accepts the folder it wrote; a float ONNX network converts the same way (`--onnx`), and one the
+// converter cannot take is one line naming the node. `fxnn bench narrow` runs and its 16-bit kernels agree with the
+// 32-bit ones.
 
 #include <gtest/gtest.h>
 
@@ -9,6 +11,7 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 
+#include "../floatnet/onnx_builder.h"
 #include "../support/fixtures.h"
 #include "../support/run_command.h"
 #include "../support/temp_dir.h"
@@ -141,6 +144,53 @@ TEST_F(LowbitCli, AFloatRunConvertsAndInferChecksIt) {
                   tmp.str());
   ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
   EXPECT_NE(r.out.find("24 significant bits"), std::string::npos) << r.out;
+}
+
+/// A float MLP for 28x28 images as ONNX: Flatten -> Gemm 16 (transB) -> Relu -> Gemm 10, random weights;
+/// `extra_op` (when given) is appended to the logits.
+std::string mlp_onnx(const std::string& extra_op = "") {
+  testing_support::OnnxBuilder b(13, {-1, 1, 28, 28});
+  std::vector<float> w1(16 * 784), w2(10 * 16);
+  for (size_t i = 0; i < w1.size(); ++i) w1[i] = static_cast<float>(((i * 7919) % 23) - 11) / 40.0f;
+  for (size_t i = 0; i < w2.size(); ++i) w2[i] = static_cast<float>(((i * 104729) % 17) - 8) / 8.0f;
+  b.constant("w1", {16, 784}, w1, true);
+  b.constant("b1", {16}, std::vector<float>(16, 0.1f), true);
+  b.constant("w2", {10, 16}, w2, true);
+  b.node("Flatten", {"x"}, "f", "flatten");
+  testing_support::OnnxBuilder::attr(b.node("Gemm", {"f", "w1", "b1"}, "h", "fc1"), "transB", int64_t{1});
+  b.node("Relu", {"h"}, "r", "relu1");
+  testing_support::OnnxBuilder::attr(b.node("Gemm", {"r", "w2"}, "y", "fc2"), "transB", int64_t{1});
+  if (extra_op.empty()) return b.bytes("y");
+  b.node(extra_op, {"y"}, "z", "extra");
+  return b.bytes("z");
+}
+
+TEST_F(LowbitCli, AFloatOnnxNetworkConverts) {
+  TempDir tmp;
+  std::ofstream(tmp / "mlp.onnx", std::ios::binary) << mlp_onnx();
+  const std::string base = kFxnn + " lowbit --onnx " + (tmp / "mlp.onnx") + " --config " + kConfig +
+                           " --quiet --mode shift-clip --bits 3 --calib 200 --limit 300 ";
+  auto r = run_command(base + "--out " + (tmp / "model") + " --json " + (tmp / "r.json"), tmp.str());
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  EXPECT_NE(r.out.find("float model (LibTorch):"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("0 prediction mismatches, 0 of 3000 output codes differ"), std::string::npos) << r.out;
+  const auto j = nlohmann::json::parse(std::ifstream(tmp / "r.json"));
+  EXPECT_EQ(j.at("onnx"), tmp / "mlp.onnx");
+  EXPECT_EQ(j.at("samples"), 300);
+  // One line naming the node, and nothing written.
+  std::ofstream(tmp / "sigmoid.onnx", std::ios::binary) << mlp_onnx("Sigmoid");
+  r = run_command(kFxnn + " lowbit --onnx " + (tmp / "sigmoid.onnx") + " --config " + kConfig +
+                      " --mode shift-clip --bits 3 --out " + (tmp / "refused"),
+                  tmp.str());
+  expect_one_line_error(r, "unsupported ONNX operator 'Sigmoid' (node 'extra')");
+  EXPECT_FALSE(fs::exists(tmp / "refused"));
+  expect_one_line_error(run_command(base + "--checkpoint " + (tmp / "x.pt") + " --out " + (tmp / "refused"), tmp.str()),
+                        "excludes");
+  expect_one_line_error(
+      run_command(kFxnn + " lowbit --config " + kConfig + " --mode shift-clip --bits 3 --out " + (tmp / "refused"),
+                  tmp.str()),
+      "give either --checkpoint");
+  EXPECT_FALSE(fs::exists(tmp / "refused"));
 }
 
 } // namespace

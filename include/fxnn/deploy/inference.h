@@ -2,6 +2,7 @@
 // A fixed-point network evaluated on a labelled data set by the integer runtime, optionally checked
 // against its LibTorch simulation and compared with the trained LibTorch model it was exported from.
 
+#include <functional>
 #include <optional>
 #include <vector>
 
@@ -18,9 +19,10 @@ struct InferenceOptions {
   runtime::EngineOptions engine;
   /// Also evaluate the LibTorch simulation (deploy/torch_simulation.h) and count disagreements.
   bool check = false;
-  /// The trained LibTorch model (eval mode) the network was exported from: its accuracy and how
-  /// often its predictions agree with the integer runtime's (batch norm in float vs folded).
-  NetworkImpl* source_model = nullptr;
+  /// The float model the network was exported or converted from (a LibTorch network in eval mode,
+  /// or imported layers): logits of a batch of normalized inputs. Its accuracy and how often its
+  /// predictions agree with the integer runtime's are reported.
+  std::function<torch::Tensor(const torch::Tensor&)> source_model;
   data::TransformOptions source_transform; // the source model's input normalization (its config's)
   bool quiet = false;                      // no progress line
 };
@@ -41,6 +43,9 @@ struct InferenceReport {
 
   double accuracy() const { return samples ? static_cast<double>(correct) / static_cast<double>(samples) : 0.0; }
 };
+
+/// `network`, switched to eval mode, as InferenceOptions::source_model.
+std::function<torch::Tensor(const torch::Tensor&)> eval_forward(NetworkImpl& network);
 
 /// The input codes of raw images: u8.0 pixels [N, C, H, W]. Throws when the network does not take them.
 runtime::Codes image_input_codes(const ir::Network& network, const torch::Tensor& images);

@@ -11,6 +11,7 @@
 #include "fxnn/config/experiment_config.h"
 #include "fxnn/core/rounding.h"
 #include "fxnn/data/dataset.h"
+#include "fxnn/deploy/float_layers.h"
 #include "fxnn/ir/fixed_point_network.h"
 #include "fxnn/lowbit/step_search.h"
 #include "fxnn/nn/network.h"
@@ -123,6 +124,10 @@ struct LowbitConversion {
 /// activation steps come from `options.calibration_images` images of `train`. Throws
 /// std::runtime_error naming the layer that has no low-bit form.
 LowbitConversion convert_to_lowbit(const NetworkImpl& network, const ExperimentConfig& config,
+                                   const data::ImageDataset& train, const LowbitOptions& options);
+
+/// The same for layers read elsewhere (an ONNX file): `config` gives the input shape and normalization.
+LowbitConversion convert_to_lowbit(const std::vector<FloatLayer>& layers, const ExperimentConfig& config,
                                    const data::ImageDataset& train, const LowbitOptions& options);
 
 /// The number of bits (sign included) a signed accumulator needs to hold |x| <= bound.

@@ -1,5 +1,5 @@
 #pragma once
-// `fxnn lowbit`: a float checkpoint converted to a low-bit network folder (docs/lowbit.md), its report
+// `fxnn lowbit`: a float checkpoint or ONNX network converted to a low-bit network folder (docs/lowbit.md), its report
 // (per-node steps, accumulator bounds, runtime kernels), its accuracy beside the float model's and the
 // runtime checked against the converter's simulation. The command line only fills LowbitRunOptions.
 
@@ -12,8 +12,9 @@
 namespace fxnn::lowbit {
 
 struct LowbitRunOptions {
-  std::string checkpoint; // checkpoint.pt of a float run
-  std::string config;     // the experiment config of the checkpoint
+  std::string checkpoint; // checkpoint.pt of a float run, or
+  std::string onnx;       // a float network in ONNX (floatnet/onnx_layer_import.h)
+  std::string config;     // the experiment config of the checkpoint; for ONNX, the data set and its normalization
   std::string out;        // the network folder to write
   std::string json;       // the results as JSON (empty: none)
   LowbitOptions conversion;
@@ -21,6 +22,8 @@ struct LowbitRunOptions {
   int64_t batch = 256; // samples per batch of the evaluation
   bool quiet = false;  // no progress line
   bool force = false;  // replace a fixed-point network folder already at `out`
+
+  std::string source() const; // the checkpoint or the ONNX file
 };
 
 /// Checks the options and `out` (before minutes of conversion), converts, writes the folder, prints

@@ -53,7 +53,8 @@ enum class OpKind {
   kConv2d,  // 2-D convolution (NCHW, OIHW weights, square kernel, zero padding), then Requantize
   kDense,   // y = W x (W: [out, in]), then Requantize
   kMaxPool, // max over kernel x kernel windows (stride), codes and format unchanged
-  kAvgPool, // sum over kernel x kernel windows, then Requantize (the division is in the multiplier)
+  kAvgPool, // sum over kernel x kernel windows, then Requantize (the division in the multiplier, or in
+            // the next layer's weights for a low-bit network: docs/lowbit.md section 3)
   kAdd,     // a * 2^(F - F_a) + b * 2^(F - F_b) with F = max(F_a, F_b), then Requantize
   kFlatten, // [N, C, H, W] -> [N, C*H*W], codes and format unchanged
 };
