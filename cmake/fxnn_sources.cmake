@@ -139,6 +139,7 @@ set(FXNN_TORCH_SOURCES
   src/deploy/calibration_stream.cpp
   src/deploy/lowbit_converter.cpp
   src/deploy/float_checkpoint.cpp
+  src/deploy/lowbit_finetune.cpp
   src/deploy/lowbit_run.cpp
   src/deploy/export_run.cpp
   src/deploy/infer_run.cpp
@@ -230,6 +231,7 @@ set(FXNN_TORCH_TEST_SOURCES
   deploy/test_export.cpp
   deploy/test_lowbit_converter.cpp
   deploy/test_onnx_float_layers.cpp
+  deploy/test_lowbit_finetune.cpp
   lowbit/test_lowbit_cli.cpp
 )
 # The two readers of a network folder, `fxnn infer` and scripts/fxnn_infer.py, against one list of

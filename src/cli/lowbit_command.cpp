@@ -1,6 +1,7 @@
 // fxnn lowbit --checkpoint FLOAT_CKPT | --onnx FLOAT.onnx --config C.yaml --mode float-scale|shift-clip --bits B
 //             [--steps mse|maxabs] [--granularity layer|channel] [--calib N] [--input-bits N]
 //             [--rounding nearest|floor] [--limit N] [--json FILE] --out OUT
+//             [--finetune EPOCHS [--finetune-lr LR] [--finetune-run DIR] [--resume]]
 
 #include <iostream>
 #include <stdexcept>
@@ -19,6 +20,10 @@ struct LowbitArgs {
   std::string mode, steps = "mse", granularity = "layer", rounding = "nearest", correction = "bias";
   int bits = 0, input_bits = 8, edge_bits = 0;
   int64_t calib = 1000, limit = 0, batch = 256, threads = 0;
+  int64_t finetune = 0;
+  double finetune_lr = 0.01;
+  std::string finetune_run; // default: OUT.finetune
+  bool resume = false;
   bool quiet = false;
   bool force = false;
 };
@@ -50,6 +55,11 @@ void run_lowbit(const LowbitArgs& a) {
   o.batch = a.batch;
   o.quiet = a.quiet;
   o.force = a.force;
+  o.finetune.epochs = a.finetune;
+  o.finetune.lr = a.finetune_lr;
+  o.finetune.run_dir = a.finetune_run.empty() ? a.out + ".finetune" : a.finetune_run;
+  o.finetune.resume = a.resume;
+  o.finetune.quiet = a.quiet;
   configure_threads(a.threads); // LibTorch's calibration and simulation, and the integer runtime
   lowbit::run_lowbit(o, std::cout);
 }
@@ -90,6 +100,12 @@ void add_lowbit_command(CLI::App& app) {
   cmd->add_option("--json", a->json, "Write the results as JSON");
   cmd->add_flag("--quiet", a->quiet, "No progress line");
   cmd->add_option("--out", a->out, "Output folder (model.json, .npy, model.h)")->required();
+  cmd->add_option("--finetune", a->finetune,
+                  "Train EPOCHS epochs on the integer network's grids before converting (docs/lowbit.md section 7)")
+      ->check(CLI::NonNegativeNumber);
+  cmd->add_option("--finetune-lr", a->finetune_lr, "Constant learning rate of the fine-tuning")->capture_default_str();
+  cmd->add_option("--finetune-run", a->finetune_run, "Run directory of the fine-tuning (default: OUT.finetune)");
+  cmd->add_flag("--resume", a->resume, "Continue the fine-tuning run from its last checkpoint");
   cmd->add_flag("--force", a->force,
                 "Replace a fixed-point network folder already at --out (anything else is refused)");
   cmd->callback([a] { run_lowbit(*a); });

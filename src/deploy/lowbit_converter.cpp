@@ -9,6 +9,7 @@
 #include "fxnn/deploy/calibration.h"
 #include "fxnn/deploy/calibration_stream.h"
 #include "fxnn/deploy/float_layers.h"
+#include "fxnn/io/text_table.h"
 #include "fxnn/ir/worst_case.h"
 #include "fxnn/lowbit/requantize_builder.h"
 
@@ -207,6 +208,32 @@ class Converter {
   };
 
   bool power_of_two() const { return options_.mode == LowbitMode::kShiftClip; }
+
+  /// The grid the layer was trained on, or none (search the steps).
+  const TrainedGrid* trained_grid(const FloatLayer& l) const {
+    if (options_.trained_grids.empty()) return nullptr;
+    const auto it = options_.trained_grids.find(l.name);
+    if (it == options_.trained_grids.end()) throw std::runtime_error("lowbit: no trained grid for layer " + l.name);
+    return &it->second;
+  }
+
+  /// The one step of a layer's input codes (a trained grid needs the same step on every channel).
+  double input_step() const {
+    const auto [lo, hi] = std::minmax_element(current_.step.begin(), current_.step.end());
+    if (*lo != *hi)
+      throw std::runtime_error("lowbit: trained grids need one input step per layer (--granularity layer)");
+    return *lo;
+  }
+
+  /// A step given, not searched; its exponent when it is a power of two (shift-clip needs one).
+  GroupSteps fixed_step(double step) const {
+    int e = 0;
+    const double mantissa = std::frexp(step, &e); // step = mantissa 2^e, mantissa in [0.5, 1)
+    if (mantissa != 0.5 && power_of_two())
+      throw std::runtime_error("lowbit: shift-clip needs power-of-two steps; a trained grid gives " +
+                               format_general(step));
+    return GroupSteps{{step}, {e - 1}};
+  }
   StepSearch search(double max_step) const { return {options_.steps, power_of_two(), max_step}; }
   bool per_channel() const { return options_.granularity == Granularity::kChannel; }
 
@@ -250,13 +277,20 @@ class Converter {
     const int64_t channels = w.size(0), per = w.numel() / channels;
     const double* wd = w.data_ptr<double>();
     const int weight_bits = edge(l) && options_.edge_bits ? options_.edge_bits : options_.bits;
-    const CodeRange wcodes = symmetric_codes(weight_bits);
-    std::vector<std::vector<double>> rows;
-    if (per_channel())
-      for (int64_t o = 0; o < channels; ++o) rows.emplace_back(wd + o * per, wd + (o + 1) * per);
-    else
-      rows.emplace_back(wd, wd + w.numel());
-    GroupSteps ws = choose_group_steps(rows, wcodes, search(0), ZeroGroup::kFinest);
+    const TrainedGrid* grid = trained_grid(l);
+    // A trained grid keeps the two's-complement codes the training's sB.F format had.
+    const CodeRange wcodes = grid ? twos_complement_codes(weight_bits) : symmetric_codes(weight_bits);
+    GroupSteps ws;
+    if (grid) {
+      ws = fixed_step(std::ldexp(input_step(), -grid->weight_frac)); // W'' = W' s_in, eq. (5)
+    } else {
+      std::vector<std::vector<double>> rows;
+      if (per_channel())
+        for (int64_t o = 0; o < channels; ++o) rows.emplace_back(wd + o * per, wd + (o + 1) * per);
+      else
+        rows.emplace_back(wd, wd + w.numel());
+      ws = choose_group_steps(rows, wcodes, search(0), ZeroGroup::kFinest);
+    }
     ws.expand_to(channels);
 
     std::vector<int64_t> shape{channels};
@@ -291,6 +325,7 @@ class Converter {
 
     report.name = l.name;
     report.fan_in = per;
+    report.input_step = *std::min_element(current_.step.begin(), current_.step.end());
     report.weight_step_min = *std::min_element(ws.step.begin(), ws.step.end());
     report.weight_step_max = *std::max_element(ws.step.begin(), ws.step.end());
     report.weight_code_max = wcodes.hi;
@@ -355,7 +390,10 @@ class Converter {
     // A plain ReLU (clip +infinity) bounds nothing: the step search alone sets the top code.
     const bool clipped = std::isfinite(*l.clip);
     const double max_step = per_channel() && clipped ? *l.clip / static_cast<double>(acodes.hi) : 0.0;
-    GroupSteps as = choose_group_steps(samples_.activations.at(l.name), acodes, search(max_step), ZeroGroup::kCoarsest);
+    const TrainedGrid* grid = trained_grid(l);
+    GroupSteps as = grid && grid->activation_frac ? fixed_step(std::ldexp(1.0, -*grid->activation_frac))
+                                                  : choose_group_steps(samples_.activations.at(l.name), acodes,
+                                                                       search(max_step), ZeroGroup::kCoarsest);
     as.expand_to(channels);
     const int64_t top =
         per_channel() || !clipped ? acodes.hi : std::min(acodes.hi, clip_code(*l.clip, as.step[0], options_.rounding));

@@ -3,6 +3,7 @@
 #include <cstdio>
 #include <functional>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -90,7 +91,8 @@ std::string conversion_header(const LowbitRunOptions& o, const ir::Network& net)
       "calibration images, %s shifts, correction %s\n",
       o.source().c_str(), o.out.c_str(), to_string(c.mode).c_str(), c.bits, c.input_bits, to_string(c.steps).c_str(),
       to_string(c.granularity).c_str(), static_cast<long long>(c.calibration_images),
-      c.rounding == Rounding::kNearest ? "rounding" : "truncating", to_string(c.correction).c_str());
+      c.rounding == Rounding::kNearest ? "rounding" : "truncating",
+      to_string(o.finetune.epochs > 0 ? Correction::kNone : c.correction).c_str());
   if (c.edge_bits) text += format_printf("the first and the last layer's weights have %d bits\n", c.edge_bits);
   if (c.mode == LowbitMode::kShiftClip) {
     const auto violations = shift_clip_violations(net);
@@ -107,9 +109,16 @@ std::string conversion_header(const LowbitRunOptions& o, const ir::Network& net)
   return text;
 }
 
+/// What the fine-tuning did, for the report and the JSON.
+struct FinetuneSummary {
+  FinetuneOptions options;
+  std::vector<EpochMetrics> metrics;
+};
+
 nlohmann::ordered_json results_json(const LowbitRunOptions& o, const LowbitConversion& conversion,
                                     const InferenceReport& r, double float_accuracy,
-                                    const nlohmann::ordered_json& layers) {
+                                    const nlohmann::ordered_json& layers,
+                                    const std::optional<FinetuneSummary>& finetuned) {
   const LowbitOptions& c = o.conversion;
   nlohmann::ordered_json j;
   j[o.onnx.empty() ? "checkpoint" : "onnx"] = o.source();
@@ -122,7 +131,15 @@ nlohmann::ordered_json results_json(const LowbitRunOptions& o, const LowbitConve
   j["granularity"] = to_string(c.granularity);
   j["rounding"] = fxnn::to_string(c.rounding);
   j["calibration_images"] = c.calibration_images;
-  j["correction"] = to_string(c.correction);
+  j["correction"] = to_string(finetuned ? Correction::kNone : c.correction);
+  if (finetuned) {
+    auto& f = j["finetune"];
+    f["epochs"] = finetuned->options.epochs;
+    f["lr"] = finetuned->options.lr;
+    f["run"] = finetuned->options.run_dir;
+    f["metrics"] = nlohmann::json::array();
+    for (const auto& m : finetuned->metrics) f["metrics"].push_back(m.to_json());
+  }
   j["input_step"] = {conversion.input_step_min, conversion.input_step_max};
   j["samples"] = r.samples;
   j["float_accuracy"] = float_accuracy;
@@ -172,15 +189,38 @@ void run_lowbit(const LowbitRunOptions& o, std::ostream& out_text) {
     throw std::invalid_argument("lowbit: give either --checkpoint (a float fxnn run) or --onnx (a float ONNX network)");
   const ExistingOutput existing = o.force ? ExistingOutput::kReplace : ExistingOutput::kRefuse;
   check_output_folder(o.out, ir::network_folder_kind(), existing); // before minutes of conversion
+  if (o.finetune.epochs > 0 && !o.onnx.empty())
+    throw std::invalid_argument("--finetune trains fxnn networks: give the float run's --checkpoint");
   const FloatSource source = o.onnx.empty() ? checkpoint_source(o) : onnx_source(o);
   const auto splits = data::load_dataset(source.config.data);
   const data::ImageDataset test = data::first_samples(splits.test, o.limit);
-  LowbitConversion conversion = convert_to_lowbit(source.layers, source.config, splits.train, o.conversion);
+  LowbitConversion conversion;
+  std::optional<FinetuneSummary> finetuned;
+  if (o.finetune.epochs > 0) {
+    // The float network trained on the grids first; the converter then takes those grids as they are.
+    const TrainedRun float_run{source.config, std::nullopt, source.network, 0};
+    FinetunedNetwork f = finetune_lowbit(float_run, splits.train, o.conversion, o.finetune);
+    LowbitOptions fixed = o.conversion;
+    fixed.trained_grids = f.grids;
+    fixed.with_correction(Correction::kNone); // the biases were trained on the grids
+    conversion = convert_to_lowbit(f.layers, f.config, splits.train, fixed);
+    finetuned = FinetuneSummary{o.finetune, f.metrics};
+  } else {
+    conversion = convert_to_lowbit(source.layers, source.config, splits.train, o.conversion);
+  }
   ir::Network& net = conversion.network;
   net.source = o.source() + " (" + net.source + ")";
   ir::save_network(net, o.out, existing);
 
   out_text << conversion_header(o, net);
+  if (finetuned && !finetuned->metrics.empty()) {
+    const EpochMetrics& last = finetuned->metrics.back();
+    out_text << format_printf(
+        "fine-tuned for %lld epoch(s) at lr %g on the grids (run %s): test accuracy %.2f%% in training's simulation; "
+        "biases as trained (correction none)\n",
+        static_cast<long long>(last.epoch), finetuned->options.lr, finetuned->options.run_dir.c_str(),
+        100.0 * last.test_acc);
+  }
   const NodeReport nodes = node_report(net, conversion);
   out_text << "\n" << nodes.table << "\n" << std::flush;
 
@@ -203,7 +243,7 @@ void run_lowbit(const LowbitRunOptions& o, std::ostream& out_text) {
                   static_cast<long long>(r.samples * r.outputs))
            << std::flush;
   if (!o.json.empty())
-    write_file_atomic(o.json, results_json(o, conversion, r, float_accuracy, nodes.layers).dump(2) + "\n");
+    write_file_atomic(o.json, results_json(o, conversion, r, float_accuracy, nodes.layers, finetuned).dump(2) + "\n");
   if (r.prediction_mismatches > 0 || r.code_mismatches > 0)
     throw std::runtime_error("the integer runtime disagrees with the converter's simulation");
 }

@@ -124,7 +124,8 @@ Trainer::Trainer(TrainerOptions options) : options_(std::move(options)) {
                              std::to_string(data_.train.height()) + "x" + std::to_string(data_.train.width()) + " in " +
                              std::to_string(data_.train.num_classes) + " classes, not what data.dataset '" +
                              c.data.dataset + "' has");
-  optimizer_ = build_optimizer(c, *network_);
+  if (options_.initialize) options_.initialize(*network_);
+  optimizer_ = build_optimizer(c, *network_); // its accumulators start from the weights set above
   train_loader_ = std::make_unique<data::BatchLoader>(data_.train, loader_options(c, true));
   test_loader_ = std::make_unique<data::BatchLoader>(data_.test, loader_options(c, false));
 

@@ -146,6 +146,31 @@ TEST_F(LowbitCli, AFloatRunConvertsAndInferChecksIt) {
   EXPECT_NE(r.out.find("24 significant bits"), std::string::npos) << r.out;
 }
 
+TEST_F(LowbitCli, FinetuneTrainsOnTheGridsThenConverts) {
+  TempDir tmp;
+  auto r = run_command(kFxnn + " train --config " + kConfig + " --out " + (tmp / "fl") + kTiny, tmp.str());
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  const std::string finetune =
+      lowbit(tmp / "fl/checkpoint.pt", tmp / "ft", "--mode shift-clip --bits 3 --calib 200 --finetune 1");
+  r = run_command(finetune + " --json " + (tmp / "ft.json"), tmp.str());
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  EXPECT_NE(r.out.find("fine-tuned for 1 epoch(s)"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("correction none"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("0 prediction mismatches"), std::string::npos) << r.out;
+  EXPECT_TRUE(fs::exists(tmp / "ft.finetune/plan.yaml"));
+  const auto j = nlohmann::json::parse(std::ifstream(tmp / "ft.json"));
+  EXPECT_EQ(j.at("finetune").at("metrics").size(), 1u);
+  // Resumed: the run is complete, nothing is trained again, the same network comes out.
+  r = run_command(finetune + " --resume --force --json " + (tmp / "again.json"), tmp.str());
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  EXPECT_EQ(nlohmann::json::parse(std::ifstream(tmp / "again.json")).at("accuracy"), j.at("accuracy"));
+  expect_one_line_error(run_command(lowbit(tmp / "fl/checkpoint.pt", tmp / "refused",
+                                           "--mode shift-clip --bits 3 --finetune 1 --granularity channel"),
+                                    tmp.str()),
+                        "--granularity layer");
+  EXPECT_FALSE(fs::exists(tmp / "refused"));
+}
+
 /// A float MLP for 28x28 images as ONNX: Flatten -> Gemm 16 (transB) -> Relu -> Gemm 10, random weights;
 /// `extra_op` (when given) is appended to the logits.
 std::string mlp_onnx(const std::string& extra_op = "") {

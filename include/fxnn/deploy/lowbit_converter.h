@@ -5,6 +5,8 @@
 // integer bias, rounding shift and clamp only).
 
 #include <cstdint>
+#include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -45,6 +47,14 @@ std::string to_string(Correction correction);
 inline constexpr int kMinBits = 2;
 inline constexpr int kMaxBits = 8;
 
+/// The power-of-two grids a layer was trained on (`fxnn lowbit --finetune`, docs/lowbit.md section 7):
+/// weights (batch norm folded, in the units of the float network) with step 2^-weight_frac and the
+/// two's-complement codes of their bits; hidden activations with step 2^-activation_frac.
+struct TrainedGrid {
+  int weight_frac = 0;
+  std::optional<int> activation_frac; // none: the logits
+};
+
 struct LowbitOptions {
   LowbitMode mode = LowbitMode::kShiftClip;
   int bits = 3;       // B of the weights and of the hidden activations, kMinBits..kMaxBits
@@ -56,6 +66,8 @@ struct LowbitOptions {
   Rounding rounding = Rounding::kNearest;        // of every shift: nearest or floor (truncation)
   Correction correction = Correction::kBias;
   uint64_t seed = 1; // calibration subset and subsamples
+  /// Per layer name: take these grids instead of searching steps (every weighted layer must have one).
+  std::map<std::string, TrainedGrid> trained_grids;
 
   LowbitOptions& with_mode(LowbitMode v) {
     mode = v;
@@ -101,6 +113,7 @@ struct LowbitOptions {
 struct LayerReport {
   std::string name;
   int64_t fan_in = 0;                                      // n: products per output
+  double input_step = 0;                                   // of its input codes (the finest channel's)
   double weight_step_min = 0, weight_step_max = 0;         // Delta_w over the channels (folded units)
   double activation_step_min = 0, activation_step_max = 0; // Delta_a of its output (0: logits)
   int64_t weight_code_max = 0;                             // q_hi(w)

@@ -8,6 +8,7 @@
 #include <string>
 
 #include "fxnn/deploy/lowbit_converter.h"
+#include "fxnn/deploy/lowbit_finetune.h"
 
 namespace fxnn::lowbit {
 
@@ -18,10 +19,11 @@ struct LowbitRunOptions {
   std::string out;        // the network folder to write
   std::string json;       // the results as JSON (empty: none)
   LowbitOptions conversion;
-  int64_t limit = 0;   // only the first N test samples (0: all)
-  int64_t batch = 256; // samples per batch of the evaluation
-  bool quiet = false;  // no progress line
-  bool force = false;  // replace a fixed-point network folder already at `out`
+  FinetuneOptions finetune; // epochs 0: convert the float network as it is
+  int64_t limit = 0;        // only the first N test samples (0: all)
+  int64_t batch = 256;      // samples per batch of the evaluation
+  bool quiet = false;       // no progress line
+  bool force = false;       // replace a fixed-point network folder already at `out`
 
   std::string source() const; // the checkpoint or the ONNX file
 };

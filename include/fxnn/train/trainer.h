@@ -5,6 +5,7 @@
 // metrics.jsonl (one line per epoch), checkpoint.pt (the last finished epoch). Every file is written
 // atomically, so a killed run leaves the directory consistent and --resume continues it.
 
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -37,6 +38,10 @@ struct TrainerOptions {
   /// The processes of a data-parallel run (docs/distributed.md); one process by default. Only rank 0
   /// reads or writes the run directory.
   DistributedOptions distributed;
+  /// Sets the starting weights of the freshly built network (a fine-tuning run starts from a trained
+  /// one, `fxnn lowbit --finetune`); none: the seeded initialization. A resumed run then loads its
+  /// checkpoint over them.
+  std::function<void(NetworkImpl&)> initialize;
 };
 
 /// Builds the network of a config (for its data set's input shape), seeded by config.seed, with the

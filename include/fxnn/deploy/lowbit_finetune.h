@@ -1,0 +1,60 @@
+#pragma once
+// Low-bit fine-tuning (docs/lowbit.md section 7): a float-trained network trained a few more epochs by
+// the fixed-point engine with its weights and hidden activations on exactly the power-of-two grids
+// that the integer network will use, so that the converter starts from weights that already work
+// on them. The grids are a precision plan; the run is an ordinary training run directory.
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "fxnn/config/experiment_config.h"
+#include "fxnn/deploy/float_layers.h"
+#include "fxnn/deploy/lowbit_converter.h"
+#include "fxnn/nn/precision_plan.h"
+#include "fxnn/train/metrics.h"
+#include "fxnn/train/trained_run.h"
+
+namespace fxnn::lowbit {
+
+struct FinetuneOptions {
+  int64_t epochs = 0;  // 0: no fine-tuning
+  double lr = 0.01;    // constant over the epochs
+  std::string run_dir; // the fine-tuning run: config.yaml, plan.yaml, metrics.jsonl, checkpoint.pt
+  bool resume = false; // continue the run in run_dir
+  bool quiet = false;  // no progress line
+};
+
+/// The fine-tuning run's config: the float run's, with batch norm folded away (`model.batch_norm`
+/// false), each input channel's std rounded to 2^k / 255 (so that the first layer's input steps are
+/// powers of two), no weight clipping, `epochs` epochs at the constant rate `lr`.
+ExperimentConfig finetune_config(const ExperimentConfig& float_config, const FinetuneOptions& options);
+
+/// The layers of the float network re-expressed for `finetune_config`: batch norm folded (eq. (4)),
+/// the first layer's weights scaled by std'_c / std_c for the new input normalization.
+std::vector<FloatLayer> finetune_start(const std::vector<FloatLayer>& float_layers,
+                                       const ExperimentConfig& float_config, const ExperimentConfig& finetune);
+
+/// Copies the weights and biases of `layers` into the network's layers of the same names (a network
+/// without batch norm).
+void load_layers(NetworkImpl& network, const std::vector<FloatLayer>& layers);
+
+/// The grids as a plan: per layer W: s<B>.<weight_frac> and, for hidden layers, A: u<B>.<activation_frac>;
+/// every other tensor stays in float. `weight_bits` per layer.
+PrecisionPlan grids_plan(const std::map<std::string, TrainedGrid>& grids, const std::map<std::string, int>& weight_bits,
+                         int activation_bits);
+
+struct FinetunedNetwork {
+  ExperimentConfig config;                  // of the fine-tuning run
+  std::vector<FloatLayer> layers;           // the trained weights (on the grids), float biases
+  std::map<std::string, TrainedGrid> grids; // what the converter must use
+  std::vector<EpochMetrics> metrics;        // every epoch of the run
+};
+
+/// Chooses the grids (the converter's shift-clip steps for the start network), writes them as the
+/// run's plan and trains. Throws std::invalid_argument for per-channel steps (one format per tensor).
+FinetunedNetwork finetune_lowbit(const TrainedRun& float_run, const data::ImageDataset& train,
+                                 const LowbitOptions& conversion, const FinetuneOptions& options);
+
+} // namespace fxnn::lowbit

@@ -1,0 +1,152 @@
+#include "fxnn/deploy/lowbit_finetune.h"
+
+#include <cmath>
+#include <stdexcept>
+
+#include "fxnn/core/format.h"
+#include "fxnn/deploy/calibration.h"
+#include "fxnn/nn/module_walk.h"
+#include "fxnn/train/trainer.h"
+
+namespace fxnn::lowbit {
+
+namespace {
+
+/// The convolutions and dense layers of a network without batch norm, by name (the live modules).
+class LayerFinder : public ModuleVisitor {
+ public:
+  void weighted_layer(const WeightedLayer& layer) override {
+    if (layer.batch_norm) throw std::logic_error("lowbit: the fine-tuning network has batch norm in " + layer.name());
+    layers[layer.name()] = layer;
+  }
+  void max_pool(const torch::nn::MaxPool2dImpl&, const ModuleRef&) override {}
+  void flatten(const ModuleRef&) override {}
+  void dropout(const ModuleRef&) override {}
+  void gradient_point(const GradientPointImpl&, const ModuleRef&) override {}
+  void unsupported(const ModuleRef& where) override {
+    throw std::runtime_error("lowbit: no low-bit form for module " + where.module->name());
+  }
+
+  std::map<std::string, WeightedLayer> layers;
+};
+
+/// -log2(step) when the step is a power of two.
+int fraction_bits(double step, const std::string& what) {
+  int e = 0;
+  if (!(step > 0) || std::frexp(step, &e) != 0.5)
+    throw std::logic_error("lowbit: the " + what + " step " + std::to_string(step) + " is not a power of two");
+  return 1 - e;
+}
+
+} // namespace
+
+ExperimentConfig finetune_config(const ExperimentConfig& float_config, const FinetuneOptions& options) {
+  if (options.epochs < 1)
+    throw std::invalid_argument("--finetune " + std::to_string(options.epochs) + " must be at least 1");
+  if (!(options.lr > 0)) throw std::invalid_argument("--finetune-lr must be positive");
+  ExperimentConfig c = float_config;
+  c.name = float_config.name + "_lowbit_finetune";
+  c.model.batch_norm = false;
+  for (double& s : c.transform.std) s = std::ldexp(1.0, static_cast<int>(std::lround(std::log2(255.0 * s)))) / 255.0;
+  c.train.epochs = options.epochs;
+  c.optim.lr = options.lr;
+  c.optim.lr_milestones.clear();
+  c.optim.weight_clip = 0; // folded weights may exceed the float run's clip; the grids bound them
+  return c;
+}
+
+std::vector<FloatLayer> finetune_start(const std::vector<FloatLayer>& float_layers,
+                                       const ExperimentConfig& float_config, const ExperimentConfig& finetune) {
+  std::vector<FloatLayer> layers = float_layers;
+  for (auto& l : layers) {
+    if (!l.weighted()) continue;
+    // x = x' std' / std: the first layer takes x' (the new normalization) with W[:, c] std'_c / std_c.
+    const int64_t channels = l.weight.size(1);
+    std::vector<double> scale(static_cast<size_t>(channels));
+    for (int64_t c = 0; c < channels; ++c)
+      scale[static_cast<size_t>(c)] =
+          normalization_std(finetune.transform, c) / normalization_std(float_config.transform, c);
+    const auto s = torch::tensor(scale, torch::kDouble);
+    l.weight = l.kind == FloatLayer::Kind::kConv2d ? l.weight * s.view({1, -1, 1, 1}) : l.weight * s.view({1, -1});
+    break;
+  }
+  return layers;
+}
+
+void load_layers(NetworkImpl& network, const std::vector<FloatLayer>& layers) {
+  torch::NoGradGuard no_grad;
+  LayerFinder finder;
+  walk_modules(network, finder);
+  for (const auto& l : layers) {
+    if (!l.weighted()) continue;
+    const auto it = finder.layers.find(l.name);
+    if (it == finder.layers.end()) throw std::logic_error("lowbit: the fine-tuning network has no layer " + l.name);
+    const WeightedLayer& target = it->second;
+    if (!target.bias().defined()) throw std::logic_error("lowbit: layer " + l.name + " has no bias to fold into");
+    auto weight = target.weight(), bias = target.bias(); // handles of the live parameters
+    weight.copy_(l.weight.view(weight.sizes()));
+    bias.copy_(l.bias);
+  }
+}
+
+PrecisionPlan grids_plan(const std::map<std::string, TrainedGrid>& grids, const std::map<std::string, int>& weight_bits,
+                         int activation_bits) {
+  std::string yaml =
+      "# The grids of `fxnn lowbit --finetune` (docs/lowbit.md section 7): weights and hidden activations on\n"
+      "# the integer network's power-of-two steps; gradients and weight accumulators in float.\n"
+      "version: 1\nrounding: nearest\nlayers:\n";
+  for (const auto& [name, g] : grids) {
+    yaml += "  \"" + name + "\":\n    W: " + Format(weight_bits.at(name), g.weight_frac, true).str() + "\n";
+    if (g.activation_frac) yaml += "    A: " + Format(activation_bits, *g.activation_frac, false).str() + "\n";
+  }
+  return PrecisionPlan::parse(yaml, "fxnn lowbit --finetune grids");
+}
+
+FinetunedNetwork finetune_lowbit(const TrainedRun& float_run, const data::ImageDataset& train,
+                                 const LowbitOptions& conversion, const FinetuneOptions& options) {
+  if (conversion.granularity != Granularity::kLayer)
+    throw std::invalid_argument("--finetune trains one grid per tensor: it takes --granularity layer");
+  if (options.run_dir.empty()) throw std::invalid_argument("--finetune needs a run directory (--finetune-run)");
+  FinetunedNetwork result;
+  result.config = finetune_config(float_run.config, options);
+  const auto start = finetune_start(float_layers(*float_run.network), float_run.config, result.config);
+
+  // The grids: the converter's own steps for the start network, powers of two in either mode
+  // (the plan's formats are fixed point; float-scale keeps its per-output multiply-add).
+  LowbitOptions search = conversion;
+  search.with_mode(LowbitMode::kShiftClip).with_correction(Correction::kNone);
+  search.trained_grids.clear();
+  const LowbitConversion first = convert_to_lowbit(start, result.config, train, search);
+  std::map<std::string, int> weight_bits;
+  for (const auto& r : first.layers) {
+    TrainedGrid g;
+    g.weight_frac = fraction_bits(r.weight_step_min / r.input_step, "weight");
+    if (r.activation_step_max > 0) g.activation_frac = fraction_bits(r.activation_step_min, "activation");
+    result.grids[r.name] = g;
+  }
+  for (const auto& node : first.network.nodes)
+    if (node.weight) weight_bits[node.name] = node.weight->format.bits;
+
+  TrainerOptions t;
+  t.config = result.config;
+  t.plan = grids_plan(result.grids, weight_bits, conversion.bits);
+  t.out_dir = options.run_dir;
+  t.resume = options.resume;
+  t.quiet = options.quiet;
+  t.initialize = [&start](NetworkImpl& network) { load_layers(network, start); };
+  Trainer trainer(t);
+  result.metrics = trainer.run();
+
+  // The trained weights in a float network of the same layers (no quantization points to walk).
+  Network trained = build_network(result.config, std::nullopt);
+  {
+    torch::NoGradGuard no_grad;
+    const auto source = trainer.network().named_parameters();
+    for (auto& p : trained->named_parameters()) p.value().copy_(source[p.key()]);
+  }
+  trained->eval();
+  result.layers = float_layers(*trained);
+  return result;
+}
+
+} // namespace fxnn::lowbit

@@ -1,0 +1,132 @@
+// Low-bit fine-tuning (deploy/lowbit_finetune.h): the fine-tuning config rounds the input std to
+// 2^k / 255 and the start network computes what the float network computes; the grids become a
+// plan of sB.F weights and uB.F activations; a fine-tuned artifact is what training simulated:
+// its integer accuracy equals the last epoch's test accuracy, and the runtime equals its simulation.
+
+#include "fxnn/deploy/lowbit_finetune.h"
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <filesystem>
+
+#include "../support/fixtures.h"
+#include "../support/temp_dir.h"
+#include "fxnn/deploy/inference.h"
+#include "fxnn/nn/model_zoo.h"
+#include "fxnn/train/trainer.h"
+
+namespace fxnn::lowbit {
+namespace {
+
+using testing_support::TempDir;
+
+ExperimentConfig tiny_config(const std::string& arch) {
+  return ExperimentConfig::parse("name: tiny\nseed: 3\ntransform:\n  mean: [0.2860]\n  std: [0.3530]\n", "tiny.yaml",
+                                 {"data.train_limit=1000", "data.test_limit=200", "model.arch=" + arch,
+                                  "model.hidden=[32]", "model.width=0.25", "train.batch_size=100", "train.epochs=1"});
+}
+
+TEST(LowbitFinetune, ConfigFoldsBatchNormAndRoundsTheInputStd) {
+  FinetuneOptions o;
+  o.epochs = 2;
+  o.lr = 0.02;
+  const ExperimentConfig c = finetune_config(tiny_config("cnn"), o);
+  EXPECT_FALSE(c.model.batch_norm);
+  ASSERT_EQ(c.transform.std.size(), 1u);
+  EXPECT_DOUBLE_EQ(c.transform.std[0] * 255.0, 64.0); // 255 * 0.353 = 90.0 = 2^6.49 -> 2^6
+  EXPECT_EQ(c.train.epochs, 2);
+  EXPECT_DOUBLE_EQ(c.optim.lr, 0.02);
+  EXPECT_TRUE(c.optim.lr_milestones.empty());
+  EXPECT_EQ(c.optim.weight_clip, 0.0);
+  o.epochs = 0;
+  EXPECT_THROW(finetune_config(tiny_config("cnn"), o), std::invalid_argument);
+}
+
+TEST(LowbitFinetune, TheStartNetworkComputesWhatTheFloatNetworkComputes) {
+  const ExperimentConfig config = tiny_config("cnn");
+  Network net = build_network(config, std::nullopt);
+  {
+    // Batch norm statistics and affine parameters away from the identity, so that folding matters.
+    torch::NoGradGuard no_grad;
+    torch::manual_seed(4);
+    for (auto& b : net->named_buffers())
+      if (b.key().find("running_var") != std::string::npos)
+        b.value().uniform_(0.5, 2.0);
+      else if (b.key().find("running_mean") != std::string::npos)
+        b.value().uniform_(-0.3, 0.3);
+  }
+  net->eval();
+  FinetuneOptions o;
+  o.epochs = 1;
+  const ExperimentConfig ft = finetune_config(config, o);
+  Network start = build_network(ft, std::nullopt);
+  load_layers(*start, finetune_start(float_layers(*net), config, ft));
+  start->eval();
+  torch::manual_seed(5);
+  const auto pixels = torch::rand({6, 1, 28, 28});
+  const auto x = (pixels - 0.2860) / 0.3530;
+  const auto x_ft = (pixels - 0.2860) / ft.transform.std[0];
+  torch::NoGradGuard no_grad;
+  const auto y = net->forward(x), y_ft = start->forward(x_ft);
+  EXPECT_LT((y - y_ft).abs().max().item<double>(), 1e-4 * (1 + y.abs().max().item<double>()));
+}
+
+TEST(LowbitFinetune, GridsBecomeAPlanOfFixedPointFormats) {
+  std::map<std::string, TrainedGrid> grids{{"conv1", {5, 2}}, {"fc2", {7, std::nullopt}}};
+  const PrecisionPlan plan = grids_plan(grids, {{"conv1", 3}, {"fc2", 4}}, 3);
+  const std::string yaml = plan.to_yaml();
+  EXPECT_NE(yaml.find("W: s3.5"), std::string::npos) << yaml;
+  EXPECT_NE(yaml.find("A: u3.2"), std::string::npos) << yaml;
+  EXPECT_NE(yaml.find("W: s4.7"), std::string::npos) << yaml;
+  EXPECT_EQ(yaml.find("GW"), std::string::npos) << yaml; // gradients stay in float
+}
+
+class LowbitFinetuneRun : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (!testing_support::have_fashion_mnist()) GTEST_SKIP() << "dataset-fashion-mnist is not installed";
+  }
+};
+
+TEST_F(LowbitFinetuneRun, TheArtifactIsWhatTrainingSimulated) {
+  TempDir tmp;
+  TrainerOptions t;
+  t.config = tiny_config("cnn");
+  t.out_dir = tmp / "fl";
+  t.quiet = true;
+  Trainer(t).run();
+  const TrainedRun float_run = load_trained_run(tmp / "fl");
+  const auto data = data::load_dataset(float_run.config.data);
+  FinetuneOptions o;
+  o.epochs = 1;
+  o.run_dir = tmp / "ft";
+  o.quiet = true;
+  LowbitOptions conversion;
+  conversion.with_mode(LowbitMode::kShiftClip).with_bits(3).with_calibration_images(200);
+  const FinetunedNetwork f = finetune_lowbit(float_run, data.train, conversion, o);
+  for (const char* file : {"config.yaml", "plan.yaml", "metrics.jsonl", "checkpoint.pt"})
+    EXPECT_TRUE(std::filesystem::exists(std::filesystem::path(tmp / "ft") / file)) << file;
+  ASSERT_EQ(f.metrics.size(), 1u);
+
+  LowbitOptions fixed = conversion;
+  fixed.trained_grids = f.grids;
+  fixed.with_correction(Correction::kNone);
+  const LowbitConversion c = convert_to_lowbit(f.layers, f.config, data.train, fixed);
+  // Every layer on its trained grid: the artifact's weight formats are the plan's shifted by the input's.
+  for (const auto& r : c.layers) {
+    EXPECT_DOUBLE_EQ(r.weight_step_min, std::ldexp(r.input_step, -f.grids.at(r.name).weight_frac)) << r.name;
+    if (f.grids.at(r.name).activation_frac)
+      EXPECT_DOUBLE_EQ(r.activation_step_min, std::ldexp(1.0, -*f.grids.at(r.name).activation_frac)) << r.name;
+  }
+  InferenceOptions inference;
+  inference.check = true;
+  inference.quiet = true;
+  const InferenceReport r = run_inference(c.network, data.test, inference);
+  EXPECT_EQ(r.code_mismatches, 0);
+  // Only the 8-bit input and the biases' rounding separate the two: a prediction or two of 200 at most.
+  EXPECT_NEAR(r.accuracy(), f.metrics.back().test_acc, 0.011);
+}
+
+} // namespace
+} // namespace fxnn::lowbit
