@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Low-bit fine-tuning (docs/lowbit.md section 7) against conversion alone, on the same float run:
 # for each network and (mode, bits), `fxnn lowbit` without and with `--finetune EPOCHS`. Results:
-# runs/lowbit/finetune/<net>/<tag>.json, copied to experiments/lowbit/results_finetune/, and the table
-# of experiments/lowbit/README.md's section "Fine-tuned on the grids" (make_finetune_table.py).
+# runs/lowbit/finetune/<net>/<tag>.json, copied to experiments/lowbit/results_finetune/, and the section
+# "Fine-tuned on the grids" of experiments/lowbit/README.md (make_finetune_table.py replaces it).
 #
 #   experiments/lowbit/finetune.sh            NETS="mlp cnn convnet" EPOCHS=3 THREADS=1 FXNN=build/fxnn
 # Float runs as in experiments/lowbit/run.sh; a network whose float run is missing is skipped. A JSON
@@ -48,4 +48,4 @@ for net in $NETS; do
       --finetune-run "$OUT/$net/${tag}_ft$EPOCHS.run" --resume
   done
 done
-/usr/bin/python3 experiments/lowbit/make_finetune_table.py "$RESULTS"
+/usr/bin/python3 experiments/lowbit/make_finetune_table.py "$RESULTS" experiments/lowbit/README.md

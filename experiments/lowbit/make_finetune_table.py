@@ -1,6 +1,10 @@
 #!/usr/bin/python3
-"""Prints the table of experiments/lowbit/README.md's section "Fine-tuned on the grids" from the JSON
-files of experiments/lowbit/finetune.sh (RESULTS/<net>_<mode>_b<B>[_ft<E>].json)."""
+"""The section "Fine-tuned on the grids" of experiments/lowbit/README.md, from the JSON files of
+experiments/lowbit/finetune.sh (RESULTS/<net>_<mode>_b<B>[_ft<E>].json).
+
+    make_finetune_table.py RESULTS            print the section
+    make_finetune_table.py RESULTS README     replace it in README (between its markers), or append it
+make_readme.py writes the same section, so that a rerun of run.sh keeps it."""
 import glob
 import json
 import os
@@ -10,7 +14,26 @@ import sys
 NAMES = {"mlp": "Fashion-MNIST MLP", "cnn": "Fashion-MNIST CNN", "convnet": "CIFAR-10 ConvNet"}
 
 
-def main(results):
+BEGIN, END = "<!-- finetune: make_finetune_table.py -->", "<!-- /finetune -->"
+
+INTRO = """## Fine-tuned on the grids (`--finetune`)
+
+docs/lowbit.md section 7: the float run trained 3 more epochs by the fixed-point engine with weights and
+hidden activations on the integer network's power-of-two grids (batch norm folded, lr 0.01, the last epoch 0.001),
+then converted on those grids. "conversion alone" is `fxnn lowbit` on the same float run without
+`--finetune` (defaults: min-MSE steps per layer, bias correction); "simulated" is the fine-tuning run's
+own test accuracy after its last epoch (LibTorch, quantized weights and activations, float input and
+biases). Commands: `experiments/lowbit/finetune.sh` (each one is in results_finetune/*.cmd), e.g.
+
+    fxnn lowbit --checkpoint RUN/checkpoint.pt --config RUN/config.yaml --mode shift-clip --bits 3 --finetune 3 --finetune-run DIR --resume --out OUT --json OUT.json
+"""
+
+
+def section(results):
+    return [BEGIN, INTRO] + table(results) + ["", END]
+
+
+def table(results):
     rows = {}
     for path in sorted(glob.glob(os.path.join(results, "*.json"))):
         m = re.match(r"(\w+?)_(shift-clip|float-scale)_b(\d)(?:_ft(\d+))?\.json$", os.path.basename(path))
@@ -19,9 +42,10 @@ def main(results):
         net, mode, bits, epochs = m.groups()
         with open(path) as f:
             rows.setdefault((net, mode, int(bits)), {})["ft" if epochs else "conv"] = json.load(f)
-    print("| network | mode | B | float | conversion alone | fine-tuned | epochs | simulated at the last epoch | "
+    out = []
+    out.append("| network | mode | B | float | conversion alone | fine-tuned | epochs | simulated at the last epoch | "
           "fine-tuned - float | mismatches |")
-    print("|---|---|---:|---:|---:|---:|---:|---:|---:|---|")
+    out.append("|---|---|---:|---:|---:|---:|---:|---:|---:|---|")
     order = list(NAMES)
     for (net, mode, bits), r in sorted(rows.items(), key=lambda kv: (order.index(kv[0][0]), kv[0][1] != "shift-clip")):
         conv, ft = r.get("conv"), r.get("ft")
@@ -33,8 +57,25 @@ def main(results):
                  f"{100 * ft['finetune']['metrics'][-1]['test_acc']:.2f}" if ft else "",
                  f"{100 * (ft['accuracy'] - base):+.2f}" if ft else "",
                  ", ".join(f"{x['code_mismatches']} codes" for x in (conv, ft) if x)]
-        print("| " + " | ".join(cells) + " |")
+        out.append("| " + " | ".join(cells) + " |")
+    return out
+
+
+def main(results, readme=None):
+    text = "\n".join(section(results))
+    if readme is None:
+        print(text)
+        return
+    with open(readme) as f:
+        old = f.read()
+    if BEGIN in old and END in old:
+        new = old[:old.index(BEGIN)] + text + old[old.index(END) + len(END):]
+    else:
+        new = old.rstrip("\n") + "\n\n" + text + "\n"
+    with open(readme + ".tmp", "w") as f:
+        f.write(new)
+    os.replace(readme + ".tmp", readme)
 
 
 if __name__ == "__main__":
-    main(sys.argv[1] if len(sys.argv) > 1 else "experiments/lowbit/results_finetune")
+    main(*sys.argv[1:3])

@@ -9,6 +9,8 @@ import struct
 import sys
 from pathlib import Path
 
+import make_finetune_table  # the section "Fine-tuned on the grids" (same folder)
+
 NETWORKS = [("mlp", "Fashion-MNIST MLP 784-512-512-10", "runs/lowbit/fl_mlp"),
             ("cnn", "Fashion-MNIST CNN", "runs/fashion_mnist_cnn/fl"),
             ("convnet", "CIFAR-10 ConvNet (width 0.25)", "runs/cifar10_convnet/fl")]
@@ -297,6 +299,9 @@ def main(root: Path) -> None:
     for net, tag, samples, p, c in mismatches:
         w(f"| {net} | {tag} | {samples} | {p} | {c} |")
     w("")
+    results = Path(__file__).parent / "results_finetune"
+    if results.is_dir():
+        out.extend(make_finetune_table.section(str(results)))
     print("\n".join(out))
 
 

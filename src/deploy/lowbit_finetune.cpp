@@ -47,10 +47,19 @@ ExperimentConfig finetune_config(const ExperimentConfig& float_config, const Fin
   ExperimentConfig c = float_config;
   c.name = float_config.name + "_lowbit_finetune";
   c.model.batch_norm = false;
-  for (double& s : c.transform.std) s = std::ldexp(1.0, static_cast<int>(std::lround(std::log2(255.0 * s)))) / 255.0;
+  // One entry per channel, also where the float run's config gives none (std 1: x = p / 255).
+  c.transform.std.clear();
+  for (int64_t ch = 0; ch < float_config.input_shape().channels; ++ch) {
+    const double pixels = 255.0 * normalization_std(float_config.transform, ch);
+    c.transform.std.push_back(std::ldexp(1.0, static_cast<int>(std::lround(std::log2(pixels)))) / 255.0);
+  }
   c.train.epochs = options.epochs;
   c.optim.lr = options.lr;
+  // The last epoch at a tenth of the rate: the weights settle on their grid instead of hopping
+  // between neighbouring codes at the end.
   c.optim.lr_milestones.clear();
+  if (options.epochs >= 2) c.optim.lr_milestones.push_back(options.epochs);
+  c.optim.lr_gamma = 0.1;
   c.optim.weight_clip = 0; // folded weights may exceed the float run's clip; the grids bound them
   return c;
 }

@@ -37,8 +37,13 @@ TEST(LowbitFinetune, ConfigFoldsBatchNormAndRoundsTheInputStd) {
   EXPECT_DOUBLE_EQ(c.transform.std[0] * 255.0, 64.0); // 255 * 0.353 = 90.0 = 2^6.49 -> 2^6
   EXPECT_EQ(c.train.epochs, 2);
   EXPECT_DOUBLE_EQ(c.optim.lr, 0.02);
-  EXPECT_TRUE(c.optim.lr_milestones.empty());
+  EXPECT_EQ(c.optim.lr_milestones, std::vector<int64_t>{2}); // the last epoch at lr / 10
+  EXPECT_DOUBLE_EQ(c.optim.lr_gamma, 0.1);
   EXPECT_EQ(c.optim.weight_clip, 0.0);
+  // Without a std in the config (x = p / 255): 256 / 255 for every channel.
+  ExperimentConfig plain = tiny_config("cnn");
+  plain.transform.std.clear();
+  EXPECT_EQ(finetune_config(plain, o).transform.std, std::vector<double>{256.0 / 255.0});
   o.epochs = 0;
   EXPECT_THROW(finetune_config(tiny_config("cnn"), o), std::invalid_argument);
 }

@@ -20,7 +20,7 @@ namespace fxnn::lowbit {
 
 struct FinetuneOptions {
   int64_t epochs = 0;  // 0: no fine-tuning
-  double lr = 0.01;    // constant over the epochs
+  double lr = 0.01;    // the learning rate; the last epoch (of two or more) takes a tenth of it
   std::string run_dir; // the fine-tuning run: config.yaml, plan.yaml, metrics.jsonl, checkpoint.pt
   bool resume = false; // continue the run in run_dir
   bool quiet = false;  // no progress line
@@ -28,7 +28,7 @@ struct FinetuneOptions {
 
 /// The fine-tuning run's config: the float run's, with batch norm folded away (`model.batch_norm`
 /// false), each input channel's std rounded to 2^k / 255 (so that the first layer's input steps are
-/// powers of two), no weight clipping, `epochs` epochs at the constant rate `lr`.
+/// powers of two), no weight clipping, `epochs` epochs at the rate `lr`, the last one at lr / 10.
 ExperimentConfig finetune_config(const ExperimentConfig& float_config, const FinetuneOptions& options);
 
 /// The layers of the float network re-expressed for `finetune_config`: batch norm folded (eq. (4)),
