@@ -103,7 +103,8 @@ void add_lowbit_command(CLI::App& app) {
   cmd->add_option("--finetune", a->finetune,
                   "Train EPOCHS epochs on the integer network's grids before converting (docs/lowbit.md section 7)")
       ->check(CLI::NonNegativeNumber);
-  cmd->add_option("--finetune-lr", a->finetune_lr, "Learning rate of the fine-tuning (its last epoch: a tenth)")->capture_default_str();
+  cmd->add_option("--finetune-lr", a->finetune_lr, "Learning rate of the fine-tuning (its last epoch: a tenth)")
+      ->capture_default_str();
   cmd->add_option("--finetune-run", a->finetune_run, "Run directory of the fine-tuning (default: OUT.finetune)");
   cmd->add_flag("--resume", a->resume, "Continue the fine-tuning run from its last checkpoint");
   cmd->add_flag("--force", a->force,
