@@ -5,16 +5,22 @@
 # "Fine-tuned on the grids" of experiments/lowbit/README.md (make_finetune_table.py replaces it).
 #
 #   experiments/lowbit/finetune.sh            NETS="mlp cnn convnet" EPOCHS=3 THREADS=1 FXNN=build/fxnn
+# LR (default: fxnn's, 0.03) sets --finetune-lr; TAG (default empty) suffixes the output folders
+# (runs/lowbit/finetune$TAG, experiments/lowbit/results_finetune$TAG) of a variant, whose table is
+# printed and not put into the README.
 # Float runs as in experiments/lowbit/run.sh; a network whose float run is missing is skipped. A JSON
 # that exists is not redone; an interrupted fine-tuning resumes (its run directory is kept).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 FXNN=${FXNN:-build/fxnn}
-OUT=runs/lowbit/finetune
+TAG=${TAG:-}
+OUT=runs/lowbit/finetune$TAG
 NETS=${NETS:-mlp cnn convnet}
 EPOCHS=${EPOCHS:-3}
 THREADS=${THREADS:-1}
-RESULTS=experiments/lowbit/results_finetune
+RESULTS=experiments/lowbit/results_finetune$TAG
+LR_OPTION=()
+[[ -n ${LR:-} ]] && LR_OPTION=(--finetune-lr "$LR")
 declare -A RUNS=([mlp]=runs/lowbit/fl_mlp [cnn]=runs/fashion_mnist_cnn/fl [convnet]=runs/cifar10_convnet/fl)
 mkdir -p "$RESULTS"
 
@@ -44,8 +50,12 @@ for net in $NETS; do
     read -r mode bits <<< "$spec"
     tag=${mode}_b$bits
     lowbit "$net" "$run" "$tag" --mode "$mode" --bits "$bits"
-    lowbit "$net" "$run" "${tag}_ft$EPOCHS" --mode "$mode" --bits "$bits" --finetune "$EPOCHS" \
+    lowbit "$net" "$run" "${tag}_ft$EPOCHS" --mode "$mode" --bits "$bits" --finetune "$EPOCHS" "${LR_OPTION[@]}" \
       --finetune-run "$OUT/$net/${tag}_ft$EPOCHS.run" --resume
   done
 done
-/usr/bin/python3 experiments/lowbit/make_finetune_table.py "$RESULTS" experiments/lowbit/README.md
+if [[ -z $TAG ]]; then
+  /usr/bin/python3 experiments/lowbit/make_finetune_table.py "$RESULTS" experiments/lowbit/README.md
+else
+  /usr/bin/python3 experiments/lowbit/make_finetune_table.py "$RESULTS"
+fi

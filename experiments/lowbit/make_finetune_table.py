@@ -19,7 +19,7 @@ BEGIN, END = "<!-- finetune: make_finetune_table.py -->", "<!-- /finetune -->"
 INTRO = """## Fine-tuned on the grids (`--finetune`)
 
 docs/lowbit.md section 7: the float run trained 3 more epochs by the fixed-point engine with weights and
-hidden activations on the integer network's power-of-two grids (batch norm folded, lr 0.01, the last epoch 0.001),
+hidden activations on the integer network's power-of-two grids (batch norm folded, lr 0.03, the last epoch 0.003),
 then converted on those grids. "conversion alone" is `fxnn lowbit` on the same float run without
 `--finetune` (defaults: min-MSE steps per layer, bias correction); "simulated" is the fine-tuning run's
 own test accuracy after its last epoch (LibTorch, quantized weights and activations, float input and
@@ -29,8 +29,21 @@ biases). Commands: `experiments/lowbit/finetune.sh` (each one is in results_fine
 """
 
 
+# Variants measured beside the default, in sibling folders results_finetune<suffix>.
+VARIANTS = [("_lr001", "--finetune-lr 0.01 (the last epoch 0.001)"),
+            ("_constlr", "--finetune-lr 0.01 constant over the 3 epochs (before the last epoch took a tenth)")]
+
+
 def section(results):
-    return [BEGIN, INTRO] + table(results) + ["", END]
+    lines = [BEGIN, INTRO] + table(results) + [""]
+    for suffix, what in VARIANTS:
+        folder = results.rstrip("/") + suffix
+        if os.path.isdir(folder):
+            lines += [f"Variant: {what} (results_finetune{suffix}/):", ""] + table(folder) + [""]
+    return lines + [NOTES, END]
+
+
+NOTES = ""  # what the tables say: filled in below by hand once the runs are in
 
 
 def table(results):

@@ -21,7 +21,7 @@ struct LowbitArgs {
   int bits = 0, input_bits = 8, edge_bits = 0;
   int64_t calib = 1000, limit = 0, batch = 256, threads = 0;
   int64_t finetune = 0;
-  double finetune_lr = 0.01;
+  double finetune_lr = 0.03;
   std::string finetune_run; // default: OUT.finetune
   bool resume = false;
   bool quiet = false;

@@ -20,7 +20,7 @@ namespace fxnn::lowbit {
 
 struct FinetuneOptions {
   int64_t epochs = 0;  // 0: no fine-tuning
-  double lr = 0.01;    // the learning rate; the last epoch (of two or more) takes a tenth of it
+  double lr = 0.03;    // the learning rate; the last epoch (of two or more) takes a tenth of it
   std::string run_dir; // the fine-tuning run: config.yaml, plan.yaml, metrics.jsonl, checkpoint.pt
   bool resume = false; // continue the run in run_dir
   bool quiet = false;  // no progress line
