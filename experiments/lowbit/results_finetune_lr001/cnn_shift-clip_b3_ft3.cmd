@@ -1,0 +1,1 @@
+runs/bin/fxnn_ft2 lowbit --checkpoint runs/fashion_mnist_cnn/fl/checkpoint.pt --config runs/fashion_mnist_cnn/fl/config.yaml --mode shift-clip --bits 3 --finetune 3 --finetune-run runs/lowbit/finetune/cnn/shift-clip_b3_ft3.run --resume --out runs/lowbit/finetune/cnn/shift-clip_b3_ft3 --json runs/lowbit/finetune/cnn/shift-clip_b3_ft3.json --threads 1 --quiet --force

@@ -1,0 +1,1 @@
+runs/bin/fxnn_ft2 lowbit --checkpoint runs/lowbit/fl_mlp/checkpoint.pt --config runs/lowbit/fl_mlp/config.yaml --mode shift-clip --bits 3 --finetune 3 --finetune-run runs/lowbit/finetune/mlp/shift-clip_b3_ft3.run --resume --out runs/lowbit/finetune/mlp/shift-clip_b3_ft3 --json runs/lowbit/finetune/mlp/shift-clip_b3_ft3.json --threads 1 --quiet --force
