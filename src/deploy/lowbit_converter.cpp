@@ -227,12 +227,11 @@ class Converter {
 
   /// A step given, not searched; its exponent when it is a power of two (shift-clip needs one).
   GroupSteps fixed_step(double step) const {
-    int e = 0;
-    const double mantissa = std::frexp(step, &e); // step = mantissa 2^e, mantissa in [0.5, 1)
-    if (mantissa != 0.5 && power_of_two())
+    const std::optional<int> e = exact_log2(step);
+    if (!e && power_of_two())
       throw std::runtime_error("lowbit: shift-clip needs power-of-two steps; a trained grid gives " +
                                format_general(step));
-    return GroupSteps{{step}, {e - 1}};
+    return GroupSteps{{step}, {e.value_or(0)}};
   }
   StepSearch search(double max_step) const { return {options_.steps, power_of_two(), max_step}; }
   bool per_channel() const { return options_.granularity == Granularity::kChannel; }
@@ -528,7 +527,7 @@ int signed_bits_for(uint64_t bound) { return bit_length(bound) + 1; }
 
 LowbitConversion convert_to_lowbit(const NetworkImpl& network, const ExperimentConfig& config,
                                    const data::ImageDataset& train, const LowbitOptions& options) {
-  options.validate();
+  options.validate(); // bad options fail before the network is read
   return convert_to_lowbit(float_layers(network), config, train, options);
 }
 

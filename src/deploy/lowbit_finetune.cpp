@@ -32,18 +32,27 @@ class LayerFinder : public ModuleVisitor {
 
 /// -log2(step) when the step is a power of two.
 int fraction_bits(double step, const std::string& what) {
-  int e = 0;
-  if (!(step > 0) || std::frexp(step, &e) != 0.5)
-    throw std::logic_error("lowbit: the " + what + " step " + std::to_string(step) + " is not a power of two");
-  return 1 - e;
+  const std::optional<int> e = exact_log2(step);
+  if (!e) throw std::logic_error("lowbit: the " + what + " step " + std::to_string(step) + " is not a power of two");
+  return -*e;
 }
 
 } // namespace
 
+void FinetuneOptions::validate() const {
+  if (epochs < 1) throw std::invalid_argument("--finetune " + std::to_string(epochs) + " must be at least 1");
+  if (!(lr > 0)) throw std::invalid_argument("--finetune-lr must be positive");
+}
+
+void check_finetune(const LowbitOptions& conversion, const FinetuneOptions& options) {
+  options.validate();
+  if (conversion.granularity != Granularity::kLayer)
+    throw std::invalid_argument("--finetune trains one grid per tensor: it takes --granularity layer");
+  if (options.run_dir.empty()) throw std::invalid_argument("--finetune needs a run directory (--finetune-run)");
+}
+
 ExperimentConfig finetune_config(const ExperimentConfig& float_config, const FinetuneOptions& options) {
-  if (options.epochs < 1)
-    throw std::invalid_argument("--finetune " + std::to_string(options.epochs) + " must be at least 1");
-  if (!(options.lr > 0)) throw std::invalid_argument("--finetune-lr must be positive");
+  options.validate();
   ExperimentConfig c = float_config;
   c.name = float_config.name + "_lowbit_finetune";
   c.model.batch_norm = false;
@@ -64,9 +73,9 @@ ExperimentConfig finetune_config(const ExperimentConfig& float_config, const Fin
   return c;
 }
 
-std::vector<FloatLayer> finetune_start(const std::vector<FloatLayer>& float_layers,
+std::vector<FloatLayer> finetune_start(const std::vector<FloatLayer>& float_network,
                                        const ExperimentConfig& float_config, const ExperimentConfig& finetune) {
-  std::vector<FloatLayer> layers = float_layers;
+  std::vector<FloatLayer> layers = float_network;
   for (auto& l : layers) {
     if (!l.weighted()) continue;
     // x = x' std' / std: the first layer takes x' (the new normalization) with W[:, c] std'_c / std_c.
@@ -111,14 +120,13 @@ PrecisionPlan grids_plan(const std::map<std::string, TrainedGrid>& grids, const 
   return PrecisionPlan::parse(yaml, "fxnn lowbit --finetune grids");
 }
 
-FinetunedNetwork finetune_lowbit(const TrainedRun& float_run, const data::ImageDataset& train,
-                                 const LowbitOptions& conversion, const FinetuneOptions& options) {
-  if (conversion.granularity != Granularity::kLayer)
-    throw std::invalid_argument("--finetune trains one grid per tensor: it takes --granularity layer");
-  if (options.run_dir.empty()) throw std::invalid_argument("--finetune needs a run directory (--finetune-run)");
+FinetunedNetwork finetune_lowbit(const std::vector<FloatLayer>& float_network, const ExperimentConfig& float_config,
+                                 const data::ImageDataset& train, const LowbitOptions& conversion,
+                                 const FinetuneOptions& options) {
+  check_finetune(conversion, options);
   FinetunedNetwork result;
-  result.config = finetune_config(float_run.config, options);
-  const auto start = finetune_start(float_layers(*float_run.network), float_run.config, result.config);
+  result.config = finetune_config(float_config, options);
+  const auto start = finetune_start(float_network, float_config, result.config);
 
   // The grids: the converter's own steps for the start network, powers of two in either mode
   // (the plan's formats are fixed point; float-scale keeps its per-output multiply-add).

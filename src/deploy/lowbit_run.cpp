@@ -189,8 +189,11 @@ void run_lowbit(const LowbitRunOptions& o, std::ostream& out_text) {
     throw std::invalid_argument("lowbit: give either --checkpoint (a float fxnn run) or --onnx (a float ONNX network)");
   const ExistingOutput existing = o.force ? ExistingOutput::kReplace : ExistingOutput::kRefuse;
   check_output_folder(o.out, ir::network_folder_kind(), existing); // before minutes of conversion
-  if (o.finetune.epochs > 0 && !o.onnx.empty())
-    throw std::invalid_argument("--finetune trains fxnn networks: give the float run's --checkpoint");
+  if (o.finetune.epochs > 0) {
+    if (!o.onnx.empty())
+      throw std::invalid_argument("--finetune trains fxnn networks: give the float run's --checkpoint");
+    check_finetune(o.conversion, o.finetune); // before the data and the float network are read
+  }
   const FloatSource source = o.onnx.empty() ? checkpoint_source(o) : onnx_source(o);
   const auto splits = data::load_dataset(source.config.data);
   const data::ImageDataset test = data::first_samples(splits.test, o.limit);
@@ -198,8 +201,7 @@ void run_lowbit(const LowbitRunOptions& o, std::ostream& out_text) {
   std::optional<FinetuneSummary> finetuned;
   if (o.finetune.epochs > 0) {
     // The float network trained on the grids first; the converter then takes those grids as they are.
-    const TrainedRun float_run{source.config, std::nullopt, source.network, 0};
-    FinetunedNetwork f = finetune_lowbit(float_run, splits.train, o.conversion, o.finetune);
+    FinetunedNetwork f = finetune_lowbit(source.layers, source.config, splits.train, o.conversion, o.finetune);
     LowbitOptions fixed = o.conversion;
     fixed.trained_grids = f.grids;
     fixed.with_correction(Correction::kNone); // the biases were trained on the grids

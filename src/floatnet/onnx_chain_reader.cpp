@@ -44,6 +44,14 @@ OnnxChainReader::OnnxChainReader(const std::string& bytes, std::string source) :
     throw std::runtime_error(source_ + ": not an ONNX model (the protobuf does not parse)");
 }
 
+void OnnxChainReader::walk(int min_opset, int max_opset) {
+  check_opset(min_opset, max_opset);
+  read_initializers(); // before the input: inputs that are initializers are not data
+  find_input();
+  for (const auto& node : model_.graph().node()) apply(node);
+  check_single_output();
+}
+
 void OnnxChainReader::fail(const std::string& message) const { throw std::runtime_error(source_ + ": " + message); }
 
 void OnnxChainReader::fail(const onnx::NodeProto& node, const std::string& message) const {

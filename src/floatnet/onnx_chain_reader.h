@@ -34,21 +34,26 @@ struct OnnxConstant {
 /// Walks a graph whose computed values form one chain: every node reads the running value (the
 /// graph's single data input, then the output of the last node that read it) and constants.
 class OnnxChainReader {
+ public:
+  virtual ~OnnxChainReader() = default;
+
  protected:
   /// Parses `bytes`; `source` names the file in messages. Throws std::runtime_error.
   OnnxChainReader(const std::string& bytes, std::string source);
 
+  /// The whole walk: the opset, the constants, the data input (find_input), every node in graph
+  /// order (apply), and the one output that must be the running value.
+  void walk(int min_opset, int max_opset);
+  /// Reads the graph's data input (data_input()) into the importer's state.
+  virtual void find_input() = 0;
+  /// Takes one node of the chain.
+  virtual void apply(const onnx::NodeProto& node) = 0;
+
   [[noreturn]] void fail(const std::string& message) const;
   [[noreturn]] void fail(const onnx::NodeProto& node, const std::string& message) const;
 
-  /// The version of the default operator set; fails outside [min_opset, max_opset].
-  void check_opset(int min_opset, int max_opset);
-  /// The initializers as constants.
-  void read_initializers();
   /// The graph's single data input (inputs that are initializers are skipped); it becomes the running value.
   const onnx::ValueInfoProto& data_input();
-  /// Fails unless the graph has one output and it is the running value.
-  void check_single_output() const;
 
   OnnxConstant to_constant(const onnx::TensorProto& t, const std::string& what) const;
   /// A Constant node: its value joins the constants.
@@ -77,6 +82,14 @@ class OnnxChainReader {
   std::map<std::string, OnnxConstant> constants_;
   std::set<std::string> stale_;
   std::string running_;
+
+ private:
+  /// The version of the default operator set; fails outside [min_opset, max_opset].
+  void check_opset(int min_opset, int max_opset);
+  /// The initializers as constants.
+  void read_initializers();
+  /// Fails unless the graph has one output and it is the running value.
+  void check_single_output() const;
 };
 
 } // namespace fxnn::floatnet

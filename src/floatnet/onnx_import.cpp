@@ -28,11 +28,7 @@ class OnnxImporter : OnnxChainReader {
   OnnxImporter(const std::string& bytes, std::string source) : OnnxChainReader(bytes, std::move(source)) {}
 
   FloatNetwork run() {
-    check_opset(kMinOpset, kMaxOpset);
-    read_initializers();
-    find_input();
-    for (const auto& node : model_.graph().node()) apply(node);
-    check_single_output();
+    walk(kMinOpset, kMaxOpset);
     if (pending_ || net_.layers.empty()) finish_layer(Activation::kLinear, 0.0, "output");
     net_.source = source_;
     net_.validate();
@@ -40,7 +36,7 @@ class OnnxImporter : OnnxChainReader {
   }
 
  private:
-  void find_input() {
+  void find_input() override {
     const onnx::ValueInfoProto* input = &data_input();
     Shape dims;
     for (const auto& d : input->type().tensor_type().shape().dim())
@@ -126,7 +122,7 @@ class OnnxImporter : OnnxChainReader {
     return out;
   }
 
-  void apply(const onnx::NodeProto& node) {
+  void apply(const onnx::NodeProto& node) override {
     const std::string& op = node.op_type();
     check_chain_inputs(node);
     if (op == "Constant") return constant_node(node);

@@ -31,11 +31,7 @@ class LayerImporter : OnnxChainReader {
   LayerImporter(const std::string& bytes, std::string source) : OnnxChainReader(bytes, std::move(source)) {}
 
   ImportedNetwork run() {
-    check_opset(kMinOpset, kMaxOpset);
-    read_initializers();
-    find_input();
-    for (const auto& node : model_.graph().node()) apply(node);
-    check_single_output();
+    walk(kMinOpset, kMaxOpset);
     if (!open_) fail("the network must end in a Conv, Gemm or MatMul without activation (the logits)");
     if (!held_.empty())
       fail("the logits are followed by " + held_.front().onnx_node + "; the network must end in them");
@@ -45,7 +41,7 @@ class LayerImporter : OnnxChainReader {
   }
 
  private:
-  void find_input() {
+  void find_input() override {
     const onnx::ValueInfoProto& input = data_input();
     OnnxShape dims;
     for (const auto& d : input.type().tensor_type().shape().dim())
@@ -63,7 +59,7 @@ class LayerImporter : OnnxChainReader {
     if (dims.size() == 1) push(window_layer(Kind::kFlatten, "flatten_input", 1, 1)); // images arrive as [C, H, W]
   }
 
-  void apply(const onnx::NodeProto& node) {
+  void apply(const onnx::NodeProto& node) override {
     const std::string& op = node.op_type();
     check_chain_inputs(node);
     if (op == "Constant") return constant_node(node);

@@ -37,6 +37,12 @@ int floor_log2(double x) {
 
 } // namespace
 
+std::optional<int> exact_log2(double x) {
+  int e = 0;
+  if (!(x > 0) || std::frexp(x, &e) != 0.5) return std::nullopt; // x = 0.5 2^e
+  return e - 1;
+}
+
 StepRule parse_step_rule(const std::string& text) {
   if (text == "mse") return StepRule::kMinMse;
   if (text == "maxabs") return StepRule::kMaxAbs;

@@ -14,6 +14,7 @@
 #include "../support/temp_dir.h"
 #include "fxnn/deploy/inference.h"
 #include "fxnn/nn/model_zoo.h"
+#include "fxnn/train/trained_run.h"
 #include "fxnn/train/trainer.h"
 
 namespace fxnn::lowbit {
@@ -109,7 +110,8 @@ TEST_F(LowbitFinetuneRun, TheArtifactIsWhatTrainingSimulated) {
   o.quiet = true;
   LowbitOptions conversion;
   conversion.with_mode(LowbitMode::kShiftClip).with_bits(3).with_calibration_images(200);
-  const FinetunedNetwork f = finetune_lowbit(float_run, data.train, conversion, o);
+  const FinetunedNetwork f =
+      finetune_lowbit(float_layers(*float_run.network), float_run.config, data.train, conversion, o);
   for (const char* file : {"config.yaml", "plan.yaml", "metrics.jsonl", "checkpoint.pt"})
     EXPECT_TRUE(std::filesystem::exists(std::filesystem::path(tmp / "ft") / file)) << file;
   ASSERT_EQ(f.metrics.size(), 1u);

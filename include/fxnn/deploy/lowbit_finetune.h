@@ -14,7 +14,6 @@
 #include "fxnn/deploy/lowbit_converter.h"
 #include "fxnn/nn/precision_plan.h"
 #include "fxnn/train/metrics.h"
-#include "fxnn/train/trained_run.h"
 
 namespace fxnn::lowbit {
 
@@ -24,7 +23,14 @@ struct FinetuneOptions {
   std::string run_dir; // the fine-tuning run: config.yaml, plan.yaml, metrics.jsonl, checkpoint.pt
   bool resume = false; // continue the run in run_dir
   bool quiet = false;  // no progress line
+
+  /// Throws std::invalid_argument naming the option: fewer than one epoch, a rate that is not positive.
+  void validate() const;
 };
+
+/// Everything `finetune_lowbit` refuses, checked before any data is read: the options, per-channel
+/// steps (a plan has one format per tensor) and a missing run directory.
+void check_finetune(const LowbitOptions& conversion, const FinetuneOptions& options);
 
 /// The fine-tuning run's config: the float run's, with batch norm folded away (`model.batch_norm`
 /// false), each input channel's std rounded to 2^k / 255 (so that the first layer's input steps are
@@ -33,7 +39,7 @@ ExperimentConfig finetune_config(const ExperimentConfig& float_config, const Fin
 
 /// The layers of the float network re-expressed for `finetune_config`: batch norm folded (eq. (4)),
 /// the first layer's weights scaled by std'_c / std_c for the new input normalization.
-std::vector<FloatLayer> finetune_start(const std::vector<FloatLayer>& float_layers,
+std::vector<FloatLayer> finetune_start(const std::vector<FloatLayer>& float_network,
                                        const ExperimentConfig& float_config, const ExperimentConfig& finetune);
 
 /// Copies the weights and biases of `layers` into the network's layers of the same names (a network
@@ -53,8 +59,10 @@ struct FinetunedNetwork {
 };
 
 /// Chooses the grids (the converter's shift-clip steps for the start network), writes them as the
-/// run's plan and trains. Throws std::invalid_argument for per-channel steps (one format per tensor).
-FinetunedNetwork finetune_lowbit(const TrainedRun& float_run, const data::ImageDataset& train,
-                                 const LowbitOptions& conversion, const FinetuneOptions& options);
+/// run's plan and trains. `float_network` are the float network's layers (float_layers()), `float_config` its
+/// config. Throws what check_finetune throws.
+FinetunedNetwork finetune_lowbit(const std::vector<FloatLayer>& float_network, const ExperimentConfig& float_config,
+                                 const data::ImageDataset& train, const LowbitOptions& conversion,
+                                 const FinetuneOptions& options);
 
 } // namespace fxnn::lowbit

@@ -5,6 +5,7 @@
 // optionally restricted to powers of two. Plain C++: no LibTorch.
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -31,6 +32,9 @@ CodeRange symmetric_codes(int bits);
 CodeRange unsigned_codes(int bits);
 /// Two's-complement codes of B bits: [-2^(B-1), 2^(B-1) - 1] (the normalized network input).
 CodeRange twos_complement_codes(int bits);
+
+/// e with x = 2^e exactly; none when x is not a positive power of two.
+std::optional<int> exact_log2(double x);
 
 /// Q(x; step) of eq. (1): round half up, then clamp.
 int64_t quantize_code(double x, double step, CodeRange codes);
