@@ -20,6 +20,20 @@ double tensor_max_abs(const torch::Tensor& x) {
   return x.abs().max().item<double>();
 }
 
+/// A scaled spec's grid is the unit spec's grid of x / scale, times scale: the caller quantizes
+/// `x / spec.scale` with `unit_spec(spec)` and then calls `rescale`.
+QuantizerSpec unit_spec(const QuantizerSpec& spec) {
+  QuantizerSpec unit = spec;
+  unit.scale = 1.0;
+  return unit;
+}
+
+TensorQuantization rescale(TensorQuantization result, double scale) {
+  result.values.mul_(scale);
+  result.scale = scale;
+  return result;
+}
+
 } // namespace
 
 Format resolve_format(const torch::Tensor& x, const Format& format) {
@@ -27,6 +41,7 @@ Format resolve_format(const torch::Tensor& x, const Format& format) {
 }
 
 TensorQuantization quantize_tensor(const torch::Tensor& x, const QuantizerSpec& spec, uint64_t seed) {
+  if (spec.scaled()) return rescale(quantize_tensor(x / spec.scale, unit_spec(spec), seed), spec.scale);
   if (!uses_cpu_kernel(x)) {
     if (x.device().is_cpu() && !x.is_contiguous()) return quantize_tensor(x.contiguous(), spec, seed);
     return quantize_tensor_ops(x, spec);
@@ -38,6 +53,7 @@ TensorQuantization quantize_tensor_into(const torch::Tensor& x, const torch::Ten
                                         uint64_t seed) {
   TORCH_CHECK(out.sizes() == x.sizes() && out.scalar_type() == x.scalar_type() && out.device() == x.device(),
               "quantize_tensor_into: the output differs from the input in shape, dtype or device");
+  if (spec.scaled()) return rescale(quantize_tensor_into(x / spec.scale, out, unit_spec(spec), seed), spec.scale);
   if (!uses_cpu_kernel(x) || !out.is_contiguous()) {
     TensorQuantization result = quantize_tensor(x, spec, seed);
     out.copy_(result.values);
@@ -58,6 +74,8 @@ TensorQuantization quantize_tensor_into(const torch::Tensor& x, const torch::Ten
 
 TensorQuantization quantize_tensor_masked(const torch::Tensor& g, const torch::Tensor& x, double lo, double hi,
                                           const QuantizerSpec& spec, uint64_t seed) {
+  if (spec.scaled())
+    return rescale(quantize_tensor_masked(g / spec.scale, x, lo, hi, unit_spec(spec), seed), spec.scale);
   const bool fused =
       uses_cpu_kernel(g) && x.device().is_cpu() && x.scalar_type() == g.scalar_type() && x.sizes() == g.sizes();
   if (!fused) {
@@ -81,6 +99,7 @@ TensorQuantization quantize_tensor_masked(const torch::Tensor& g, const torch::T
 
 TensorQuantization quantize_tensor_ops(const torch::Tensor& x, const QuantizerSpec& spec) {
   torch::NoGradGuard no_grad;
+  if (spec.scaled()) return rescale(quantize_tensor_ops(x / spec.scale, unit_spec(spec)), spec.scale);
   TensorQuantization result;
   result.format = resolve_format(x, spec.format);
   const Format& f = result.format;

@@ -99,14 +99,23 @@ class Exporter : public ModuleVisitor {
     return r;
   }
 
+  /// The weights of a layer need a fixed-point format: not float, and not a scaled grid.
+  static void require_fixed_point_weights(const std::string& layer, const QuantPoint& weight_point) {
+    if (!weight_point.spec())
+      throw std::runtime_error("export: layer " + layer +
+                               ": its weights have no format (export needs a precision plan)");
+    if (weight_point.spec()->scaled())
+      throw std::runtime_error("export: layer " + layer +
+                               ": its weights are on a scaled grid, which has no fixed-point form (fxnn lowbit "
+                               "converts such runs)");
+  }
+
   /// Output format and clamp of a layer: its activation's (clipped ReLU), or for the logits a signed
   /// format wide enough to hold acc + offset unrounded.
   void linear_node(const std::string& name, const QuantPointPtr& weight_point, const torch::Tensor& weight, bool conv,
                    int64_t kernel, int64_t stride, int64_t padding, const ChannelAffine& affine,
                    const QActivationImpl* activation) {
-    if (!weight_point->spec())
-      throw std::runtime_error("export: layer " + name +
-                               ": its weights have no format (export needs a precision plan)");
+    require_fixed_point_weights(name, *weight_point);
     const auto wq = quantize_tensor(weight.detach().to(torch::kDouble), *weight_point->spec(), 0);
     ir::Node node;
     node.name = name;
@@ -131,9 +140,10 @@ class Exporter : public ModuleVisitor {
     int64_t lo, hi;
     if (activation) {
       const auto& spec = activation->activation_point()->spec();
-      if (!spec || spec->format.auto_range)
-        throw std::runtime_error("export: layer " + name + ": its activation needs a fixed format in the plan (got " +
-                                 (spec ? spec->format.str() : std::string("float")) + ")");
+      if (!spec || spec->format.auto_range || spec->scaled())
+        throw std::runtime_error(
+            "export: layer " + name + ": its activation needs a fixed format in the plan (got " +
+            (spec ? spec->format.str() + (spec->scaled() ? " scaled" : "") : std::string("float")) + ")");
       out = spec->format;
       lo = std::max<int64_t>(out.code_min(), 0); // the ReLU
       hi = std::min<int64_t>(out.code_max(),
@@ -248,7 +258,7 @@ class Exporter : public ModuleVisitor {
     linear_node(c1->options.name(), c1->weight_point(), c1->weight, true, 3, c1->options.stride(), 1,
                 fold_batch_norm(c1->options.out_channels(), c1->bias, batch_norm_of(*block.bn1())), block.act1().get());
     const auto& act2 = block.act2()->activation_point()->spec();
-    if (!act2 || act2->format.auto_range)
+    if (!act2 || act2->format.auto_range || act2->scaled())
       throw std::runtime_error("export: block " + name + ": its output activation needs a fixed format in the plan");
     const Format wide(32, act2->format.frac + options_.residual_extra_bits, true);
     const auto& c2 = block.conv2();
@@ -288,9 +298,7 @@ class Exporter : public ModuleVisitor {
   /// beyond the format: the addition comes first).
   void branch(const std::string& node_name, const QuantPointPtr& weight_point, const torch::Tensor& weight,
               const torch::Tensor& bias, int64_t stride, const std::optional<BatchNormView>& bn, const Format& wide) {
-    if (!weight_point->spec())
-      throw std::runtime_error("export: layer " + node_name +
-                               ": its weights have no format (export needs a precision plan)");
+    require_fixed_point_weights(node_name, *weight_point);
     const auto wq = quantize_tensor(weight.detach().to(torch::kDouble), *weight_point->spec(), 0);
     ir::Node node;
     node.name = node_name;

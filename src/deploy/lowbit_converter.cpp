@@ -281,7 +281,7 @@ class Converter {
     const CodeRange wcodes = grid ? twos_complement_codes(weight_bits) : symmetric_codes(weight_bits);
     GroupSteps ws;
     if (grid) {
-      ws = fixed_step(std::ldexp(input_step(), -grid->weight_frac)); // W'' = W' s_in, eq. (5)
+      ws = fixed_step(input_step() * grid->weight_step); // W'' = W' s_in, eq. (5)
     } else {
       std::vector<std::vector<double>> rows;
       if (per_channel())
@@ -390,7 +390,7 @@ class Converter {
     const bool clipped = std::isfinite(*l.clip);
     const double max_step = per_channel() && clipped ? *l.clip / static_cast<double>(acodes.hi) : 0.0;
     const TrainedGrid* grid = trained_grid(l);
-    GroupSteps as = grid && grid->activation_frac ? fixed_step(std::ldexp(1.0, -*grid->activation_frac))
+    GroupSteps as = grid && grid->activation_step ? fixed_step(*grid->activation_step)
                                                   : choose_group_steps(samples_.activations.at(l.name), acodes,
                                                                        search(max_step), ZeroGroup::kCoarsest);
     as.expand_to(channels);

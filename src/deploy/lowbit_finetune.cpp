@@ -5,6 +5,7 @@
 
 #include "fxnn/core/format.h"
 #include "fxnn/deploy/calibration.h"
+#include "fxnn/io/text_table.h"
 #include "fxnn/nn/module_walk.h"
 #include "fxnn/train/trainer.h"
 
@@ -30,11 +31,11 @@ class LayerFinder : public ModuleVisitor {
   std::map<std::string, WeightedLayer> layers;
 };
 
-/// -log2(step) when the step is a power of two.
-int fraction_bits(double step, const std::string& what) {
-  const std::optional<int> e = exact_log2(step);
-  if (!e) throw std::logic_error("lowbit: the " + what + " step " + std::to_string(step) + " is not a power of two");
-  return -*e;
+/// A grid step as a plan entry: the format sB.F / uB.F when the step is 2^-F, else B-bit integer codes
+/// (F = 0) scaled by the step.
+std::string grid_entry(int bits, bool is_signed, double step) {
+  if (const std::optional<int> e = exact_log2(step)) return Format(bits, -*e, is_signed).str();
+  return "{format: " + Format(bits, 0, is_signed).str() + ", scale: " + format_printf("%.17g", step) + "}";
 }
 
 } // namespace
@@ -111,11 +112,11 @@ PrecisionPlan grids_plan(const std::map<std::string, TrainedGrid>& grids, const 
                          int activation_bits) {
   std::string yaml =
       "# The grids of `fxnn lowbit --finetune` (docs/lowbit.md section 7): weights and hidden activations on\n"
-      "# the integer network's power-of-two steps; gradients and weight accumulators in float.\n"
+      "# the integer network's steps; gradients and weight accumulators in float.\n"
       "version: 1\nrounding: nearest\nlayers:\n";
   for (const auto& [name, g] : grids) {
-    yaml += "  \"" + name + "\":\n    W: " + Format(weight_bits.at(name), g.weight_frac, true).str() + "\n";
-    if (g.activation_frac) yaml += "    A: " + Format(activation_bits, *g.activation_frac, false).str() + "\n";
+    yaml += "  \"" + name + "\":\n    W: " + grid_entry(weight_bits.at(name), true, g.weight_step) + "\n";
+    if (g.activation_step) yaml += "    A: " + grid_entry(activation_bits, false, *g.activation_step) + "\n";
   }
   return PrecisionPlan::parse(yaml, "fxnn lowbit --finetune grids");
 }
@@ -128,17 +129,17 @@ FinetunedNetwork finetune_lowbit(const std::vector<FloatLayer>& float_network, c
   result.config = finetune_config(float_config, options);
   const auto start = finetune_start(float_network, float_config, result.config);
 
-  // The grids: the converter's own steps for the start network, powers of two in either mode
-  // (the plan's formats are fixed point; float-scale keeps its per-output multiply-add).
+  // The grids: the converter's own steps for the start network in the conversion's mode (powers of
+  // two in shift-clip, any steps in float-scale, whose plan entries are then scaled formats).
   LowbitOptions search = conversion;
-  search.with_mode(LowbitMode::kShiftClip).with_correction(Correction::kNone);
+  search.with_correction(Correction::kNone);
   search.trained_grids.clear();
   const LowbitConversion first = convert_to_lowbit(start, result.config, train, search);
   std::map<std::string, int> weight_bits;
   for (const auto& r : first.layers) {
     TrainedGrid g;
-    g.weight_frac = fraction_bits(r.weight_step_min / r.input_step, "weight");
-    if (r.activation_step_max > 0) g.activation_frac = fraction_bits(r.activation_step_min, "activation");
+    g.weight_step = r.weight_step_min / r.input_step; // in the float network's units (eq. (5))
+    if (r.activation_step_max > 0) g.activation_step = r.activation_step_min;
     result.grids[r.name] = g;
   }
   for (const auto& node : first.network.nodes)

@@ -98,7 +98,7 @@ torch::Tensor QActivationImpl::forward(const torch::Tensor& x) {
   // sends x < 0 to 0 and x > max to max, and its straight-through mask is the clipped ReLU's
   // derivative (docs/fixed-point-training.md eq. (4)). One pass instead of two.
   const bool quantizer_clips =
-      spec && !spec->format.is_signed && !spec->format.auto_range && spec->format.max() <= options.clip();
+      spec && !spec->format.is_signed && !spec->format.auto_range && spec->scale * spec->format.max() <= options.clip();
   const auto input = quantizer_clips ? x : torch::hardtanh(x, 0.0, options.clip());
   return quantize_activation(input, activation_point_, gradient_point_);
 }

@@ -3,10 +3,12 @@
 #include <fnmatch.h>
 
 #include <algorithm>
+#include <cmath>
 #include <sstream>
 #include <stdexcept>
 
 #include "fxnn/io/atomic_file.h"
+#include "fxnn/io/text_table.h"
 #include "fxnn/io/yaml_map.h"
 
 namespace fxnn {
@@ -16,11 +18,13 @@ using io::YamlMap;
 
 namespace {
 
-/// One entry: "s8.7", "float", or {format: s8.7, rounding: stochastic}.
-std::optional<QuantizerSpec> parse_entry(const YamlMap& parent, const std::string& key, Rounding default_rounding) {
+/// One entry: "s8.7", "float", or {format: s8.7, rounding: stochastic, scale: 0.0371}.
+std::optional<QuantizerSpec> parse_entry(const YamlMap& parent, const std::string& key, TensorClass tensor_class,
+                                         Rounding default_rounding) {
   const YAML::Node node = parent.node(key);
   std::string format_text;
   Rounding rounding = default_rounding;
+  double scale = 1.0;
   if (node.IsScalar()) {
     format_text = node.Scalar();
   } else if (node.IsMap()) {
@@ -31,14 +35,28 @@ std::optional<QuantizerSpec> parse_entry(const YamlMap& parent, const std::strin
         rounding = parse_rounding(entry.get<std::string>("rounding", ""));
       } catch (const std::invalid_argument& e) { entry.fail("rounding", e.what()); }
     }
+    if (entry.has("scale")) {
+      scale = entry.get<double>("scale", 1.0);
+      if (!(std::isfinite(scale) && scale > 0)) entry.fail("scale", "must be a positive finite number");
+      // Only the points whose quantizer the engine applies as a whole tensor op take a scale: the
+      // gradient and accumulator points feed the fused update kernels and per-tensor auto ranges.
+      if (scale != 1.0 && tensor_class != TensorClass::kWeight && tensor_class != TensorClass::kActivation)
+        entry.fail("scale", "only W and A take a scale");
+    }
     entry.reject_unknown_keys();
   } else {
-    parent.fail(key, "expected a format such as s8.7, float, or {format: ..., rounding: ...}");
+    parent.fail(key, "expected a format such as s8.7, float, or {format: ..., rounding: ..., scale: ...}");
   }
-  if (format_text == "float") return std::nullopt;
+  if (format_text == "float") {
+    if (scale != 1.0) parent.fail(key, "a float entry takes no scale");
+    return std::nullopt;
+  }
+  QuantizerSpec spec;
   try {
-    return QuantizerSpec{Format::parse(format_text), rounding};
+    spec = QuantizerSpec{Format::parse(format_text), rounding, scale};
   } catch (const std::invalid_argument& e) { parent.fail(key, e.what()); }
+  if (spec.scaled() && spec.format.auto_range) parent.fail(key, "an auto range takes no scale");
+  return spec;
 }
 
 ClassSpecs parse_class_specs(const YamlMap& map, Rounding default_rounding) {
@@ -48,15 +66,19 @@ ClassSpecs parse_class_specs(const YamlMap& map, Rounding default_rounding) {
     try {
       tensor_class = parse_tensor_class(key);
     } catch (const std::invalid_argument& e) { map.fail(key, e.what()); }
-    specs[tensor_class] = parse_entry(map, key, default_rounding);
+    specs[tensor_class] = parse_entry(map, key, tensor_class, default_rounding);
   }
   return specs;
 }
 
 std::string entry_text(const std::optional<QuantizerSpec>& spec, Rounding default_rounding) {
   if (!spec) return "float";
-  if (spec->rounding == default_rounding) return spec->format.str();
-  return "{format: " + spec->format.str() + ", rounding: " + to_string(spec->rounding) + "}";
+  if (spec->rounding == default_rounding && !spec->scaled()) return spec->format.str();
+  std::string text = "{format: " + spec->format.str();
+  if (spec->rounding != default_rounding) text += ", rounding: " + to_string(spec->rounding);
+  // 17 significant digits: the scale reads back as the same double (a resumed run compares plans).
+  if (spec->scaled()) text += ", scale: " + format_printf("%.17g", spec->scale);
+  return text + "}";
 }
 
 /// A YAML double-quoted scalar: `"` and `\` escaped (patterns are printable ASCII, see parse()).
@@ -74,7 +96,10 @@ std::string comment_for(const std::optional<QuantizerSpec>& spec) {
   const Format& f = spec->format;
   if (f.auto_range) return "range: per tensor, from max|x|";
   std::ostringstream text;
-  text << "values [" << (f.is_signed ? -f.range() : 0.0) << ", " << f.range() << "), step 2^" << -f.frac;
+  const double s = spec->scale;
+  text << "values [" << (f.is_signed ? -s * f.range() : 0.0) << ", " << s * f.range() << "), step ";
+  if (spec->scaled()) text << s << " * ";
+  text << "2^" << -f.frac;
   return text.str();
 }
 

@@ -33,7 +33,7 @@ TensorQuantization QuantPoint::quantize_into(const torch::Tensor& x, const torch
 }
 
 TensorQuantization QuantPoint::quantize(const torch::Tensor& x, const Format& resolved) {
-  auto result = quantize_tensor(x, QuantizerSpec{resolved, spec_->rounding}, next_seed());
+  auto result = quantize_tensor(x, QuantizerSpec{resolved, spec_->rounding, spec_->scale}, next_seed());
   record(result, x.numel());
   return result;
 }

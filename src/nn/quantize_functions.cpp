@@ -31,8 +31,8 @@ QuantPointPtr point_of(AutogradContext* ctx) {
 torch::Tensor quantize_and_save_range(AutogradContext* ctx, const torch::Tensor& x, QuantPoint& point) {
   auto q = point.quantize(x);
   ctx->save_for_backward({x});
-  ctx->saved_data["min"] = q.format.min();
-  ctx->saved_data["max"] = q.format.max();
+  ctx->saved_data["min"] = q.min();
+  ctx->saved_data["max"] = q.max();
   return q.values;
 }
 

@@ -131,7 +131,7 @@ void FixedPointSGD::update_weight(WeightState& state, torch::Tensor gradient) {
 bool FixedPointSGD::fused_update(WeightState& state, const torch::Tensor& gradient) {
   const WeightQuantization& w = state.weight;
   const auto concrete = [](const QuantPoint& point) {
-    return point.is_quantized() && !point.spec()->format.auto_range;
+    return point.is_quantized() && !point.spec()->format.auto_range && !point.spec()->scaled();
   };
   const auto& acc = state.accumulator;
   const bool applies = options_.momentum() <= 0 && acc.defined() && acc.is_cpu() && acc.is_contiguous() &&

@@ -40,7 +40,11 @@ std::string inspect_run(const std::string& dir) {
   for (size_t i = 0; i < a.size(); ++i) {
     const auto& w = b[i];
     const int64_t changed = a[i].weight.ne(w.weight).sum().item<int64_t>();
-    table.add_row({w.layer, w.weight_point->spec() ? w.weight_point->spec()->format.str() : "float",
+    const auto& spec = w.weight_point->spec();
+    table.add_row({w.layer,
+                   !spec            ? "float"
+                   : spec->scaled() ? spec->format.str() + " x " + format_general(spec->scale, 6)
+                                    : spec->format.str(),
                    std::to_string(w.weight.numel()),
                    std::to_string(changed) + " (" +
                        format_percent(static_cast<double>(changed) / static_cast<double>(w.weight.numel()), 1) + ")",

@@ -90,6 +90,21 @@ TEST(Export, ResidualNetworkAgreesEverywhere) {
   expect_consumers_agree(net, run, test);
 }
 
+// A scaled grid (eq. (9) of docs/number-system.md) has no fixed-point form: export names the layer.
+TEST(Export, RefusesScaledGrids) {
+  const auto config = ExperimentConfig::parse("name: tiny\nseed: 3\n", "tiny.yaml", {"model.arch=mlp"});
+  for (const char* entry : {"W: {format: s2.0, scale: 0.3}", "A: {format: u2.0, scale: 0.5}"}) {
+    const auto plan = PrecisionPlan::parse(std::string(kPlan) + "layers:\n  fc1:\n    " + entry + "\n", "plan.yaml");
+    Network net = build_network(config, plan);
+    try {
+      export_network(*net, config, config.input_shape());
+      ADD_FAILURE() << "exported " << entry;
+    } catch (const std::runtime_error& e) {
+      EXPECT_NE(std::string(e.what()).find("export: layer fc1"), std::string::npos) << e.what();
+    }
+  }
+}
+
 TEST(Export, CommandLineAndNumpyProgram) {
   if (!testing_support::have_fashion_mnist()) GTEST_SKIP() << "dataset-fashion-mnist is not installed";
   TempDir tmp;

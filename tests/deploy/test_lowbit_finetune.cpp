@@ -78,24 +78,35 @@ TEST(LowbitFinetune, TheStartNetworkComputesWhatTheFloatNetworkComputes) {
   EXPECT_LT((y - y_ft).abs().max().item<double>(), 1e-4 * (1 + y.abs().max().item<double>()));
 }
 
-TEST(LowbitFinetune, GridsBecomeAPlanOfFixedPointFormats) {
-  std::map<std::string, TrainedGrid> grids{{"conv1", {5, 2}}, {"fc2", {7, std::nullopt}}};
-  const PrecisionPlan plan = grids_plan(grids, {{"conv1", 3}, {"fc2", 4}}, 3);
+TEST(LowbitFinetune, GridsBecomeAPlanOfFixedPointOrScaledFormats) {
+  std::map<std::string, TrainedGrid> grids{
+      {"conv1", {0.03125, 0.25}}, {"conv2", {0.0371, 0.3}}, {"fc2", {std::ldexp(1.0, -7), std::nullopt}}};
+  const PrecisionPlan plan = grids_plan(grids, {{"conv1", 3}, {"conv2", 2}, {"fc2", 4}}, 3);
   const std::string yaml = plan.to_yaml();
   EXPECT_NE(yaml.find("W: s3.5"), std::string::npos) << yaml;
   EXPECT_NE(yaml.find("A: u3.2"), std::string::npos) << yaml;
   EXPECT_NE(yaml.find("W: s4.7"), std::string::npos) << yaml;
   EXPECT_EQ(yaml.find("GW"), std::string::npos) << yaml; // gradients stay in float
+  // Steps that are not powers of two: integer codes times the step, which reads back exactly.
+  const auto w2 = plan.resolve("conv2", TensorClass::kWeight), a2 = plan.resolve("conv2", TensorClass::kActivation);
+  ASSERT_TRUE(w2 && a2);
+  EXPECT_EQ(w2->format, Format(2, 0, true));
+  EXPECT_EQ(w2->scale, 0.0371);
+  EXPECT_EQ(a2->format, Format(3, 0, false));
+  EXPECT_EQ(a2->scale, 0.3);
+  EXPECT_EQ(PrecisionPlan::parse(yaml, "round trip").to_yaml(), yaml);
 }
 
-class LowbitFinetuneRun : public ::testing::Test {
+/// Fine-tuning in one mode: shift-clip at 3 bits (power-of-two grids) or float-scale at 2 (scaled grids).
+class LowbitFinetuneRun : public ::testing::TestWithParam<std::pair<LowbitMode, int>> {
  protected:
   void SetUp() override {
     if (!testing_support::have_fashion_mnist()) GTEST_SKIP() << "dataset-fashion-mnist is not installed";
   }
 };
 
-TEST_F(LowbitFinetuneRun, TheArtifactIsWhatTrainingSimulated) {
+TEST_P(LowbitFinetuneRun, TheArtifactIsWhatTrainingSimulated) {
+  const auto [mode, bits] = GetParam();
   TempDir tmp;
   TrainerOptions t;
   t.config = tiny_config("cnn");
@@ -109,23 +120,32 @@ TEST_F(LowbitFinetuneRun, TheArtifactIsWhatTrainingSimulated) {
   o.run_dir = tmp / "ft";
   o.quiet = true;
   LowbitOptions conversion;
-  conversion.with_mode(LowbitMode::kShiftClip).with_bits(3).with_calibration_images(200);
+  conversion.with_mode(mode).with_bits(bits).with_calibration_images(200);
   const FinetunedNetwork f =
       finetune_lowbit(float_layers(*float_run.network), float_run.config, data.train, conversion, o);
   for (const char* file : {"config.yaml", "plan.yaml", "metrics.jsonl", "checkpoint.pt"})
     EXPECT_TRUE(std::filesystem::exists(std::filesystem::path(tmp / "ft") / file)) << file;
   ASSERT_EQ(f.metrics.size(), 1u);
+  // The trained weights lie on their grids: integer multiples of the step, within the codes' range.
+  for (const auto& l : f.layers) {
+    if (!l.weighted()) continue;
+    const auto codes = l.weight / f.grids.at(l.name).weight_step;
+    EXPECT_LT((codes - codes.round()).abs().max().item<double>(), 1e-3) << l.name;
+  }
 
   LowbitOptions fixed = conversion;
   fixed.trained_grids = f.grids;
   fixed.with_correction(Correction::kNone);
   const LowbitConversion c = convert_to_lowbit(f.layers, f.config, data.train, fixed);
-  // Every layer on its trained grid: the artifact's weight formats are the plan's shifted by the input's.
+  // Every layer on its trained grid: the artifact's weight steps are the plan's times the input's.
+  bool any_scaled = false;
   for (const auto& r : c.layers) {
-    EXPECT_DOUBLE_EQ(r.weight_step_min, std::ldexp(r.input_step, -f.grids.at(r.name).weight_frac)) << r.name;
-    if (f.grids.at(r.name).activation_frac)
-      EXPECT_DOUBLE_EQ(r.activation_step_min, std::ldexp(1.0, -*f.grids.at(r.name).activation_frac)) << r.name;
+    const TrainedGrid& g = f.grids.at(r.name);
+    EXPECT_DOUBLE_EQ(r.weight_step_min, r.input_step * g.weight_step) << r.name;
+    if (g.activation_step) EXPECT_DOUBLE_EQ(r.activation_step_min, *g.activation_step) << r.name;
+    any_scaled |= !exact_log2(g.weight_step).has_value();
   }
+  EXPECT_EQ(any_scaled, mode == LowbitMode::kFloatScale);
   InferenceOptions inference;
   inference.check = true;
   inference.quiet = true;
@@ -134,6 +154,13 @@ TEST_F(LowbitFinetuneRun, TheArtifactIsWhatTrainingSimulated) {
   // Only the 8-bit input and the biases' rounding separate the two: a prediction or two of 200 at most.
   EXPECT_NEAR(r.accuracy(), f.metrics.back().test_acc, 0.011);
 }
+
+INSTANTIATE_TEST_SUITE_P(Modes, LowbitFinetuneRun,
+                         ::testing::Values(std::make_pair(LowbitMode::kShiftClip, 3),
+                                           std::make_pair(LowbitMode::kFloatScale, 2)),
+                         [](const auto& info) {
+                           return info.param.first == LowbitMode::kShiftClip ? "ShiftClip3" : "FloatScale2";
+                         });
 
 } // namespace
 } // namespace fxnn::lowbit

@@ -83,6 +83,34 @@ TEST(PrecisionPlan, ErrorsNameTheFileKeyAndValue) {
   EXPECT_NE(error_of("defaults:\n  W: [s8.7\n").find("plan.yaml:"), std::string::npos); // YAML syntax error with a line
 }
 
+TEST(PrecisionPlan, ScaledEntriesReadBackExactly) {
+  const auto plan = PrecisionPlan::parse(
+      "defaults:\n  W: {format: s2.0, scale: 0.037109375123}\n  A: {format: u2.0, scale: 0.3, rounding: floor}\n",
+      "plan.yaml");
+  const auto w = plan.resolve("fc1", TensorClass::kWeight), a = plan.resolve("fc1", TensorClass::kActivation);
+  ASSERT_TRUE(w && a);
+  EXPECT_EQ(w->scale, 0.037109375123);
+  EXPECT_EQ(a->scale, 0.3);
+  EXPECT_EQ(a->rounding, Rounding::kFloor);
+  const auto again = PrecisionPlan::parse(plan.to_yaml(), "again.yaml");
+  EXPECT_EQ(*again.resolve("fc1", TensorClass::kWeight), *w);
+  EXPECT_EQ(*again.resolve("fc1", TensorClass::kActivation), *a);
+  EXPECT_EQ(again.to_yaml(), plan.to_yaml());
+  EXPECT_NE(
+      error_of("defaults:\n  W: {format: s2.0, scale: -1}\n").find("plan.yaml: defaults.W.scale: must be a positive"),
+      std::string::npos);
+  EXPECT_NE(
+      error_of("defaults:\n  W: {format: s2.0, scale: .nan}\n").find("defaults.W.scale: expected a finite number"),
+      std::string::npos);
+  EXPECT_NE(error_of("defaults:\n  GA: {format: s8.7, scale: 0.5}\n").find("defaults.GA.scale: only W and A"),
+            std::string::npos);
+  EXPECT_NE(
+      error_of("defaults:\n  W: {format: s8.auto, scale: 0.5}\n").find("defaults.W: an auto range takes no scale"),
+      std::string::npos);
+  EXPECT_NE(error_of("defaults:\n  W: {format: float, scale: 0.5}\n").find("defaults.W: a float entry takes no scale"),
+            std::string::npos);
+}
+
 TEST(PrecisionPlan, LayerPatternsAreWrittenBackAsTheSameKeys) {
   // Quotes and backslashes are escaped in the written key; control and non-ASCII bytes are refused.
   const auto plan = PrecisionPlan::parse("layers:\n  'a\"b\\\\c#*':\n    W: s8.7\n", "plan.yaml");

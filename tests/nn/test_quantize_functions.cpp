@@ -32,6 +32,21 @@ TEST(ForwardQuantize, BackwardIsStraightThroughInsideTheClippingRange) {
   EXPECT_TRUE(torch::equal(x.grad(), values({0.0f, 2.0f, 3.0f, 4.0f, 5.0f, 0.0f, 0.0f})));
 }
 
+// A scaled spec (the float-step grids of low-bit fine-tuning): the format's codes times the scale,
+// and the straight-through mask over [scale min, scale max].
+TEST(ForwardQuantize, ScaledGridIsTheFormatsCodesTimesTheScale) {
+  auto p = c10::make_intrusive<QuantPoint>("layer", TensorClass::kWeight);
+  p->set_spec(QuantizerSpec{Format::parse("s2.0"), Rounding::kNearest, 0.3});
+  auto x = values({-1.0f, -0.46f, -0.44f, 0.1f, 0.16f, 0.5f}).requires_grad_(true);
+  const auto y = quantize_forward(x, p);
+  // x / 0.3 = -3.3, -1.53, -1.47, 0.33, 0.53, 1.67 -> codes -2 (saturated), -2, -1, 0, 1, 1 (saturated).
+  EXPECT_TRUE(torch::equal(y, values({-2.0f, -2.0f, -1.0f, 0.0f, 1.0f, 1.0f}).mul_(0.3)));
+  EXPECT_NEAR(p->saturation_rate(), 2.0 / 6.0, 1e-12);
+  y.backward(values({1.0f, 2.0f, 3.0f, 4.0f, 5.0f, 6.0f}));
+  // [min, max] = [-0.6, 0.3]: -1 and 0.5 get no gradient.
+  EXPECT_TRUE(torch::equal(x.grad(), values({0.0f, 2.0f, 3.0f, 4.0f, 5.0f, 0.0f})));
+}
+
 TEST(ForwardQuantize, FloatPointIsIdentity) {
   auto p = c10::make_intrusive<QuantPoint>("layer", TensorClass::kActivation);
   auto x = values({0.1234f, -7.0f});
@@ -96,6 +111,25 @@ TEST(TensorQuantizer, TensorOpPathEqualsKernelPath) {
       EXPECT_EQ(kernel.saturation.below, ops.saturation.below);
       EXPECT_EQ(kernel.saturation.above, ops.saturation.above);
     }
+}
+
+TEST(TensorQuantizer, ScaledSpecsAgreeOnEveryPath) {
+  torch::manual_seed(6);
+  const auto x = torch::randn({500, 9});
+  for (const char* f : {"s2.0", "u3.0", "s4.2"}) {
+    const QuantizerSpec spec{Format::parse(f), Rounding::kNearest, 0.0371};
+    const auto kernel = quantize_tensor(x, spec, 0);
+    const auto ops = quantize_tensor_ops(x, spec);
+    auto in_place = x.clone();
+    const auto into = quantize_tensor_into(in_place, in_place, spec, 0);
+    EXPECT_TRUE(torch::equal(kernel.values, ops.values)) << f;
+    EXPECT_TRUE(torch::equal(kernel.values, into.values)) << f;
+    EXPECT_EQ(kernel.saturation.above, ops.saturation.above) << f;
+    EXPECT_DOUBLE_EQ(kernel.max(), 0.0371 * spec.format.max()) << f;
+    // The values are the format's grid of x / scale, times the scale.
+    const QuantizerSpec unit{Format::parse(f)};
+    EXPECT_TRUE(torch::equal(kernel.values, quantize_tensor(x / 0.0371, unit, 0).values.mul_(0.0371))) << f;
+  }
 }
 
 TEST(TensorQuantizer, NonContiguousInputsAreQuantizedLikeContiguousOnes) {

@@ -39,6 +39,20 @@ TEST(FixedPointSGD, UpdateMatchesHandComputation) {
   EXPECT_EQ(sgd.steps(), 1);
 }
 
+// Weights on a scaled grid (low-bit fine-tuning) take the general update path: W = 0.3 Q_s2.0(acc / 0.3).
+TEST(FixedPointSGD, ScaledWeightGridHoldsTheWeights) {
+  OneWeight w({0.2f, -0.7f, 0.9f}, "s2.0", "float", "s24.20");
+  w.quantization.weight_point->set_spec(QuantizerSpec{Format::parse("s2.0"), Rounding::kNearest, 0.3});
+  FixedPointSGD sgd({w.quantization}, {}, FixedPointSGDOptions(0.1));
+  sgd.initialize_accumulators();
+  // 0.2 / 0.3 = 0.67 -> 1; -0.7 / 0.3 = -2.3 -> -2; 0.9 / 0.3 = 3 -> 1 (saturated).
+  EXPECT_TRUE(torch::equal(w.weight, torch::tensor({1.0f, -2.0f, 1.0f}).mul_(0.3)));
+  w.set_grad({2.0f, 0.0f, 0.0f});
+  sgd.step();
+  // acc 0.2 - 0.2 = 0 -> code 0.
+  EXPECT_TRUE(torch::equal(w.weight, torch::tensor({0.0f, -2.0f, 1.0f}).mul_(0.3)));
+}
+
 TEST(FixedPointSGD, AccumulatorTooShortSwampsSmallUpdates) {
   OneWeight w({0.5f}, "s8.7", "float", "s8.7");
   FixedPointSGD sgd({w.quantization}, {}, FixedPointSGDOptions(0.01));

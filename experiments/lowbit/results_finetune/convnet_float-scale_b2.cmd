@@ -1,1 +1,1 @@
-runs/bin/fxnn_ft3 lowbit --checkpoint runs/cifar10_convnet/fl/checkpoint.pt --config runs/cifar10_convnet/fl/config.yaml --mode float-scale --bits 2 --out runs/lowbit/finetune_lr003/convnet/float-scale_b2 --json runs/lowbit/finetune_lr003/convnet/float-scale_b2.json --threads 1 --quiet --force
+runs/bin/fxnn_ft3 lowbit --checkpoint runs/cifar10_convnet/fl/checkpoint.pt --config runs/cifar10_convnet/fl/config.yaml --mode float-scale --bits 2 --out runs/lowbit/finetune/convnet/float-scale_b2 --json runs/lowbit/finetune/convnet/float-scale_b2.json --threads 1 --quiet --force

@@ -14,9 +14,14 @@ struct TensorQuantization {
   torch::Tensor values;       // quantized values, same dtype/shape/device as the input
   Format format;              // the format actually used (auto ranges resolved from max|x|)
   SaturationCount saturation; // inputs clamped at each end
+  double scale = 1.0;         // the spec's scale: values = scale * codes * step
+
+  double min() const { return scale * format.min(); } // the clipping range of the values
+  double max() const { return scale * format.max(); }
 };
 
 /// Resolves an `auto` range from the tensor's max |x| (eq. (4) of docs/number-system.md) and quantizes.
+/// A scaled spec quantizes x / scale and multiplies the values back (docs/number-system.md section 5).
 /// CPU float/double tensors go through the fused kernel of core; any other device through the
 /// device-agnostic tensor-op path below, which computes the same values.
 TensorQuantization quantize_tensor(const torch::Tensor& x, const QuantizerSpec& spec, uint64_t seed);

@@ -1,5 +1,6 @@
 #pragma once
-// What one quantization point does: a format and a rounding mode.
+// What one quantization point does: a format, a rounding mode and, for grids that are not powers of
+// two, a scale.
 
 #include "fxnn/core/format.h"
 #include "fxnn/core/rounding.h"
@@ -9,8 +10,15 @@ namespace fxnn {
 struct QuantizerSpec {
   Format format;
   Rounding rounding = Rounding::kNearest;
+  /// The grid is `scale` times the format's: Q(x) = scale * Q_format(x / scale) (docs/number-system.md
+  /// section 5). 1 for fixed point; another positive value for the float-step grids of low-bit
+  /// fine-tuning (weights and activations only, see docs/precision-plan.md).
+  double scale = 1.0;
 
-  bool operator==(const QuantizerSpec& o) const { return format == o.format && rounding == o.rounding; }
+  bool scaled() const { return scale != 1.0; }
+  bool operator==(const QuantizerSpec& o) const {
+    return format == o.format && rounding == o.rounding && scale == o.scale;
+  }
   bool operator!=(const QuantizerSpec& o) const { return !(*this == o); }
 };
 

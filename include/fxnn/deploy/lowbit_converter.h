@@ -47,12 +47,13 @@ std::string to_string(Correction correction);
 inline constexpr int kMinBits = 2;
 inline constexpr int kMaxBits = 8;
 
-/// The power-of-two grids a layer was trained on (`fxnn lowbit --finetune`, docs/lowbit.md section 7):
-/// weights (batch norm folded, in the units of the float network) with step 2^-weight_frac and the
-/// two's-complement codes of their bits; hidden activations with step 2^-activation_frac.
+/// The grids a layer was trained on (`fxnn lowbit --finetune`, docs/lowbit.md section 7): weights
+/// (batch norm folded, in the units of the float network) on multiples of `weight_step` with the
+/// two's-complement codes of their bits, hidden activations on multiples of `activation_step`.
+/// Powers of two in shift-clip mode; any positive steps in float-scale mode.
 struct TrainedGrid {
-  int weight_frac = 0;
-  std::optional<int> activation_frac; // none: the logits
+  double weight_step = 1;
+  std::optional<double> activation_step; // none: the logits
 };
 
 struct LowbitOptions {

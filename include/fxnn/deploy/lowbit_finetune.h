@@ -1,7 +1,7 @@
 #pragma once
 // Low-bit fine-tuning (docs/lowbit.md section 7): a float-trained network trained a few more epochs by
-// the fixed-point engine with its weights and hidden activations on exactly the power-of-two grids
-// that the integer network will use, so that the converter starts from weights that already work
+// the fixed-point engine with its weights and hidden activations on exactly the grids that the
+// integer network will use, so that the converter starts from weights that already work
 // on them. The grids are a precision plan; the run is an ordinary training run directory.
 
 #include <cstdint>
@@ -46,8 +46,8 @@ std::vector<FloatLayer> finetune_start(const std::vector<FloatLayer>& float_netw
 /// without batch norm).
 void load_layers(NetworkImpl& network, const std::vector<FloatLayer>& layers);
 
-/// The grids as a plan: per layer W: s<B>.<weight_frac> and, for hidden layers, A: u<B>.<activation_frac>;
-/// every other tensor stays in float. `weight_bits` per layer.
+/// The grids as a plan: per layer W: s<B>.<F> for a step 2^-F, else {format: s<B>.0, scale: step}, and
+/// the same for the hidden layers' A in u<B>; every other tensor stays in float. `weight_bits` per layer.
 PrecisionPlan grids_plan(const std::map<std::string, TrainedGrid>& grids, const std::map<std::string, int>& weight_bits,
                          int activation_bits);
 
@@ -58,7 +58,7 @@ struct FinetunedNetwork {
   std::vector<EpochMetrics> metrics;        // every epoch of the run
 };
 
-/// Chooses the grids (the converter's shift-clip steps for the start network), writes them as the
+/// Chooses the grids (the converter's steps for the start network in the conversion's mode), writes them as the
 /// run's plan and trains. `float_network` are the float network's layers (float_layers()), `float_config` its
 /// config. Throws what check_finetune throws.
 FinetunedNetwork finetune_lowbit(const std::vector<FloatLayer>& float_network, const ExperimentConfig& float_config,
