@@ -13,6 +13,7 @@
 
 #include "commands.h"
 #include "fxnn/core/blas_kernels.h"
+#include "fxnn/version.h"
 
 namespace {
 
@@ -43,7 +44,8 @@ int main(int argc, char** argv) {
   app.failure_message(
       [](const CLI::App*, const CLI::Error& e) { return "fxnn: error: " + std::string(e.what()) + " (see --help)\n"; });
   // The BLAS kernels matter for speed (include/fxnn/core/blas_kernels.h), so the version names them.
-  app.set_version_flag("--version", "fxnn 0.1.0 (BLAS kernels: " + fxnn::blas_core_in_use() + ")");
+  app.set_version_flag("--version",
+                       std::string("fxnn ") + fxnn::kVersion + " (BLAS kernels: " + fxnn::blas_core_in_use() + ")");
   // Logs and progress go to stderr; stdout carries results (tables, JSON) that scripts read.
   spdlog::set_default_logger(spdlog::stderr_color_mt("fxnn"));
   spdlog::set_pattern("[%H:%M:%S] %v");

@@ -1,1 +1,1 @@
-runs/bin/fxnn_ft3 lowbit --checkpoint runs/fashion_mnist_cnn/fl/checkpoint.pt --config runs/fashion_mnist_cnn/fl/config.yaml --mode float-scale --bits 2 --out runs/lowbit/finetune_lr003/cnn/float-scale_b2 --json runs/lowbit/finetune_lr003/cnn/float-scale_b2.json --threads 1 --quiet --force
+runs/bin/fxnn_ft2 lowbit --checkpoint runs/fashion_mnist_cnn/fl/checkpoint.pt --config runs/fashion_mnist_cnn/fl/config.yaml --mode float-scale --bits 2 --out runs/lowbit/finetune/cnn/float-scale_b2 --json runs/lowbit/finetune/cnn/float-scale_b2.json --threads 1 --quiet --force
