@@ -9,6 +9,7 @@ include(GNUInstallDirs)
 include(CMakePackageConfigHelpers)
 
 set(FXNN_INSTALL_CMAKEDIR ${CMAKE_INSTALL_LIBDIR}/cmake/fxnn)
+set(FXNN_INSTALL_PYTHONDIR ${CMAKE_INSTALL_LIBDIR}/python3/dist-packages)
 configure_file(${PROJECT_SOURCE_DIR}/cmake/version.h.in ${PROJECT_BINARY_DIR}/generated/fxnn/version.h @ONLY)
 
 # A library's public headers: the source tree when fxnn is built, the installed include directory
@@ -41,6 +42,10 @@ function(fxnn_install_package)
     set_target_properties(fxnn_torch PROPERTIES EXPORT_NAME torch)
     fxnn_install_export(fxnnTorchTargets fxnn_data fxnn_torch)
     install(TARGETS fxnn RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR})
+    # The Python package (docs/python.md) with its operator library inside: PYTHONPATH=DIR/lib/python3/dist-packages.
+    install(DIRECTORY ${PROJECT_SOURCE_DIR}/python/fxnn DESTINATION ${FXNN_INSTALL_PYTHONDIR}
+            FILES_MATCHING PATTERN "*.py")
+    install(TARGETS fxnn_ops LIBRARY DESTINATION ${FXNN_INSTALL_PYTHONDIR}/fxnn/_lib)
   endif()
   install(DIRECTORY ${PROJECT_SOURCE_DIR}/include/fxnn DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
   install(FILES ${PROJECT_BINARY_DIR}/generated/fxnn/version.h DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}/fxnn)

@@ -243,3 +243,12 @@ set(FXNN_DEPLOY_READER_TEST_SOURCES
 set(FXNN_FUZZ_REGRESSION_TEST_SOURCES
   fuzz/test_fuzz_regressions.cpp
 )
+
+# The operators for Python (libfxnn_ops.so) and the quantizer sources they run on.
+set(FXNN_OPS_SOURCES
+  python/csrc/fxnn_ops.cpp
+  src/autograd/tensor_quantizer.cpp
+  src/core/format.cpp
+  src/core/rounding.cpp
+  src/core/quantize_kernels.cpp
+)

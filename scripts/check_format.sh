@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Fails, naming each file, when a C++ file of include/, src/, tests/, fuzz/ or examples/ differs from what
+# Fails, naming each file, when a C++ file of include/, src/, tests/, fuzz/, examples/ or python/ differs from what
 # clang-format makes of it with the repository's .clang-format. Run by the test suite (CTest `format`).
 # Fix a finding with: clang-format-14 -i FILE
 # Usage: scripts/check_format.sh [ROOT]
@@ -14,7 +14,7 @@ while IFS= read -r -d '' file; do
     echo "$file: not formatted (clang-format-14 -i $file)"
     bad=$((bad + 1))
   fi
-done < <(find include src tests fuzz examples -type f \( -name '*.cpp' -o -name '*.h' \) -print0 | sort -z)
+done < <(find include src tests fuzz examples python -type f \( -name '*.cpp' -o -name '*.h' \) -print0 | sort -z)
 if [[ $bad -gt 0 ]]; then
   echo "check_format: $bad file(s) not formatted"
   exit 1

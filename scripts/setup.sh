@@ -17,6 +17,7 @@ PACKAGES=(
   libonnx-dev libprotobuf-dev libboost-dev  # synthesis: ONNX import, exact rationals (cpp_rational)
   python3-matplotlib python3-numpy          # plots and the numpy reader
   python3-onnx                              # the ONNX checker and the QONNX evaluator of the export tests
+  python3-torch python3-yaml                # the Python package (python/): the same LibTorch 1.13.1 build
   clang-14 libclang-rt-14-dev               # fuzzing: libFuzzer, AddressSanitizer, UBSan (scripts/fuzz.sh)
   clang-format-14 clang-tidy-14             # the layout (.clang-format) and lint (.clang-tidy) checks of the test suite
 )

@@ -54,4 +54,10 @@ if cmake -S "$tmp/want" -B "$tmp/want/later" -DWANT="$major.$((minor + 1))" -DCM
   echo "find_package(fxnn $major.$((minor + 1))) accepted version $version"
   exit 1
 fi
+# The Python package from the install: its operators come from the library installed inside it.
+if /usr/bin/python3 -c "import torch, yaml" 2> /dev/null; then
+  python_version=$(cd "$tmp" && PYTHONPATH="$prefix/lib/python3/dist-packages" /usr/bin/python3 -c \
+    "import fxnn, torch; print(fxnn.__version__, fxnn._library.library_path().startswith('$prefix'))")
+  test "$python_version" = "$version True"
+fi
 echo "installed package: OK (fxnn $version)"
