@@ -15,6 +15,7 @@ _library.load()
 import torch  # noqa: E402
 
 from .formats import Format  # noqa: E402
+from .network_folder import export_folder, read_folder  # noqa: E402
 from .nn import GradientPoint, QActivation, WeightPoints, attach  # noqa: E402
 from .optim import FixedPointSGD  # noqa: E402
 from .plan import PlanError, PrecisionPlan  # noqa: E402

@@ -228,6 +228,60 @@ class FixedPointTraining(unittest.TestCase):
             fxnn.attach(model, plan)
 
 
+class NetworkFolder(unittest.TestCase):
+    """export_folder on a small CNN (conv, batch norm, pooling, dense): the folder is read by the strict
+    numpy reader of the format (scripts/fxnn_infer.py), whose predictions are the PyTorch model's."""
+
+    def model(self):
+        torch.manual_seed(4)
+        m = torch.nn.Sequential()
+        m.add_module("conv1", torch.nn.Conv2d(1, 4, 3, padding=1, bias=False))
+        m.add_module("bn1", torch.nn.BatchNorm2d(4))
+        m.add_module("act1", fxnn.QActivation("conv1"))
+        m.add_module("pool", torch.nn.MaxPool2d(2))
+        m.add_module("flatten", torch.nn.Flatten())
+        m.add_module("fc", torch.nn.Linear(4 * 4 * 4, 5))
+        m.add_module("logits", fxnn.GradientPoint("fc"))
+        return m
+
+    def test_a_cnn_exports_and_runs_in_the_numpy_reader(self):
+        import subprocess
+        import tempfile
+        m = self.model()
+        plan = fxnn.PrecisionPlan.load(os.path.join(SOURCE, "configs", "plans", "uniform8.yaml"))
+        weights = fxnn.attach(m, plan)
+        fxnn.FixedPointSGD(m, weights, lr=0.1)  # puts the weights on their grid
+        with torch.no_grad():  # batch norm statistics as after training
+            m.bn1.running_mean.uniform_(-0.2, 0.2)
+            m.bn1.running_var.uniform_(0.5, 2.0)
+        m.eval()
+        pixels = np.random.default_rng(0).integers(0, 256, size=(300, 1, 8, 8), dtype=np.uint8)
+        x = (torch.from_numpy(pixels.astype(np.float32)) / 255.0 - 0.5) / 0.25
+        with tempfile.TemporaryDirectory() as tmp:
+            folder = os.path.join(tmp, "net")
+            fxnn.export_folder(m, weights, folder, [1, 8, 8], [0.5], [0.25], name="tiny_cnn")
+            back = fxnn.read_folder(folder)
+            self.assertEqual([n["op"] for n in back["nodes"]], ["rescale", "conv2d", "maxpool", "flatten", "dense"])
+            w = back["nodes"][1]["weight"]["data"]
+            self.assertTrue(np.array_equal(w, (m.conv1.weight.detach().double() * 128).round().long().numpy()))
+            np.save(os.path.join(tmp, "x.npy"), pixels)
+            subprocess.run([sys.executable, os.path.join(SOURCE, "scripts", "fxnn_infer.py"), "--model", folder,
+                            "--input", os.path.join(tmp, "x.npy"), "--predictions", os.path.join(tmp, "p.npy")],
+                           check=True, capture_output=True)
+            predicted = np.load(os.path.join(tmp, "p.npy"))
+            with torch.no_grad():
+                expected = m(x).argmax(1).numpy()
+            self.assertGreaterEqual((predicted == expected).mean(), 0.97)
+            with self.assertRaisesRegex(FileExistsError, "exists"):
+                fxnn.export_folder(m, weights, folder, [1, 8, 8], [0.5], [0.25])
+
+    def test_float_weights_have_no_integer_form(self):
+        m = self.model()
+        weights = fxnn.attach(m, fxnn.PrecisionPlan.parse("defaults:\n  A: u8.7\n", "p.yaml"))
+        with self.assertRaisesRegex(ValueError, "export: layer conv1: its weights need a fixed format"):
+            fxnn.export_folder(m, weights, "/nonexistent/never_written", [1, 8, 8])
+
+
 class Version(unittest.TestCase):
     def test_the_package_version_is_the_projects(self):
         with open(os.path.join(SOURCE, "CMakeLists.txt")) as f:
