@@ -75,7 +75,7 @@ def main():
     p.add_argument("--out", required=True)
     p.add_argument("--epochs", type=int, default=3)
     p.add_argument("--lr", type=float, default=0.1)
-    p.add_argument("--milestones", type=int, nargs="*", default=[])
+    p.add_argument("--milestones", type=int, nargs="*", default=[], help="epochs from which the lr is a tenth")
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--hidden", type=int, nargs="+", default=[512, 512])
     p.add_argument("--train-limit", type=int, default=0)
@@ -94,7 +94,7 @@ def main():
     history = []
     generator = torch.Generator().manual_seed(a.seed)
     for epoch in range(1, a.epochs + 1):
-        sgd.lr = a.lr * 0.1 ** sum(epoch > m for m in a.milestones)
+        sgd.lr = a.lr * 0.1 ** sum(epoch >= m for m in a.milestones)  # as fxnn: from epoch m on
         start = time.time()
         order = torch.randperm(len(y_train), generator=generator)
         for i in range(0, len(order), a.batch):
