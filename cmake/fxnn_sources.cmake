@@ -91,6 +91,7 @@ set(FXNN_DATA_SOURCES
 )
 set(FXNN_TORCH_SOURCES
   src/autograd/tensor_quantizer.cpp
+  src/autograd/learned_scale.cpp
   src/nn/quantize_functions.cpp
   src/nn/tensor_class.cpp
   src/nn/quant_point.cpp

@@ -19,7 +19,7 @@ def _entry(value, where, rounding, tensor_class):
     """One entry: "s8.7", "float", or {format: ..., rounding: ..., scale: ...}."""
     scale = 1.0
     if isinstance(value, dict):
-        unknown = set(value) - {"format", "rounding", "scale"}
+        unknown = set(value) - {"format", "rounding", "scale", "learn"}
         if unknown:
             raise PlanError(f"{where}.{sorted(unknown)[0]}: unknown key")
         if "format" not in value:
@@ -32,6 +32,10 @@ def _entry(value, where, rounding, tensor_class):
             raise PlanError(f"{where}.scale: must be a positive finite number")
         if scale != 1.0 and tensor_class not in ("W", "A"):
             raise PlanError(f"{where}.scale: only W and A take a scale")
+        if value.get("learn", False):
+            if tensor_class not in ("W", "A"):
+                raise PlanError(f"{where}.learn: only W and A take a learned scale")
+            raise PlanError(f"{where}.learn: learned scales are trained by fxnn's C++ engine, not by the Python package")
         value = value["format"]
     if not isinstance(value, str):
         raise PlanError(f"{where}: expected a format such as s8.7, float, or {{format: ..., rounding: ...}}")

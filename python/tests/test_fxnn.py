@@ -176,7 +176,9 @@ class Plans(unittest.TestCase):
         for text, message in (("defaults:\n  W: s8.x\n", "p.yaml: defaults.W: bad fixed-point format 's8.x'"),
                               ("defaults:\n  Q: s8.7\n", "p.yaml: defaults.Q: unknown tensor class 'Q'"),
                               ("defaultz: {}\n", "p.yaml: defaultz: unknown key"),
-                              ("defaults:\n  GA: {format: s8.7, scale: 0.5}\n", "defaults.GA.scale: only W and A")):
+                              ("defaults:\n  GA: {format: s8.7, scale: 0.5}\n", "defaults.GA.scale: only W and A"),
+                              ("defaults:\n  A: {format: u2.0, scale: 0.5, learn: true}\n",
+                               "defaults.A.learn: learned scales are trained by fxnn's C\\+\\+ engine")):
             with self.subTest(text=text):
                 with self.assertRaisesRegex(fxnn.PlanError, message):
                     fxnn.PrecisionPlan.parse(text, "p.yaml")

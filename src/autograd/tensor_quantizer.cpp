@@ -25,6 +25,7 @@ double tensor_max_abs(const torch::Tensor& x) {
 QuantizerSpec unit_spec(const QuantizerSpec& spec) {
   QuantizerSpec unit = spec;
   unit.scale = 1.0;
+  unit.learned = false; // the grid of x / scale is the format's own
   return unit;
 }
 

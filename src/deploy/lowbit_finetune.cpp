@@ -31,11 +31,13 @@ class LayerFinder : public ModuleVisitor {
   std::map<std::string, WeightedLayer> layers;
 };
 
-/// A grid step as a plan entry: the format sB.F / uB.F when the step is 2^-F, else B-bit integer codes
-/// (F = 0) scaled by the step.
-std::string grid_entry(int bits, bool is_signed, double step) {
-  if (const std::optional<int> e = exact_log2(step)) return Format(bits, -*e, is_signed).str();
-  return "{format: " + Format(bits, 0, is_signed).str() + ", scale: " + format_printf("%.17g", step) + "}";
+/// A grid step as a plan entry: the format sB.F / uB.F when the step is a fixed 2^-F, else B-bit integer
+/// codes (F = 0) scaled by the step, which training moves when it is learned.
+std::string grid_entry(int bits, bool is_signed, double step, bool learned) {
+  const std::optional<int> e = exact_log2(step);
+  if (e && !learned) return Format(bits, -*e, is_signed).str();
+  return "{format: " + Format(bits, 0, is_signed).str() + ", scale: " + format_printf("%.17g", step) +
+         (learned ? ", learn: true}" : "}");
 }
 
 } // namespace
@@ -109,14 +111,14 @@ void load_layers(NetworkImpl& network, const std::vector<FloatLayer>& layers) {
 }
 
 PrecisionPlan grids_plan(const std::map<std::string, TrainedGrid>& grids, const std::map<std::string, int>& weight_bits,
-                         int activation_bits) {
+                         int activation_bits, bool learned) {
   std::string yaml =
       "# The grids of `fxnn lowbit --finetune` (docs/lowbit.md section 7): weights and hidden activations on\n"
       "# the integer network's steps; gradients and weight accumulators in float.\n"
       "version: 1\nrounding: nearest\nlayers:\n";
   for (const auto& [name, g] : grids) {
-    yaml += "  \"" + name + "\":\n    W: " + grid_entry(weight_bits.at(name), true, g.weight_step) + "\n";
-    if (g.activation_step) yaml += "    A: " + grid_entry(activation_bits, false, *g.activation_step) + "\n";
+    yaml += "  \"" + name + "\":\n    W: " + grid_entry(weight_bits.at(name), true, g.weight_step, learned) + "\n";
+    if (g.activation_step) yaml += "    A: " + grid_entry(activation_bits, false, *g.activation_step, learned) + "\n";
   }
   return PrecisionPlan::parse(yaml, "fxnn lowbit --finetune grids");
 }
@@ -147,7 +149,8 @@ FinetunedNetwork finetune_lowbit(const std::vector<FloatLayer>& float_network, c
 
   TrainerOptions t;
   t.config = result.config;
-  t.plan = grids_plan(result.grids, weight_bits, conversion.bits);
+  // float-scale learns its steps (any positive step is its to take); shift-clip keeps its powers of two.
+  t.plan = grids_plan(result.grids, weight_bits, conversion.bits, conversion.mode == LowbitMode::kFloatScale);
   t.out_dir = options.run_dir;
   t.resume = options.resume;
   t.quiet = options.quiet;
@@ -164,6 +167,14 @@ FinetunedNetwork finetune_lowbit(const std::vector<FloatLayer>& float_network, c
   }
   trained->eval();
   result.layers = float_layers(*trained);
+  // Learned steps: the grids are where training left them.
+  for (const auto& point : trainer.network().quant_points()) {
+    const auto& spec = point->spec();
+    if (!spec || !spec->learned) continue;
+    const double step = spec->scale * spec->format.step();
+    if (point->tensor_class() == TensorClass::kWeight) result.grids.at(point->layer()).weight_step = step;
+    if (point->tensor_class() == TensorClass::kActivation) result.grids.at(point->layer()).activation_step = step;
+  }
   return result;
 }
 

@@ -4,11 +4,11 @@
 
 #include <algorithm>
 #include <cmath>
+#include <iomanip>
 #include <sstream>
 #include <stdexcept>
 
 #include "fxnn/io/atomic_file.h"
-#include "fxnn/io/text_table.h"
 #include "fxnn/io/yaml_map.h"
 
 namespace fxnn {
@@ -18,13 +18,14 @@ using io::YamlMap;
 
 namespace {
 
-/// One entry: "s8.7", "float", or {format: s8.7, rounding: stochastic, scale: 0.0371}.
+/// One entry: "s8.7", "float", or {format: s8.7, rounding: stochastic, scale: 0.0371, learn: true}.
 std::optional<QuantizerSpec> parse_entry(const YamlMap& parent, const std::string& key, TensorClass tensor_class,
                                          Rounding default_rounding) {
   const YAML::Node node = parent.node(key);
   std::string format_text;
   Rounding rounding = default_rounding;
   double scale = 1.0;
+  bool learned = false;
   if (node.IsScalar()) {
     format_text = node.Scalar();
   } else if (node.IsMap()) {
@@ -43,17 +44,20 @@ std::optional<QuantizerSpec> parse_entry(const YamlMap& parent, const std::strin
       if (scale != 1.0 && tensor_class != TensorClass::kWeight && tensor_class != TensorClass::kActivation)
         entry.fail("scale", "only W and A take a scale");
     }
+    learned = entry.get<bool>("learn", false);
+    if (learned && tensor_class != TensorClass::kWeight && tensor_class != TensorClass::kActivation)
+      entry.fail("learn", "only W and A take a learned scale");
     entry.reject_unknown_keys();
   } else {
     parent.fail(key, "expected a format such as s8.7, float, or {format: ..., rounding: ..., scale: ...}");
   }
   if (format_text == "float") {
-    if (scale != 1.0) parent.fail(key, "a float entry takes no scale");
+    if (scale != 1.0 || learned) parent.fail(key, "a float entry takes no scale");
     return std::nullopt;
   }
   QuantizerSpec spec;
   try {
-    spec = QuantizerSpec{Format::parse(format_text), rounding, scale};
+    spec = QuantizerSpec{Format::parse(format_text), rounding, scale, learned};
   } catch (const std::invalid_argument& e) { parent.fail(key, e.what()); }
   if (spec.scaled() && spec.format.auto_range) parent.fail(key, "an auto range takes no scale");
   return spec;
@@ -77,7 +81,12 @@ std::string entry_text(const std::optional<QuantizerSpec>& spec, Rounding defaul
   std::string text = "{format: " + spec->format.str();
   if (spec->rounding != default_rounding) text += ", rounding: " + to_string(spec->rounding);
   // 17 significant digits: the scale reads back as the same double (a resumed run compares plans).
-  if (spec->scaled()) text += ", scale: " + format_printf("%.17g", spec->scale);
+  if (spec->scaled()) {
+    std::ostringstream scale;
+    scale << std::setprecision(17) << spec->scale;
+    text += ", scale: " + scale.str();
+  }
+  if (spec->learned) text += ", learn: true";
   return text + "}";
 }
 
@@ -100,6 +109,7 @@ std::string comment_for(const std::optional<QuantizerSpec>& spec) {
   text << "values [" << (f.is_signed ? -s * f.range() : 0.0) << ", " << s * f.range() << "), step ";
   if (spec->scaled()) text << s << " * ";
   text << "2^" << -f.frac;
+  if (spec->learned) text << ", learned from there";
   return text.str();
 }
 

@@ -2,6 +2,7 @@
 
 #include <optional>
 
+#include "fxnn/autograd/learned_scale.h"
 #include "fxnn/core/update_kernels.h"
 
 namespace fxnn {
@@ -85,7 +86,14 @@ void FixedPointSGD::step() {
     update_weight(state, gradient);
   }
   for (size_t i = 0; i < float_parameters_.size(); ++i) step_float(float_parameters_[i], float_velocities_[i]);
+  step_learned_scales();
   ++steps_;
+}
+
+void FixedPointSGD::step_learned_scales() {
+  for (auto& point : learned_points_)
+    if (point->spec() && point->spec()->learned)
+      point->set_scale(learned_scale_step(point->spec()->scale, point->take_scale_gradient(), options_.lr()));
 }
 
 void FixedPointSGD::apply_gradients() {
@@ -93,6 +101,7 @@ void FixedPointSGD::apply_gradients() {
   for (auto& state : weights_)
     if (state.weight.weight.grad().defined()) update_weight(state, state.weight.weight.grad());
   for (size_t i = 0; i < float_parameters_.size(); ++i) step_float(float_parameters_[i], float_velocities_[i]);
+  step_learned_scales();
   ++steps_;
 }
 
@@ -119,6 +128,11 @@ void FixedPointSGD::update_weight(WeightState& state, torch::Tensor gradient) {
   // tensor per step and per layer would be fresh pages to fault in (the weights of an FC layer are
   // megabytes), which costs more than the arithmetic.
   auto& accumulator = state.accumulator;
+  // A learned W scale moves first, by dL/ds at the weights this step's forward pass used
+  // (W = Q_s(W_acc), eq. (11) of docs/lowbit.md); the new W below is on the moved grid.
+  if (const auto& spec = w.weight_point->spec(); spec && spec->learned)
+    w.weight_point->set_scale(learned_scale_step(
+        spec->scale, learned_scale_gradient(accumulator, gradient, *spec, accumulator.numel()), options_.lr()));
   if (!state.scratch.defined() || !state.scratch.sizes().equals(accumulator.sizes()))
     state.scratch = torch::empty_like(accumulator);
   state.scratch.copy_(gradient); // the float32 gradient in float64: exact
@@ -182,6 +196,18 @@ void FixedPointSGD::save(torch::serialize::OutputArchive& archive) const {
   }
   for (size_t i = 0; i < float_velocities_.size(); ++i)
     if (float_velocities_[i].defined()) archive.write("float." + std::to_string(i) + ".velocity", float_velocities_[i]);
+  for (const auto& point : learned_scale_points())
+    archive.write("scale." + point->name(), torch::tensor(point->spec()->scale, torch::kDouble));
+}
+
+std::vector<QuantPointPtr> FixedPointSGD::learned_scale_points() const {
+  std::vector<QuantPointPtr> points;
+  for (const auto& state : weights_)
+    if (state.weight.weight_point->spec() && state.weight.weight_point->spec()->learned)
+      points.push_back(state.weight.weight_point);
+  for (const auto& point : learned_points_)
+    if (point->spec() && point->spec()->learned) points.push_back(point);
+  return points;
 }
 
 void FixedPointSGD::load(torch::serialize::InputArchive& archive) {
@@ -217,6 +243,12 @@ void FixedPointSGD::load(torch::serialize::InputArchive& archive) {
   }
   for (size_t i = 0; i < float_velocities_.size(); ++i)
     read_matching("float." + std::to_string(i) + ".velocity", float_velocities_[i]);
+  for (const auto& point : learned_scale_points()) {
+    torch::Tensor scale;
+    if (!archive.try_read("scale." + point->name(), scale))
+      throw std::runtime_error("optimizer state scale." + point->name() + " is missing (a run without learned scales)");
+    point->set_scale(scale.item<double>());
+  }
   steps_ = steps.item<int64_t>();
 }
 

@@ -111,6 +111,19 @@ TEST(PrecisionPlan, ScaledEntriesReadBackExactly) {
             std::string::npos);
 }
 
+TEST(PrecisionPlan, LearnedScalesReadBack) {
+  const auto plan = PrecisionPlan::parse("defaults:\n  A: {format: u2.0, scale: 0.57, learn: true}\n", "plan.yaml");
+  const auto a = plan.resolve("fc1", TensorClass::kActivation);
+  ASSERT_TRUE(a);
+  EXPECT_TRUE(a->learned);
+  EXPECT_TRUE(a->scaled());
+  EXPECT_EQ(*PrecisionPlan::parse(plan.to_yaml(), "again.yaml").resolve("fc1", TensorClass::kActivation), *a);
+  EXPECT_NE(error_of("defaults:\n  GW: {format: s8.7, learn: true}\n").find("defaults.GW.learn: only W and A"),
+            std::string::npos);
+  EXPECT_NE(error_of("defaults:\n  W: {format: s2.0, learn: yes please}\n").find("defaults.W.learn"),
+            std::string::npos);
+}
+
 TEST(PrecisionPlan, LayerPatternsAreWrittenBackAsTheSameKeys) {
   // Quotes and backslashes are escaped in the written key; control and non-ASCII bytes are refused.
   const auto plan = PrecisionPlan::parse("layers:\n  'a\"b\\\\c#*':\n    W: s8.7\n", "plan.yaml");

@@ -47,6 +47,22 @@ TEST(ForwardQuantize, ScaledGridIsTheFormatsCodesTimesTheScale) {
   EXPECT_TRUE(torch::equal(x.grad(), values({0.0f, 2.0f, 3.0f, 4.0f, 5.0f, 0.0f})));
 }
 
+// A learned activation scale: backward leaves dL/ds of eq. (11) of docs/lowbit.md at the point.
+TEST(ActivationQuantize, LearnedScaleCollectsItsGradient) {
+  // Both paths: A alone (GA float), and the fused A + GA function.
+  for (const char* gradient_format : {"float", "s16.auto"}) {
+    auto a = c10::make_intrusive<QuantPoint>("layer", TensorClass::kActivation);
+    a->set_spec(QuantizerSpec{Format::parse("u2.0"), Rounding::kNearest, 0.5, true});
+    auto ga = c10::make_intrusive<QuantPoint>("layer", TensorClass::kActivationGradient);
+    if (std::string(gradient_format) != "float") ga->set_spec(QuantizerSpec{Format::parse(gradient_format)});
+    auto x = torch::tensor({{0.1f, 0.7f, 5.0f}}).requires_grad_(true);
+    quantize_activation(x, a, ga).backward(torch::ones({1, 3}));
+    // r = x / 0.5 = 0.2, 1.4, 10: round(r) - r = -0.2, -0.4 inside, q_hi = 3 where clipped; g = 1 / sqrt(3 * 3).
+    EXPECT_NEAR(a->take_scale_gradient(), (-0.2 - 0.4 + 3.0) / 3.0, 1e-6) << gradient_format;
+    EXPECT_EQ(a->take_scale_gradient(), 0.0); // taken
+  }
+}
+
 TEST(ForwardQuantize, FloatPointIsIdentity) {
   auto p = c10::make_intrusive<QuantPoint>("layer", TensorClass::kActivation);
   auto x = values({0.1234f, -7.0f});

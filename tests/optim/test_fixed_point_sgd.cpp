@@ -53,6 +53,38 @@ TEST(FixedPointSGD, ScaledWeightGridHoldsTheWeights) {
   EXPECT_TRUE(torch::equal(w.weight, torch::tensor({0.0f, -2.0f, 1.0f}).mul_(0.3)));
 }
 
+// A learned W scale (docs/lowbit.md eq. (11)): the step moves by -lr dL/ds, the weights follow onto the
+// moved grid, and the scale survives save and load.
+TEST(FixedPointSGD, LearnedWeightScaleMovesAndIsSaved) {
+  OneWeight w({0.2f, -0.7f, 0.9f}, "s2.0", "float", "s24.20");
+  w.quantization.weight_point->set_spec(QuantizerSpec{Format::parse("s2.0"), Rounding::kNearest, 0.3, true});
+  FixedPointSGD sgd({w.quantization}, {}, FixedPointSGDOptions(0.1));
+  sgd.initialize_accumulators();
+  EXPECT_TRUE(torch::equal(w.weight, torch::tensor({1.0f, -2.0f, 1.0f}).mul_(0.3)));
+  w.set_grad({1.0f, 0.0f, -1.0f});
+  // acc = (0.2, -0.7, 0.9) (s24.20 rounds them), r = acc / 0.3: codes 1 (inside, 1 - 0.667), -2 (clipped at
+  // r = -2.33: q_lo = -2), 1 (clipped at r = 3: q_hi = 1); dL/ds = (1 (1 - r0) + 0 - 1 (1)) / sqrt(3 * 1).
+  const double r0 = std::ldexp(std::round(std::ldexp(0.2f, 20)), -20) / 0.3;
+  const double expected = 0.3 - 0.1 * ((1.0 - r0) - 1.0) / std::sqrt(3.0);
+  sgd.step();
+  EXPECT_NEAR(w.quantization.weight_point->spec()->scale, expected, 1e-9);
+  const double s = w.quantization.weight_point->spec()->scale;
+  const auto codes = w.weight / s;
+  EXPECT_LT((codes - codes.round()).abs().max().item<double>(), 1e-5);
+
+  std::stringstream buffer;
+  {
+    torch::serialize::OutputArchive out;
+    sgd.save(out);
+    out.save_to(buffer);
+  }
+  w.quantization.weight_point->set_scale(0.5);
+  torch::serialize::InputArchive in;
+  in.load_from(buffer);
+  sgd.load(in);
+  EXPECT_EQ(w.quantization.weight_point->spec()->scale, s);
+}
+
 TEST(FixedPointSGD, AccumulatorTooShortSwampsSmallUpdates) {
   OneWeight w({0.5f}, "s8.7", "float", "s8.7");
   FixedPointSGD sgd({w.quantization}, {}, FixedPointSGDOptions(0.01));

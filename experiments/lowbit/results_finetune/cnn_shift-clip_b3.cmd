@@ -1,1 +1,1 @@
-runs/bin/fxnn_ft2 lowbit --checkpoint runs/fashion_mnist_cnn/fl/checkpoint.pt --config runs/fashion_mnist_cnn/fl/config.yaml --mode shift-clip --bits 3 --out runs/lowbit/finetune/cnn/shift-clip_b3 --json runs/lowbit/finetune/cnn/shift-clip_b3.json --threads 1 --quiet --force
+runs/bin/fxnn_ft3 lowbit --checkpoint runs/fashion_mnist_cnn/fl/checkpoint.pt --config runs/fashion_mnist_cnn/fl/config.yaml --mode shift-clip --bits 3 --out runs/lowbit/finetune_lr003/cnn/shift-clip_b3 --json runs/lowbit/finetune_lr003/cnn/shift-clip_b3.json --threads 1 --quiet --force

@@ -1,1 +1,1 @@
-runs/bin/fxnn_ft2 lowbit --checkpoint runs/cifar10_convnet/fl/checkpoint.pt --config runs/cifar10_convnet/fl/config.yaml --mode shift-clip --bits 3 --out runs/lowbit/finetune/convnet/shift-clip_b3 --json runs/lowbit/finetune/convnet/shift-clip_b3.json --threads 1 --quiet --force
+runs/bin/fxnn_ft3 lowbit --checkpoint runs/cifar10_convnet/fl/checkpoint.pt --config runs/cifar10_convnet/fl/config.yaml --mode shift-clip --bits 3 --out runs/lowbit/finetune_lr003/convnet/shift-clip_b3 --json runs/lowbit/finetune_lr003/convnet/shift-clip_b3.json --threads 1 --quiet --force

@@ -1,1 +1,1 @@
-runs/bin/fxnn_ft2 lowbit --checkpoint runs/lowbit/fl_mlp/checkpoint.pt --config runs/lowbit/fl_mlp/config.yaml --mode shift-clip --bits 3 --out runs/lowbit/finetune/mlp/shift-clip_b3 --json runs/lowbit/finetune/mlp/shift-clip_b3.json --threads 1 --quiet --force
+runs/bin/fxnn_ft3 lowbit --checkpoint runs/lowbit/fl_mlp/checkpoint.pt --config runs/lowbit/fl_mlp/config.yaml --mode shift-clip --bits 3 --out runs/lowbit/finetune_lr003/mlp/shift-clip_b3 --json runs/lowbit/finetune_lr003/mlp/shift-clip_b3.json --threads 1 --quiet --force

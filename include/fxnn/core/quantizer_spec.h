@@ -14,10 +14,13 @@ struct QuantizerSpec {
   /// section 5). 1 for fixed point; another positive value for the float-step grids of low-bit
   /// fine-tuning (weights and activations only, see docs/precision-plan.md).
   double scale = 1.0;
+  /// The scale is trained (learned step size, docs/lowbit.md section 7): `scale` is where it starts,
+  /// the optimizer moves it (W and A points only).
+  bool learned = false;
 
-  bool scaled() const { return scale != 1.0; }
+  bool scaled() const { return scale != 1.0 || learned; }
   bool operator==(const QuantizerSpec& o) const {
-    return format == o.format && rounding == o.rounding && scale == o.scale;
+    return format == o.format && rounding == o.rounding && scale == o.scale && learned == o.learned;
   }
   bool operator!=(const QuantizerSpec& o) const { return !(*this == o); }
 };

@@ -46,15 +46,16 @@ std::vector<FloatLayer> finetune_start(const std::vector<FloatLayer>& float_netw
 /// without batch norm).
 void load_layers(NetworkImpl& network, const std::vector<FloatLayer>& layers);
 
-/// The grids as a plan: per layer W: s<B>.<F> for a step 2^-F, else {format: s<B>.0, scale: step}, and
-/// the same for the hidden layers' A in u<B>; every other tensor stays in float. `weight_bits` per layer.
+/// The grids as a plan: per layer W: s<B>.<F> for a fixed step 2^-F, else {format: s<B>.0, scale: step}
+/// (with `learn: true` when `learned`), and the same for the hidden layers' A in u<B>; every other
+/// tensor stays in float. `weight_bits` per layer.
 PrecisionPlan grids_plan(const std::map<std::string, TrainedGrid>& grids, const std::map<std::string, int>& weight_bits,
-                         int activation_bits);
+                         int activation_bits, bool learned = false);
 
 struct FinetunedNetwork {
   ExperimentConfig config;                  // of the fine-tuning run
   std::vector<FloatLayer> layers;           // the trained weights (on the grids), float biases
-  std::map<std::string, TrainedGrid> grids; // what the converter must use
+  std::map<std::string, TrainedGrid> grids; // what the converter must use (learned steps as trained)
   std::vector<EpochMetrics> metrics;        // every epoch of the run
 };
 

@@ -46,6 +46,19 @@ class QuantPoint : public torch::CustomClassHolder {
   }
   bool is_quantized() const { return spec_.has_value(); }
 
+  /// A learned scale (spec().learned): the gradient dL/ds that backward passes left here since the
+  /// optimizer last took it, and the optimizer's move of the scale.
+  void add_scale_gradient(double gradient) { scale_gradient_ += gradient; }
+  double take_scale_gradient() {
+    const double g = scale_gradient_;
+    scale_gradient_ = 0;
+    return g;
+  }
+  void set_scale(double scale) {
+    TORCH_CHECK(spec_.has_value() && spec_->learned, "quantization point ", name(), " has no learned scale");
+    spec_->scale = scale;
+  }
+
   /// Base seed of stochastic rounding at this point.
   void set_seed(uint64_t seed) { seed_ = seed; }
   /// The random stream of the calls that follow (the trainer sets one per step and micro-batch, so a
@@ -100,6 +113,7 @@ class QuantPoint : public torch::CustomClassHolder {
   uint64_t calls_in_stream_ = 0;
   int64_t seen_ = 0;
   int64_t saturated_ = 0;
+  double scale_gradient_ = 0;
   Format last_format_;
 };
 

@@ -37,6 +37,10 @@ class FixedPointSGD {
   /// Sets accumulators from the current weights (W_acc = Q_acc(clip(W)), W = Q_W(W_acc)). Call after
   /// the points got their formats and before the first forward pass.
   void initialize_accumulators();
+  /// Activation points whose scale is learned (spec().learned): each step moves their scale by the
+  /// gradient their backward passes collected (learned_scale_step). Learned weight scales need no
+  /// list: their W points belong to the weights.
+  void set_learned_activation_points(std::vector<QuantPointPtr> points) { learned_points_ = std::move(points); }
   void zero_grad();
   /// Quantizes every weight's .grad() with its GW point (eq. (5)), then updates.
   void step();
@@ -70,10 +74,14 @@ class FixedPointSGD {
   /// (CPU, no momentum, concrete formats); false where the step must take the general path.
   bool fused_update(WeightState& state, const torch::Tensor& gradient);
   void step_float(torch::Tensor& parameter, torch::Tensor& velocity);
+  void step_learned_scales();
+  /// Every point whose scale this optimizer trains (W points of its weights, the activation points).
+  std::vector<QuantPointPtr> learned_scale_points() const;
 
   std::vector<WeightState> weights_;
   std::vector<torch::Tensor> float_parameters_;
   std::vector<torch::Tensor> float_velocities_;
+  std::vector<QuantPointPtr> learned_points_;
   FixedPointSGDOptions options_;
   int64_t steps_ = 0;
 };

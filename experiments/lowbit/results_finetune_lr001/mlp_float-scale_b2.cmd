@@ -1,1 +1,0 @@
-runs/bin/fxnn_ft2 lowbit --checkpoint runs/lowbit/fl_mlp/checkpoint.pt --config runs/lowbit/fl_mlp/config.yaml --mode float-scale --bits 2 --out runs/lowbit/finetune/mlp/float-scale_b2 --json runs/lowbit/finetune/mlp/float-scale_b2.json --threads 1 --quiet --force
