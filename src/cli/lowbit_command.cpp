@@ -1,7 +1,7 @@
 // fxnn lowbit --checkpoint FLOAT_CKPT | --onnx FLOAT.onnx --config C.yaml --mode float-scale|shift-clip --bits B
 //             [--steps mse|maxabs] [--granularity layer|channel] [--calib N] [--input-bits N]
 //             [--rounding nearest|floor] [--limit N] [--json FILE] --out OUT
-//             [--finetune EPOCHS [--finetune-lr LR] [--finetune-run DIR] [--resume]]
+//             [--finetune EPOCHS [--finetune-lr LR] [--finetune-learn-steps] [--finetune-run DIR] [--resume]]
 
 #include <iostream>
 #include <stdexcept>
@@ -22,6 +22,7 @@ struct LowbitArgs {
   int64_t calib = 1000, limit = 0, batch = 256, threads = 0;
   int64_t finetune = 0;
   double finetune_lr = 0.03;
+  bool finetune_learn_steps = false;
   std::string finetune_run; // default: OUT.finetune
   bool resume = false;
   bool quiet = false;
@@ -57,6 +58,7 @@ void run_lowbit(const LowbitArgs& a) {
   o.force = a.force;
   o.finetune.epochs = a.finetune;
   o.finetune.lr = a.finetune_lr;
+  o.finetune.learn_steps = a.finetune_learn_steps;
   o.finetune.run_dir = a.finetune_run.empty() ? a.out + ".finetune" : a.finetune_run;
   o.finetune.resume = a.resume;
   o.finetune.quiet = a.quiet;
@@ -105,6 +107,9 @@ void add_lowbit_command(CLI::App& app) {
       ->check(CLI::NonNegativeNumber);
   cmd->add_option("--finetune-lr", a->finetune_lr, "Learning rate of the fine-tuning (its last epoch: a tenth)")
       ->capture_default_str();
+  cmd->add_flag(
+      "--finetune-learn-steps", a->finetune_learn_steps,
+      "float-scale: learn the steps in training (LSQ, docs/lowbit.md eq. (11)) instead of keeping the converter's");
   cmd->add_option("--finetune-run", a->finetune_run, "Run directory of the fine-tuning (default: OUT.finetune)");
   cmd->add_flag("--resume", a->resume, "Continue the fine-tuning run from its last checkpoint");
   cmd->add_flag("--force", a->force,

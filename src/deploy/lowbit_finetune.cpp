@@ -149,8 +149,9 @@ FinetunedNetwork finetune_lowbit(const std::vector<FloatLayer>& float_network, c
 
   TrainerOptions t;
   t.config = result.config;
-  // float-scale learns its steps (any positive step is its to take); shift-clip keeps its powers of two.
-  t.plan = grids_plan(result.grids, weight_bits, conversion.bits, conversion.mode == LowbitMode::kFloatScale);
+  // float-scale may learn its steps (any positive step is its to take); shift-clip keeps its powers of two.
+  t.plan = grids_plan(result.grids, weight_bits, conversion.bits,
+                      options.learn_steps && conversion.mode == LowbitMode::kFloatScale);
   t.out_dir = options.run_dir;
   t.resume = options.resume;
   t.quiet = options.quiet;

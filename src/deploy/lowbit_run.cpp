@@ -136,6 +136,7 @@ nlohmann::ordered_json results_json(const LowbitRunOptions& o, const LowbitConve
     auto& f = j["finetune"];
     f["epochs"] = finetuned->options.epochs;
     f["lr"] = finetuned->options.lr;
+    f["learn_steps"] = finetuned->options.learn_steps;
     f["run"] = finetuned->options.run_dir;
     f["metrics"] = nlohmann::json::array();
     for (const auto& m : finetuned->metrics) f["metrics"].push_back(m.to_json());

@@ -97,8 +97,9 @@ TEST(LowbitFinetune, GridsBecomeAPlanOfFixedPointOrScaledFormats) {
   EXPECT_EQ(PrecisionPlan::parse(yaml, "round trip").to_yaml(), yaml);
 }
 
-/// Fine-tuning in one mode: shift-clip at 3 bits (power-of-two grids) or float-scale at 2 (scaled grids).
-class LowbitFinetuneRun : public ::testing::TestWithParam<std::pair<LowbitMode, int>> {
+/// Fine-tuning in one mode: shift-clip at 3 bits (power-of-two grids) or float-scale at 2 (scaled grids,
+/// fixed or learned steps).
+class LowbitFinetuneRun : public ::testing::TestWithParam<std::tuple<LowbitMode, int, bool>> {
  protected:
   void SetUp() override {
     if (!testing_support::have_fashion_mnist()) GTEST_SKIP() << "dataset-fashion-mnist is not installed";
@@ -106,7 +107,7 @@ class LowbitFinetuneRun : public ::testing::TestWithParam<std::pair<LowbitMode, 
 };
 
 TEST_P(LowbitFinetuneRun, TheArtifactIsWhatTrainingSimulated) {
-  const auto [mode, bits] = GetParam();
+  const auto [mode, bits, learn] = GetParam();
   TempDir tmp;
   TrainerOptions t;
   t.config = tiny_config("cnn");
@@ -119,6 +120,7 @@ TEST_P(LowbitFinetuneRun, TheArtifactIsWhatTrainingSimulated) {
   o.epochs = 1;
   o.run_dir = tmp / "ft";
   o.quiet = true;
+  o.learn_steps = learn;
   LowbitOptions conversion;
   conversion.with_mode(mode).with_bits(bits).with_calibration_images(200);
   const FinetunedNetwork f =
@@ -146,6 +148,16 @@ TEST_P(LowbitFinetuneRun, TheArtifactIsWhatTrainingSimulated) {
     any_scaled |= !exact_log2(g.weight_step).has_value();
   }
   EXPECT_EQ(any_scaled, mode == LowbitMode::kFloatScale);
+  // Learned steps start at the plan's scales and end elsewhere; fixed ones stay.
+  const PrecisionPlan plan = PrecisionPlan::load(std::filesystem::path(tmp / "ft") / "plan.yaml");
+  bool moved = false;
+  for (const auto& [layer, g] : f.grids) {
+    const auto w = plan.resolve(layer, TensorClass::kWeight);
+    ASSERT_TRUE(w);
+    EXPECT_EQ(w->learned, learn);
+    moved |= w->scale * w->format.step() != g.weight_step;
+  }
+  EXPECT_EQ(moved, learn);
   InferenceOptions inference;
   inference.check = true;
   inference.quiet = true;
@@ -156,10 +168,12 @@ TEST_P(LowbitFinetuneRun, TheArtifactIsWhatTrainingSimulated) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Modes, LowbitFinetuneRun,
-                         ::testing::Values(std::make_pair(LowbitMode::kShiftClip, 3),
-                                           std::make_pair(LowbitMode::kFloatScale, 2)),
+                         ::testing::Values(std::make_tuple(LowbitMode::kShiftClip, 3, false),
+                                           std::make_tuple(LowbitMode::kFloatScale, 2, false),
+                                           std::make_tuple(LowbitMode::kFloatScale, 2, true)),
                          [](const auto& info) {
-                           return info.param.first == LowbitMode::kShiftClip ? "ShiftClip3" : "FloatScale2";
+                           if (std::get<0>(info.param) == LowbitMode::kShiftClip) return std::string("ShiftClip3");
+                           return std::string(std::get<2>(info.param) ? "FloatScale2Learned" : "FloatScale2");
                          });
 
 } // namespace

@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include "fxnn/autograd/learned_scale.h"
 #include "fxnn/autograd/tensor_quantizer.h"
 #include "fxnn/nn/layers.h"
 
@@ -60,6 +61,22 @@ TEST(ActivationQuantize, LearnedScaleCollectsItsGradient) {
     // r = x / 0.5 = 0.2, 1.4, 10: round(r) - r = -0.2, -0.4 inside, q_hi = 3 where clipped; g = 1 / sqrt(3 * 3).
     EXPECT_NEAR(a->take_scale_gradient(), (-0.2 - 0.4 + 3.0) / 3.0, 1e-6) << gradient_format;
     EXPECT_EQ(a->take_scale_gradient(), 0.0); // taken
+  }
+}
+
+// learned_scale_gradient's one-pass loop (float activations, float64 accumulators) equals its tensor-op
+// form (any other dtype or device) on random data with ties and clipping.
+TEST(LearnedScale, OnePassGradientEqualsTheTensorOps) {
+  torch::manual_seed(8);
+  const auto x = torch::cat({torch::randn({4000}) * 2, torch::arange(-8, 8).to(torch::kFloat) * 0.25f});
+  const auto g = torch::randn({x.numel()});
+  for (const char* format : {"u2.0", "s2.0", "s4.1"}) {
+    const QuantizerSpec spec{Format::parse(format), Rounding::kNearest, 0.5, true};
+    const double fast = learned_scale_gradient(x, g, spec, 100);
+    const double fast_double = learned_scale_gradient(x.to(torch::kDouble), g, spec, 100);
+    const double ops = learned_scale_gradient(x.to(torch::kDouble), g.to(torch::kDouble), spec, 100);
+    EXPECT_NEAR(fast, ops, 1e-9 * (1 + std::abs(ops))) << format;
+    EXPECT_NEAR(fast_double, ops, 1e-9 * (1 + std::abs(ops))) << format;
   }
 }
 

@@ -20,6 +20,9 @@ namespace fxnn::lowbit {
 struct FinetuneOptions {
   int64_t epochs = 0;  // 0: no fine-tuning
   double lr = 0.03;    // the learning rate; the last epoch (of two or more) takes a tenth of it
+  /// float-scale: the steps are learned in training (eq. (11) of docs/lowbit.md), starting from the
+  /// converter's; otherwise they stay where the converter put them. Shift-clip steps are always fixed.
+  bool learn_steps = false;
   std::string run_dir; // the fine-tuning run: config.yaml, plan.yaml, metrics.jsonl, checkpoint.pt
   bool resume = false; // continue the run in run_dir
   bool quiet = false;  // no progress line
