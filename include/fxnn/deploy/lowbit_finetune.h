@@ -18,8 +18,8 @@
 namespace fxnn::lowbit {
 
 struct FinetuneOptions {
-  int64_t epochs = 0;  // 0: no fine-tuning
-  double lr = 0.03;    // the learning rate; the last epoch (of two or more) takes a tenth of it
+  int64_t epochs = 0; // 0: no fine-tuning
+  double lr = 0.03;   // the learning rate; the last epoch (of two or more) takes a tenth of it
   /// float-scale: the steps are learned in training (eq. (11) of docs/lowbit.md), starting from the
   /// converter's; otherwise they stay where the converter put them. Shift-clip steps are always fixed.
   bool learn_steps = false;
