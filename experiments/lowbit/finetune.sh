@@ -5,7 +5,8 @@
 # "Fine-tuned on the grids" of experiments/lowbit/README.md (make_finetune_table.py replaces it).
 #
 #   experiments/lowbit/finetune.sh            NETS="mlp cnn convnet" EPOCHS=3 THREADS=1 FXNN=build/fxnn
-# LR (default: fxnn's, 0.03) sets --finetune-lr; TAG (default empty) suffixes the output folders
+# LR (default: fxnn's, 0.03) sets --finetune-lr; EXTRA adds options to the fine-tuning runs (e.g.
+# EXTRA=--finetune-learn-steps TAG=_learned); TAG (default empty) suffixes the output folders
 # (runs/lowbit/finetune$TAG, experiments/lowbit/results_finetune$TAG) of a variant, whose table is
 # printed and not put into the README.
 # Float runs as in experiments/lowbit/run.sh; a network whose float run is missing is skipped. A JSON
@@ -21,6 +22,7 @@ THREADS=${THREADS:-1}
 RESULTS=experiments/lowbit/results_finetune$TAG
 LR_OPTION=()
 [[ -n ${LR:-} ]] && LR_OPTION=(--finetune-lr "$LR")
+read -r -a EXTRA_OPTIONS <<< "${EXTRA:-}"
 declare -A RUNS=([mlp]=runs/lowbit/fl_mlp [cnn]=runs/fashion_mnist_cnn/fl [convnet]=runs/cifar10_convnet/fl)
 mkdir -p "$RESULTS"
 
@@ -50,7 +52,7 @@ for net in $NETS; do
     read -r mode bits <<< "$spec"
     tag=${mode}_b$bits
     lowbit "$net" "$run" "$tag" --mode "$mode" --bits "$bits"
-    lowbit "$net" "$run" "${tag}_ft$EPOCHS" --mode "$mode" --bits "$bits" --finetune "$EPOCHS" "${LR_OPTION[@]}" \
+    lowbit "$net" "$run" "${tag}_ft$EPOCHS" --mode "$mode" --bits "$bits" --finetune "$EPOCHS" "${LR_OPTION[@]}" "${EXTRA_OPTIONS[@]}" \
       --finetune-run "$OUT/$net/${tag}_ft$EPOCHS.run" --resume
   done
 done

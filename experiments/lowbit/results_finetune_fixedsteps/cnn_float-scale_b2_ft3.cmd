@@ -1,1 +1,0 @@
-runs/bin/fxnn_scaled lowbit --checkpoint runs/fashion_mnist_cnn/fl/checkpoint.pt --config runs/fashion_mnist_cnn/fl/config.yaml --mode float-scale --bits 2 --finetune 3 --finetune-run runs/lowbit/finetune/cnn/float-scale_b2_ft3.run --resume --out runs/lowbit/finetune/cnn/float-scale_b2_ft3 --json runs/lowbit/finetune/cnn/float-scale_b2_ft3.json --threads 1 --quiet --force
