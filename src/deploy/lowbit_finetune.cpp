@@ -5,7 +5,6 @@
 
 #include "fxnn/core/format.h"
 #include "fxnn/deploy/calibration.h"
-#include "fxnn/io/text_table.h"
 #include "fxnn/nn/module_walk.h"
 #include "fxnn/train/trainer.h"
 
@@ -33,11 +32,10 @@ class LayerFinder : public ModuleVisitor {
 
 /// A grid step as a plan entry: the format sB.F / uB.F when the step is a fixed 2^-F, else B-bit integer
 /// codes (F = 0) scaled by the step, which training moves when it is learned.
-std::string grid_entry(int bits, bool is_signed, double step, bool learned) {
+QuantizerSpec grid_spec(int bits, bool is_signed, double step, bool learned) {
   const std::optional<int> e = exact_log2(step);
-  if (e && !learned) return Format(bits, -*e, is_signed).str();
-  return "{format: " + Format(bits, 0, is_signed).str() + ", scale: " + format_printf("%.17g", step) +
-         (learned ? ", learn: true}" : "}");
+  if (e && !learned) return QuantizerSpec{Format(bits, -*e, is_signed)};
+  return QuantizerSpec{Format(bits, 0, is_signed), Rounding::kNearest, step, learned};
 }
 
 } // namespace
@@ -112,15 +110,17 @@ void load_layers(NetworkImpl& network, const std::vector<FloatLayer>& layers) {
 
 PrecisionPlan grids_plan(const std::map<std::string, TrainedGrid>& grids, const std::map<std::string, int>& weight_bits,
                          int activation_bits, bool learned) {
-  std::string yaml =
-      "# The grids of `fxnn lowbit --finetune` (docs/lowbit.md section 7): weights and hidden activations on\n"
-      "# the integer network's steps; gradients and weight accumulators in float.\n"
-      "version: 1\nrounding: nearest\nlayers:\n";
+  // Weights and hidden activations on the integer network's steps; gradients and weight accumulators in
+  // float (no defaults).
+  PrecisionPlan plan;
+  plan.source = "fxnn lowbit --finetune grids";
   for (const auto& [name, g] : grids) {
-    yaml += "  \"" + name + "\":\n    W: " + grid_entry(weight_bits.at(name), true, g.weight_step, learned) + "\n";
-    if (g.activation_step) yaml += "    A: " + grid_entry(activation_bits, false, *g.activation_step, learned) + "\n";
+    ClassSpecs specs{{TensorClass::kWeight, grid_spec(weight_bits.at(name), true, g.weight_step, learned)}};
+    if (g.activation_step)
+      specs[TensorClass::kActivation] = grid_spec(activation_bits, false, *g.activation_step, learned);
+    plan.layers.push_back({name, std::move(specs)});
   }
-  return PrecisionPlan::parse(yaml, "fxnn lowbit --finetune grids");
+  return plan;
 }
 
 FinetunedNetwork finetune_lowbit(const std::vector<FloatLayer>& float_network, const ExperimentConfig& float_config,

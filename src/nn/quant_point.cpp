@@ -33,7 +33,9 @@ TensorQuantization QuantPoint::quantize_into(const torch::Tensor& x, const torch
 }
 
 TensorQuantization QuantPoint::quantize(const torch::Tensor& x, const Format& resolved) {
-  auto result = quantize_tensor(x, QuantizerSpec{resolved, spec_->rounding, spec_->scale}, next_seed());
+  QuantizerSpec spec = *spec_;
+  spec.format = resolved;
+  auto result = quantize_tensor(x, spec, next_seed());
   record(result, x.numel());
   return result;
 }

@@ -72,6 +72,15 @@ std::string percent(double fraction) {
   return text;
 }
 
+/// The activation points whose scale training learns (docs/lowbit.md eq. (11)).
+std::vector<QuantPointPtr> learned_activation_points(const NetworkImpl& network) {
+  std::vector<QuantPointPtr> learned;
+  for (const auto& point : network.quant_points())
+    if (point->tensor_class() == TensorClass::kActivation && point->spec() && point->spec()->learned)
+      learned.push_back(point);
+  return learned;
+}
+
 } // namespace
 
 int configure_threads(int64_t threads) {
@@ -97,11 +106,7 @@ std::unique_ptr<FixedPointSGD> build_optimizer(const ExperimentConfig& config, N
                                                        .momentum(config.optim.momentum)
                                                        .weight_clip(config.optim.weight_clip)
                                                        .weight_decay(config.optim.weight_decay));
-  std::vector<QuantPointPtr> learned;
-  for (const auto& point : network.quant_points())
-    if (point->tensor_class() == TensorClass::kActivation && point->spec() && point->spec()->learned)
-      learned.push_back(point);
-  optimizer->set_learned_activation_points(std::move(learned));
+  optimizer->set_learned_activation_points(learned_activation_points(network));
   optimizer->initialize_accumulators();
   return optimizer;
 }
@@ -134,16 +139,15 @@ Trainer::Trainer(TrainerOptions options) : options_(std::move(options)) {
   train_loader_ = std::make_unique<data::BatchLoader>(data_.train, loader_options(c, true));
   test_loader_ = std::make_unique<data::BatchLoader>(data_.test, loader_options(c, false));
 
+  // A learned activation scale collects its gradient in the process's own backward passes; the
+  // processes do not sum it (yet), so such a plan runs in one process.
+  if (const auto learned = learned_activation_points(*network_);
+      options_.distributed.world_size > 1 && !learned.empty())
+    throw std::invalid_argument("a plan with learned activation scales (" + learned.front()->name() +
+                                ") trains in one process");
   if (root && options_.resume) resume_from_checkpoint();
   // Joining the other processes comes last: a rank with bad input fails alone and fast.
   communicator_ = std::make_unique<Communicator>(options_.distributed);
-  // A learned activation scale collects its gradient in the process's own backward passes; the
-  // processes do not sum it (yet), so such a plan runs in one process.
-  if (communicator_->size() > 1)
-    for (const auto& point : network_->quant_points())
-      if (point->spec() && point->spec()->learned && point->tensor_class() == TensorClass::kActivation)
-        throw std::invalid_argument("a plan with learned activation scales (" + point->name() +
-                                    ") trains in one process");
   if (communicator_->size() > 1) share_state_from_root();
   step_ = std::make_unique<DataParallelStep>(*network_, *optimizer_, *communicator_, c.train.micro_batches, c.seed);
 }
