@@ -6,7 +6,10 @@
 #
 #   experiments/lowbit/finetune_variants.sh [VARIANT...]      THREADS=1 FXNN=build/fxnn
 # Variants: edge8 (the first and the last layer's weights at 8 bits), lr001 (--finetune-lr 0.01),
-# epochs6 (6 epochs instead of 3: what more epochs would bring). Default: all. A JSON that exists is
+# epochs6 (6 epochs instead of 3: what more epochs would bring), momentum (SGD momentum 0.9 at lr 0.003,
+# the same effective rate as plain SGD at 0.03), momentum_learned (the same with learned steps),
+# momentum_learned_lr001 and momentum_learned_lr0006 (learned steps, momentum 0.9 at lr 0.01 and 0.006).
+# Default: all. A JSON that exists is
 # not redone; an interrupted fine-tuning resumes.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -14,7 +17,7 @@ FXNN=${FXNN:-build/fxnn}
 THREADS=${THREADS:-1}
 RUN=runs/cifar10_convnet/fl
 VARIANTS=("$@")
-[[ ${#VARIANTS[@]} -eq 0 ]] && VARIANTS=(edge8 lr001 epochs6)
+[[ ${#VARIANTS[@]} -eq 0 ]] && VARIANTS=(edge8 lr001 epochs6 momentum momentum_learned momentum_learned_lr001 momentum_learned_lr0006)
 if [[ ! -f $RUN/checkpoint.pt ]]; then
   echo "finetune_variants.sh: no float run at $RUN (experiments/cifar10_convnet/reduced.sh trains it)" >&2
   exit 1
@@ -27,6 +30,10 @@ for variant in "${VARIANTS[@]}"; do
     edge8) options=(--edge-bits 8) ;;
     lr001) options=(--finetune-lr 0.01) ;;
     epochs6) epochs=6 ;;
+    momentum) options=(--finetune-lr 0.003 --finetune-momentum 0.9) ;;
+    momentum_learned) options=(--finetune-lr 0.003 --finetune-momentum 0.9 --finetune-learn-steps) ;;
+    momentum_learned_lr001) options=(--finetune-lr 0.01 --finetune-momentum 0.9 --finetune-learn-steps) ;;
+    momentum_learned_lr0006) options=(--finetune-lr 0.006 --finetune-momentum 0.9 --finetune-learn-steps) ;;
     *) echo "finetune_variants.sh: unknown variant $variant" >&2; exit 1 ;;
   esac
   out=runs/lowbit/finetune_$variant/convnet

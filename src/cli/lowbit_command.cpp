@@ -1,7 +1,8 @@
 // fxnn lowbit --checkpoint FLOAT_CKPT | --onnx FLOAT.onnx --config C.yaml --mode float-scale|shift-clip --bits B
 //             [--steps mse|maxabs] [--granularity layer|channel] [--calib N] [--input-bits N]
 //             [--rounding nearest|floor] [--limit N] [--json FILE] --out OUT
-//             [--finetune EPOCHS [--finetune-lr LR] [--finetune-learn-steps] [--finetune-run DIR] [--resume]]
+//             [--finetune EPOCHS [--finetune-lr LR] [--finetune-momentum M] [--finetune-learn-steps] [--finetune-run
+//             DIR] [--resume]]
 
 #include <iostream>
 #include <stdexcept>
@@ -22,6 +23,7 @@ struct LowbitArgs {
   int64_t calib = 1000, limit = 0, batch = 256, threads = 0;
   int64_t finetune = 0;
   double finetune_lr = 0.03;
+  double finetune_momentum = 0;
   bool finetune_learn_steps = false;
   std::string finetune_run; // default: OUT.finetune
   bool resume = false;
@@ -58,6 +60,7 @@ void run_lowbit(const LowbitArgs& a) {
   o.force = a.force;
   o.finetune.epochs = a.finetune;
   o.finetune.lr = a.finetune_lr;
+  o.finetune.momentum = a.finetune_momentum;
   o.finetune.learn_steps = a.finetune_learn_steps;
   o.finetune.run_dir = a.finetune_run.empty() ? a.out + ".finetune" : a.finetune_run;
   o.finetune.resume = a.resume;
@@ -106,6 +109,8 @@ void add_lowbit_command(CLI::App& app) {
                   "Train EPOCHS epochs on the integer network's grids before converting (docs/lowbit.md section 7)")
       ->check(CLI::NonNegativeNumber);
   cmd->add_option("--finetune-lr", a->finetune_lr, "Learning rate of the fine-tuning (its last epoch: a tenth)")
+      ->capture_default_str();
+  cmd->add_option("--finetune-momentum", a->finetune_momentum, "SGD momentum of the fine-tuning (0: plain SGD)")
       ->capture_default_str();
   cmd->add_flag(
       "--finetune-learn-steps", a->finetune_learn_steps,

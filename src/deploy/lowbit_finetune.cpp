@@ -43,6 +43,8 @@ QuantizerSpec grid_spec(int bits, bool is_signed, double step, bool learned) {
 void FinetuneOptions::validate() const {
   if (epochs < 1) throw std::invalid_argument("--finetune " + std::to_string(epochs) + " must be at least 1");
   if (!(lr > 0)) throw std::invalid_argument("--finetune-lr must be positive");
+  if (!(momentum >= 0 && momentum < 1))
+    throw std::invalid_argument("--finetune-momentum " + std::to_string(momentum) + " must be in [0, 1)");
 }
 
 void check_finetune(const LowbitOptions& conversion, const FinetuneOptions& options) {
@@ -65,6 +67,7 @@ ExperimentConfig finetune_config(const ExperimentConfig& float_config, const Fin
   }
   c.train.epochs = options.epochs;
   c.optim.lr = options.lr;
+  c.optim.momentum = options.momentum;
   // The last epoch at a tenth of the rate: the weights settle on their grid instead of hopping
   // between neighbouring codes at the end.
   c.optim.lr_milestones.clear();

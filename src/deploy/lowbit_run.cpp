@@ -136,6 +136,7 @@ nlohmann::ordered_json results_json(const LowbitRunOptions& o, const LowbitConve
     auto& f = j["finetune"];
     f["epochs"] = finetuned->options.epochs;
     f["lr"] = finetuned->options.lr;
+    f["momentum"] = finetuned->options.momentum;
     f["learn_steps"] = finetuned->options.learn_steps;
     f["run"] = finetuned->options.run_dir;
     f["metrics"] = nlohmann::json::array();
@@ -219,10 +220,11 @@ void run_lowbit(const LowbitRunOptions& o, std::ostream& out_text) {
   if (finetuned && !finetuned->metrics.empty()) {
     const EpochMetrics& last = finetuned->metrics.back();
     out_text << format_printf(
-        "fine-tuned for %lld epoch(s) at lr %g on the grids (run %s): test accuracy %.2f%% in training's simulation; "
+        "fine-tuned for %lld epoch(s) at lr %g, momentum %g on the grids (run %s): test accuracy %.2f%% in training's "
+        "simulation; "
         "biases as trained (correction none)\n",
-        static_cast<long long>(last.epoch), finetuned->options.lr, finetuned->options.run_dir.c_str(),
-        100.0 * last.test_acc);
+        static_cast<long long>(last.epoch), finetuned->options.lr, finetuned->options.momentum,
+        finetuned->options.run_dir.c_str(), 100.0 * last.test_acc);
   }
   const NodeReport nodes = node_report(net, conversion);
   out_text << "\n" << nodes.table << "\n" << std::flush;

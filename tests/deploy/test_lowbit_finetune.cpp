@@ -32,12 +32,14 @@ TEST(LowbitFinetune, ConfigFoldsBatchNormAndRoundsTheInputStd) {
   FinetuneOptions o;
   o.epochs = 2;
   o.lr = 0.02;
+  o.momentum = 0.9;
   const ExperimentConfig c = finetune_config(tiny_config("cnn"), o);
   EXPECT_FALSE(c.model.batch_norm);
   ASSERT_EQ(c.transform.std.size(), 1u);
   EXPECT_DOUBLE_EQ(c.transform.std[0] * 255.0, 64.0); // 255 * 0.353 = 90.0 = 2^6.49 -> 2^6
   EXPECT_EQ(c.train.epochs, 2);
   EXPECT_DOUBLE_EQ(c.optim.lr, 0.02);
+  EXPECT_DOUBLE_EQ(c.optim.momentum, 0.9);
   EXPECT_EQ(c.optim.lr_milestones, std::vector<int64_t>{2}); // the last epoch at lr / 10
   EXPECT_DOUBLE_EQ(c.optim.lr_gamma, 0.1);
   EXPECT_EQ(c.optim.weight_clip, 0.0);
@@ -45,6 +47,9 @@ TEST(LowbitFinetune, ConfigFoldsBatchNormAndRoundsTheInputStd) {
   ExperimentConfig plain = tiny_config("cnn");
   plain.transform.std.clear();
   EXPECT_EQ(finetune_config(plain, o).transform.std, std::vector<double>{256.0 / 255.0});
+  o.momentum = 1.0;
+  EXPECT_THROW(finetune_config(tiny_config("cnn"), o), std::invalid_argument);
+  o.momentum = 0;
   o.epochs = 0;
   EXPECT_THROW(finetune_config(tiny_config("cnn"), o), std::invalid_argument);
 }

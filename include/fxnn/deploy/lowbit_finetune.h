@@ -18,8 +18,9 @@
 namespace fxnn::lowbit {
 
 struct FinetuneOptions {
-  int64_t epochs = 0; // 0: no fine-tuning
-  double lr = 0.03;   // the learning rate; the last epoch (of two or more) takes a tenth of it
+  int64_t epochs = 0;  // 0: no fine-tuning
+  double lr = 0.03;    // the learning rate; the last epoch (of two or more) takes a tenth of it
+  double momentum = 0; // SGD momentum (0: plain SGD, as the float runs)
   /// float-scale: the steps are learned in training (eq. (11) of docs/lowbit.md), starting from the
   /// converter's; otherwise they stay where the converter put them. Shift-clip steps are always fixed.
   bool learn_steps = false;
@@ -27,7 +28,8 @@ struct FinetuneOptions {
   bool resume = false; // continue the run in run_dir
   bool quiet = false;  // no progress line
 
-  /// Throws std::invalid_argument naming the option: fewer than one epoch, a rate that is not positive.
+  /// Throws std::invalid_argument naming the option: fewer than one epoch, a rate that is not positive, a
+  /// momentum outside [0, 1).
   void validate() const;
 };
 
@@ -37,7 +39,7 @@ void check_finetune(const LowbitOptions& conversion, const FinetuneOptions& opti
 
 /// The fine-tuning run's config: the float run's, with batch norm folded away (`model.batch_norm`
 /// false), each input channel's std rounded to 2^k / 255 (so that the first layer's input steps are
-/// powers of two), no weight clipping, `epochs` epochs at the rate `lr`, the last one at lr / 10.
+/// powers of two), no weight clipping, `epochs` epochs at the rate `lr` with `momentum`, the last one at lr / 10.
 ExperimentConfig finetune_config(const ExperimentConfig& float_config, const FinetuneOptions& options);
 
 /// The layers of the float network re-expressed for `finetune_config`: batch norm folded (eq. (4)),
