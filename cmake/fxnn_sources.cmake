@@ -49,6 +49,7 @@ set(FXNN_SYNTH_SOURCES
   src/floatnet/network_file.cpp
   src/synth/input_box.cpp
   src/synth/ranges.cpp
+  src/synth/box_partition.cpp
   src/synth/error_model.cpp
   src/synth/float64_error.cpp
   src/synth/quantized_network.cpp
@@ -177,6 +178,7 @@ set(FXNN_SYNTH_TEST_SOURCES
   floatnet/test_onnx_import.cpp
   floatnet/test_onnx_layer_import.cpp
   synth/test_ranges.cpp
+  synth/test_box_partition.cpp
   synth/test_certificate.cpp
   synth/test_optimizers.cpp
   synth/test_end_to_end.cpp

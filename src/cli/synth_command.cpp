@@ -1,5 +1,5 @@
 // fxnn synth --model FILE (--input-box "lo:hi,..." | --benchmarks YAML --benchmark NAME) --error EPS
-//            --method lp|milp|aster [--rounding floor|nearest] [--ranges interval|symbolic] [--word W]
+//            --method lp|milp|aster [--rounding floor|nearest] [--ranges interval|symbolic] [--partition N] [--word W]
 //            [--acc A] [--emit-c DIR --name NAME] [--emit-hls DIR] [--out DIR]
 //            [--validate N] [--attack N] [--json REPORT]
 
@@ -19,7 +19,7 @@ struct SynthArgs {
   double eps = 0.0;
   std::string method = "lp";
   std::string rounding;
-  std::string ranges = "interval";
+  std::string ranges = "symbolic";
   std::string input_box;
 };
 
@@ -37,7 +37,12 @@ void add_synth_command(CLI::App& app) {
   cmd->add_option("--method", args->method, "lp | milp | aster (aster: Aster's unsound formulation, a baseline)")
       ->capture_default_str();
   cmd->add_option("--rounding", args->rounding, "nearest | floor (default: nearest; floor for aster)");
-  cmd->add_option("--ranges", args->ranges, "interval | symbolic (zonotopes)")->capture_default_str();
+  cmd->add_option("--ranges", args->ranges, "symbolic (zonotopes met with intervals) | interval")
+      ->capture_default_str();
+  cmd->add_option("--partition", o.synthesis.partition,
+                  "Cut the input box into at most N parts for the error analysis (docs/synthesis.md section 5.1; "
+                  "0: 256 for networks of up to about 200 neurons, fewer for larger ones)")
+      ->capture_default_str();
   cmd->add_option("--word", o.synthesis.word, "Word size W of inputs, weights and stored values (<= 32)")
       ->capture_default_str();
   cmd->add_option("--acc", o.synthesis.acc, "Accumulator size A (<= 64)")->capture_default_str();

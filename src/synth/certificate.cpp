@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <functional>
 #include <limits>
 #include <sstream>
 
@@ -313,6 +314,55 @@ LayerCertificate certify_layer(const floatnet::DenseLayer& layer, const LayerRan
   return lc;
 }
 
+/// The affine analysis alone (eq. (20a)-(20c)) over one part of a partitioned box (section 5.1):
+/// per layer and neuron a sound bound of |y^_i - y_i| for the inputs of that part.
+std::vector<std::vector<double>> part_errors(const floatnet::FloatNetwork& net, const NetworkRanges& part,
+                                             const QuantizedNetwork& q, const std::function<bool(size_t)>& counts) {
+  const int r = rounding_exponent(q.rounding);
+  std::vector<double> err_lo, err_hi;
+  for (int64_t j = 0; j < q.inputs(); ++j) {
+    const double e = counts(0) ? round_up(pow2(-q.input_frac[static_cast<size_t>(j)] - r)) : 0.0;
+    err_lo.push_back(-e);
+    err_hi.push_back(q.rounding == Rounding::kFloor ? 0.0 : e);
+  }
+  detail::Zonotope errors = detail::input_zonotope(err_lo, err_hi);
+  std::vector<std::vector<double>> bounds;
+  for (size_t l = 0; l < q.layers.size(); ++l) {
+    const floatnet::DenseLayer& layer = net.layers[l];
+    const QuantizedLayer& ql = q.layers[l];
+    const LayerRanges& lr = part.layers[l];
+    const bool source = counts(l + 1);
+    propagate_pre_activation(errors, layer, ql, part, l, source, q.rounding);
+    std::vector<double> pre_lo, pre_hi;
+    errors.bounds(pre_lo, pre_hi);
+    std::vector<double> layer_bounds;
+    for (int64_t i = 0; i < ql.outputs; ++i) {
+      const size_t ui = static_cast<size_t>(i);
+      const NeuronFormat& f = ql.formats[ui];
+      Rational clip_error = 0;
+      if (source && ql.activation == floatnet::Activation::kClippedRelu)
+        clip_error = abs(Rational(BigInt(ql.clip[ui])) * pow2(-f.frac_out) - Rational(layer.clip));
+      layer_bounds.push_back(activate_errors(errors, i, layer, lr.pre_lo[ui], lr.pre_hi[ui], Rational(pre_lo[ui]),
+                                             Rational(pre_hi[ui]), clip_error, ql.clip[ui], f.frac_out));
+    }
+    bounds.push_back(std::move(layer_bounds));
+  }
+  return bounds;
+}
+
+/// The worst over the parts of part_errors: a bound of |y^_i - y_i| over the whole box.
+std::vector<std::vector<double>> worst_part_errors(const floatnet::FloatNetwork& net,
+                                                   const std::vector<NetworkRanges>& parts, const QuantizedNetwork& q,
+                                                   const std::function<bool(size_t)>& counts) {
+  std::vector<std::vector<double>> worst = part_errors(net, parts.front(), q, counts);
+  for (size_t p = 1; p < parts.size(); ++p) {
+    const auto e = part_errors(net, parts[p], q, counts);
+    for (size_t l = 0; l < worst.size(); ++l)
+      for (size_t i = 0; i < worst[l].size(); ++i) worst[l][i] = std::max(worst[l][i], e[l][i]);
+  }
+  return worst;
+}
+
 /// The widths a layer's certificate needs against the word W and accumulator A of the options.
 void check_layer_widths(const LayerCertificate& lc, size_t l, const CertifyOptions& options,
                         std::vector<std::string>& failures) {
@@ -336,7 +386,9 @@ void check_layer_widths(const LayerCertificate& lc, size_t l, const CertifyOptio
 Certificate certify(const floatnet::FloatNetwork& net, const NetworkRanges& ranges, const QuantizedNetwork& q,
                     const CertifyOptions& options) {
   Certificate cert;
-  const auto counts = [&](size_t source) { return options.sources.empty() || options.sources[source]; };
+  const std::function<bool(size_t)> counts = [&](size_t source) {
+    return options.sources.empty() || options.sources[source];
+  };
   std::vector<std::string> failures;
 
   std::vector<Value> values;
@@ -346,10 +398,22 @@ Certificate certify(const floatnet::FloatNetwork& net, const NetworkRanges& rang
     failures.push_back("the input codes need " + std::to_string(cert.input_bits) +
                        " bits > W = " + std::to_string(options.word));
 
+  // Over a partitioned box each neuron's error is also bounded by the worst of the parts' analyses;
+  // the smaller bound is kept and carried into the next layer's recurrence.
+  const std::vector<std::vector<double>> parts =
+      ranges.parts.empty() ? std::vector<std::vector<double>>() : worst_part_errors(net, ranges.parts, q, counts);
   for (size_t l = 0; l < q.layers.size(); ++l) {
     std::vector<Value> next;
     LayerCertificate lc = certify_layer(net.layers[l], ranges.layers[l], q.layers[l], ranges, l, counts(l + 1),
                                         q.rounding, values, errors, next);
+    if (!parts.empty()) {
+      Rational layer_max = 0;
+      for (size_t i = 0; i < next.size(); ++i) {
+        if (Rational(parts[l][i]) < next[i].error) next[i].error = Rational(parts[l][i]);
+        if (next[i].error > layer_max) layer_max = next[i].error;
+      }
+      lc.max_error = round_up(layer_max);
+    }
     check_layer_widths(lc, l, options, failures);
     cert.layers.push_back(std::move(lc));
     values = std::move(next);

@@ -160,7 +160,37 @@ FormatPlan finest_plan(const floatnet::FloatNetwork& net, const SynthesisBounds&
 
 int64_t ErrorGains::sources() const { return gain.empty() ? inputs : inputs + offset.back() + gain.back().rows(); }
 
+namespace {
+
+/// The worst of the parts' gains (docs/synthesis.md section 5.1): each part's error is at most its
+/// gains times the magnitudes, so at most the largest gains times the largest magnitudes. A neuron
+/// assumed stable in some part keeps the smallest of its slacks there, checked against the largest
+/// pre-activation gains (the `dead` row of the optimizers), which bound its error in every part.
+ErrorGains worst_of_parts(const floatnet::FloatNetwork& net, const std::vector<NetworkRanges>& parts, double margin) {
+  std::vector<ErrorGains> each;
+  for (const NetworkRanges& part : parts) each.push_back(error_gains(net, part, margin));
+  ErrorGains all = each.front();
+  for (size_t p = 1; p < each.size(); ++p) {
+    const ErrorGains& g = each[p];
+    for (size_t l = 0; l < all.gain.size(); ++l) {
+      all.gain[l] = all.gain[l].cwiseMax(g.gain[l]);
+      all.pre_gain[l] = all.pre_gain[l].cwiseMax(g.pre_gain[l]);
+      for (size_t i = 0; i < all.stable_slack[l].size(); ++i) {
+        all.stable_slack[l][i] = std::min(all.stable_slack[l][i], g.stable_slack[l][i]);
+        all.input_magnitude[l][i] = std::max(all.input_magnitude[l][i], g.input_magnitude[l][i]);
+      }
+    }
+  }
+  for (size_t l = 0; l < all.dead.size(); ++l)
+    for (size_t i = 0; i < all.dead[l].size(); ++i) all.dead[l][i] = std::isfinite(all.stable_slack[l][i]);
+  all.parts = std::move(each);
+  return all;
+}
+
+} // namespace
+
 ErrorGains error_gains(const floatnet::FloatNetwork& net, const NetworkRanges& ranges, double margin) {
+  if (!ranges.parts.empty()) return worst_of_parts(net, ranges.parts, margin);
   ErrorGains g;
   g.inputs = net.inputs();
   int64_t total = 0;

@@ -54,23 +54,47 @@ LayerIntegerBits layer_integer_bits(const SynthesisBounds& b, size_t layers) {
 /// 2^-F for floor (their sum is below 2^-F, eq. (11)), two for nearest.
 int rate_shift(size_t m, int r, bool nearest) { return m == 0 ? r : (nearest ? 1 : 0); }
 
+/// Whether every coefficient of `a` is at most that of `b` (same cap): then b's row implies a's.
+bool dominated(const ErrorRow& a, const ErrorRow& b) {
+  for (size_t m = 0; m < a.f.size(); ++m)
+    if (a.f[m] > b.f[m] || a.a[m] > b.a[m] || a.w[m] > b.w[m]) return false;
+  return true;
+}
+
+/// Removes from rows[first..] every row that another of them implies (the parts' rows of one output:
+/// most parts are dominated by a few), keeping the first of equal rows.
+void drop_dominated(std::vector<ErrorRow>& rows, size_t first) {
+  std::vector<bool> implied(rows.size(), false);
+  for (size_t k = first; k < rows.size(); ++k)
+    for (size_t o = first; o < rows.size() && !implied[k]; ++o)
+      implied[k] = o != k && dominated(rows[k], rows[o]) && (!dominated(rows[o], rows[k]) || o < k);
+  size_t end = first;
+  for (size_t k = first; k < rows.size(); ++k) {
+    if (implied[k]) continue;
+    if (end != k) rows[end] = std::move(rows[k]); // never onto itself: that would empty it
+    ++end;
+  }
+  rows.resize(end);
+}
+
 /// Error rows: outputs <= eps, hidden neurons <= their cap, stability of assumed-stable neurons.
 std::vector<ErrorRow> error_rows(const SynthesisProblem& p, bool nearest) {
   const floatnet::FloatNetwork& net = *p.net;
   const ErrorGains& gains = *p.gains;
   const size_t layers = net.layers.size();
   std::vector<ErrorRow> rows;
-  const auto make_row = [&](size_t l, const Eigen::MatrixXd& gain, int64_t i, double cap, const std::string& name) {
+  const auto make_row = [&](const ErrorGains& of, size_t l, const Eigen::MatrixXd& gain, int64_t i, double cap,
+                            const std::string& name) {
     ErrorRow row{std::vector<double>(layers + 1, 0.0), std::vector<double>(layers + 1, 0.0),
                  std::vector<double>(layers + 1, 0.0), cap, name};
-    for (int64_t j = 0; j < gains.inputs; ++j) row.f[0] += gain(i, j);
+    for (int64_t j = 0; j < of.inputs; ++j) row.f[0] += gain(i, j);
     for (size_t m = 1; m <= l + 1; ++m) {
       const floatnet::DenseLayer& source = net.layers[m - 1];
       for (int64_t k = 0; k < source.outputs(); ++k) {
-        const double gk = gain(i, gains.source(m - 1, k));
+        const double gk = gain(i, of.source(m - 1, k));
         row.f[m] += gk * (source.activation == floatnet::Activation::kClippedRelu ? 2.0 : 1.0);
         if (nearest) row.a[m] += gk;
-        row.w[m] += gk * gains.input_magnitude[m - 1][static_cast<size_t>(k)];
+        row.w[m] += gk * of.input_magnitude[m - 1][static_cast<size_t>(k)];
       }
     }
     rows.push_back(std::move(row));
@@ -83,11 +107,21 @@ std::vector<ErrorRow> error_rows(const SynthesisProblem& p, bool nearest) {
       const double slack = gains.stable_slack[l][ui];
       if (std::isfinite(slack)) { // stability as the gains assume it (eq. (20d))
         if (gains.dead[l][ui])
-          make_row(l, gains.pre_gain[l], i, slack, "stable" + name);
+          make_row(gains, l, gains.pre_gain[l], i, slack, "stable" + name);
         else
           cap = std::min(cap, slack);
       }
-      make_row(l, gains.gain[l], i, cap, "error" + name);
+      if (l + 1 < layers || gains.parts.empty()) {
+        make_row(gains, l, gains.gain[l], i, cap, "error" + name);
+        continue;
+      }
+      // Over a partitioned box, each output's error bound in each part (section 5.1): the worst gains of
+      // all parts together would ask for more bits than any one part needs.
+      const size_t first = rows.size();
+      for (size_t part = 0; part < gains.parts.size(); ++part)
+        make_row(gains.parts[part], l, gains.parts[part].gain[l], i, cap,
+                 "error" + name + "_part" + std::to_string(part));
+      drop_dominated(rows, first);
     }
   return rows;
 }
@@ -195,30 +229,36 @@ void add_error_constraints(LinearProgram& lp, const std::vector<ErrorRow>& rows,
   }
 }
 
-/// Cost (eq. (42)-(43)): sum_l n_l n_(l-1) width(Fw_l) width(F_(l-1)); the product of the two widths
-/// is linearized by p_k >= width(Fw_l) - M (1 - b_k) over the one-hot b of F_(l-1). With p_k <= M b_k
-/// and sum_k p_k = width(Fw_l) as well, p_k = b_k width(Fw_l) exactly, which keeps the relaxation tight.
+/// Cost (eq. (42)-(43)): sum_l n_l n_(l-1) width(Fw_l) width(F_(l-1)). The product of the two
+/// one-hot widths is written exactly with y_km = b_k c_m in [0, 1] for every pair of values (b: the
+/// one-hot of F_(l-1), c: that of Fw_l) and the transportation equalities sum_m y_km = b_k,
+/// sum_k y_km = c_m: with integral b and c they leave only y = b c, and their relaxation is the convex
+/// hull of the pairs, so the LP bound of the branch and bound is the true cost of a fractional mix of
+/// formats rather than a big-M bound far below it.
 void add_multiplier_cost(LinearProgram& lp, const floatnet::FloatNetwork& net, const LayerIntegerBits& ints,
                          const FormatVariables& v) {
   for (size_t l = 1; l < v.frac.size(); ++l) {
     const floatnet::DenseLayer& layer = net.layers[l - 1];
     const double count = static_cast<double>(layer.inputs() * layer.outputs());
-    const double big_m = ints.weight[l] + 1 + v.frac_w[l].hi();
-    std::vector<Term> sum;
-    for (size_t k = 0; k < v.frac[l - 1].binaries.size(); ++k) {
-      const double width_x = ints.storage[l - 1] + v.frac[l - 1].lo + static_cast<int>(k);
-      const int pk =
-          lp.add_variable(0, big_m, count * width_x, false, "p" + std::to_string(l) + "_" + std::to_string(k));
-      const int bk = v.frac[l - 1].binaries[k];
-      std::vector<Term> row{{pk, 1.0}};
-      append(row, v.frac_w[l].value_terms(-1));
-      row.push_back({bk, -big_m});
-      lp.add_constraint(row, Sense::kGreaterEqual, ints.weight[l] + 1 - big_m);
-      lp.add_constraint({{pk, 1.0}, {bk, -big_m}}, Sense::kLessEqual, 0);
-      sum.push_back({pk, 1.0});
+    const OneHot& in = v.frac[l - 1];
+    const OneHot& weight = v.frac_w[l];
+    std::vector<std::vector<Term>> columns(weight.binaries.size());
+    for (size_t k = 0; k < in.binaries.size(); ++k) {
+      const double width_x = ints.storage[l - 1] + in.lo + static_cast<int>(k);
+      std::vector<Term> row{{in.binaries[k], -1.0}};
+      for (size_t m = 0; m < weight.binaries.size(); ++m) {
+        const double width_w = ints.weight[l] + 1 + weight.lo + static_cast<int>(m);
+        const int y = lp.add_variable(0, 1, count * width_x * width_w, false,
+                                      "y" + std::to_string(l) + "_" + std::to_string(k) + "_" + std::to_string(m));
+        row.push_back({y, 1.0});
+        columns[m].push_back({y, 1.0});
+      }
+      lp.add_constraint(row, Sense::kEqual, 0, "pair_in" + std::to_string(l) + "_" + std::to_string(k));
     }
-    append(sum, v.frac_w[l].value_terms(-1));
-    lp.add_constraint(sum, Sense::kEqual, ints.weight[l] + 1, "width" + std::to_string(l));
+    for (size_t m = 0; m < weight.binaries.size(); ++m) {
+      columns[m].push_back({weight.binaries[m], -1.0});
+      lp.add_constraint(columns[m], Sense::kEqual, 0, "pair_w" + std::to_string(l) + "_" + std::to_string(m));
+    }
   }
 }
 

@@ -49,8 +49,9 @@ void print_summary(const SynthesisReport& r, std::ostream& out) {
   out << "fxnn synth: " << r.model << "\n";
   out << "  method " << to_string(r.options.method)
       << (r.sound_method() ? "" : " (UNSOUND baseline: Aster's formulation)") << ", rounding " << to_string(r.rounding)
-      << ", ranges " << to_string(r.options.ranges) << ", W = " << r.options.word << ", A = " << r.options.acc
-      << ", eps = " << r.options.eps << "\n";
+      << ", ranges " << to_string(r.options.ranges)
+      << (r.ranges.parts.empty() ? std::string() : " over " + std::to_string(r.ranges.parts.size()) + " parts")
+      << ", W = " << r.options.word << ", A = " << r.options.acc << ", eps = " << r.options.eps << "\n";
   const std::vector<RangeWidths> widths = range_widths(r.ranges);
   for (size_t l = 0; l < widths.size(); ++l)
     out << "  layer " << l + 1 << " ranges: mean width " << num(widths[l].mean_width) << ", max |value| "

@@ -8,6 +8,7 @@
 #include <sstream>
 #include <stdexcept>
 
+#include "fxnn/synth/box_partition.h"
 #include "fxnn/synth/error_model.h"
 #include "fxnn/synth/float64_error.h"
 #include "fxnn/synth/reference_plan.h"
@@ -17,7 +18,9 @@ namespace fxnn::synth {
 namespace {
 
 /// The stability margin of the error gains, in units of eps.
-constexpr double kStableMargin = 1.0 / 16;
+constexpr double kStableMargin = 4.0;
+/// The most one re-solve raises the target by when the certificate leaves eps unused (eq. (29c)).
+constexpr double kMaxTargetRaise = 8.0;
 
 double seconds_since(std::chrono::steady_clock::time_point start) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
@@ -77,6 +80,8 @@ void SynthesisOptions::validate() const {
     throw std::invalid_argument("--acc: A must be in [W, 64] = [" + std::to_string(word) + ", 64], got " +
                                 std::to_string(acc));
   if (!(time_limit > 0)) throw std::invalid_argument("time limit must be positive");
+  if (partition < 0)
+    throw std::invalid_argument("--partition must be 0 (auto) or more, got " + std::to_string(partition));
   if (rounding && *rounding != Rounding::kFloor && *rounding != Rounding::kNearest)
     throw std::invalid_argument("--rounding: synthesis supports floor and nearest, not " + to_string(*rounding));
 }
@@ -170,6 +175,12 @@ std::string diagnose_infeasibility(const floatnet::FloatNetwork& net, const Inpu
          (worst == 0 ? std::string("the input quantization") : "layer " + std::to_string(worst)) + ": " + limit;
 }
 
+int64_t auto_partition(const floatnet::FloatNetwork& net) {
+  double neurons = 0;
+  for (const auto& layer : net.layers) neurons += static_cast<double>(layer.outputs());
+  return static_cast<int64_t>(std::clamp(std::floor(2.56e9 / (neurons * neurons * neurons)), 1.0, 256.0));
+}
+
 SynthesisReport synthesize(const floatnet::FloatNetwork& net, const InputBox& box, const SynthesisOptions& options) {
   const auto start = std::chrono::steady_clock::now();
   options.validate();
@@ -182,7 +193,8 @@ SynthesisReport synthesize(const floatnet::FloatNetwork& net, const InputBox& bo
   report.rounding = options.effective_rounding();
 
   auto t = std::chrono::steady_clock::now();
-  report.ranges = analyze_ranges(net, box, options.ranges);
+  const int64_t parts = options.partition > 0 ? options.partition : auto_partition(net);
+  report.ranges = partitioned_ranges(net, box, options.ranges, parts, options.eps * kStableMargin);
   const SynthesisBounds bounds = problem_bounds(net, report.ranges, options);
   // Neurons whose range keeps eps / 16 away from 0 are taken as stable: hidden errors stay far
   // below eps whenever the output meets it, and the certificate checks every neuron with its
@@ -220,7 +232,12 @@ SynthesisReport synthesize(const floatnet::FloatNetwork& net, const InputBox& bo
   std::optional<ReferencePlan> reference;
   if (options.method == Method::kLp) {
     try {
-      reference = reference_plan(net, box, report.ranges, bounds, report.rounding,
+      // The budget's shares need the reference's bound only roughly: its certificate is taken over
+      // the parts' union without the per-part analyses, which would cost each of its five plans one
+      // analysis per part.
+      const NetworkRanges whole{
+          report.ranges.mode, report.ranges.input_lo, report.ranges.input_hi, report.ranges.layers, {}};
+      reference = reference_plan(net, box, whole, bounds, report.rounding,
                                  CertifyOptions{options.eps, options.word, options.acc, {}}, options.artifact);
       problem.reference = &reference->plan;
     } catch (const std::overflow_error& e) {
@@ -232,6 +249,28 @@ SynthesisReport synthesize(const floatnet::FloatNetwork& net, const InputBox& bo
   double solve_seconds = 0.0;
   bool tightened = false; // a certificate missed eps: the target only goes down from then on
   std::vector<std::string> retry_notes;
+  // The certified attempt that a re-solve at a raised target (eq. (29c)) must beat.
+  struct Certified {
+    MethodResult method;
+    QuantizedNetwork quantized;
+    Certificate certificate;
+    SizeMetrics size;
+    std::string message;
+  };
+  std::optional<Certified> best;
+  const auto better = [&](const SizeMetrics& a, const SizeMetrics& b) {
+    return options.method == Method::kMilp ? a.cost < b.cost : a.total_bits < b.total_bits;
+  };
+  const auto restore_best = [&] {
+    const double seconds = report.method.solve_seconds;
+    report.method = best->method;
+    report.method.solve_seconds = seconds; // every attempt's solver time counts
+    report.quantized = best->quantized;
+    report.certificate = best->certificate;
+    report.size = best->size;
+    report.status = SynthesisStatus::kCertified;
+    report.message = best->message;
+  };
   for (int attempt = 1; attempt <= attempts; ++attempt) {
     report.attempts = attempt;
     switch (options.method) {
@@ -251,6 +290,11 @@ SynthesisReport synthesize(const floatnet::FloatNetwork& net, const InputBox& bo
       spdlog::info("synth: {}", retry_notes.back());
       continue;
     }
+    if (!report.method.solved && best) {
+      retry_notes.push_back("no formats at target " + number(problem.target) + ": the certified formats before kept");
+      restore_best();
+      break;
+    }
     if (!report.method.solved) {
       report.status = SynthesisStatus::kInfeasible;
       report.message = "infeasible: " + (options.method == Method::kAster
@@ -269,6 +313,28 @@ SynthesisReport synthesize(const floatnet::FloatNetwork& net, const InputBox& bo
     if (cert.certified) {
       report.status = SynthesisStatus::kCertified;
       report.message = "certified: error bound " + number(cert.bound) + " <= eps = " + number(options.eps);
+      if (best && !better(report.size, best->size)) {
+        retry_notes.push_back("target " + number(problem.target) + " saved nothing: the formats before kept");
+        restore_best();
+        break;
+      }
+      // eq. (29c): the optimizer's model bounds the error a priori, for any codes; the certificate
+      // of the actual codes often proves far less. Aim at the eps it leaves unused, keep the better.
+      if (options.method != Method::kAster && !tightened && attempt < attempts && cert.bound < options.eps / 2) {
+        best = Certified{report.method, *report.quantized, cert, report.size, report.message};
+        const double raise = std::min(kMaxTargetRaise, 0.9 * options.eps / cert.bound);
+        retry_notes.push_back("certified bound " + number(cert.bound) + " at target " + number(problem.target) +
+                              ": re-solved at " + number(problem.target * raise));
+        spdlog::info("synth: {}", retry_notes.back());
+        problem.target *= raise;
+        continue;
+      }
+      break;
+    }
+    if (best) { // a raised target whose formats the certificate refuses: the certified ones stay
+      retry_notes.push_back("target " + number(problem.target) + " not certified (" + cert.failure +
+                            "): the formats before kept");
+      restore_best();
       break;
     }
     report.status = SynthesisStatus::kNotCertified;
@@ -346,6 +412,7 @@ nlohmann::ordered_json to_json(const SynthesisReport& r) {
         "per dot product, per-layer hull ranges); its claimed bound is not a guarantee";
   j["rounding"] = to_string(r.rounding);
   j["range_mode"] = to_string(o.ranges);
+  j["range_parts"] = std::max<size_t>(1, r.ranges.parts.size());
   j["artifact_formats"] = o.artifact;
   j["eps"] = o.eps;
   j["word"] = o.word;

@@ -98,6 +98,8 @@ TEST(NumericalLimits, EpsBelowTheFloat64EvaluationErrorIsRefusedWithThatReason) 
   for (Method method : {Method::kLp, Method::kMilp, Method::kAster}) {
     SynthesisOptions o;
     o.method = method;
+    o.ranges = RangeMode::kInterval; // the ranges of e64
+    o.partition = 1;
     o.eps = e64 / 2;
     const SynthesisReport r = synthesize(net, box, o);
     EXPECT_EQ(r.status, SynthesisStatus::kInfeasible);

@@ -9,50 +9,7 @@
 namespace fxnn::synth {
 namespace {
 
-/// Every neuron's pre- and post-activation value for one input, in long double.
-std::vector<std::pair<std::vector<long double>, std::vector<long double>>> trace(const floatnet::FloatNetwork& net,
-                                                                                 const std::vector<double>& x) {
-  std::vector<std::pair<std::vector<long double>, std::vector<long double>>> out;
-  std::vector<long double> current(x.begin(), x.end());
-  for (const auto& layer : net.layers) {
-    std::vector<long double> pre(static_cast<size_t>(layer.outputs())), post(pre.size());
-    for (int64_t i = 0; i < layer.outputs(); ++i) {
-      long double z = layer.bias(i);
-      for (int64_t j = 0; j < layer.inputs(); ++j) z += layer.weight(i, j) * current[static_cast<size_t>(j)];
-      pre[static_cast<size_t>(i)] = z;
-      post[static_cast<size_t>(i)] = floatnet::activate(layer.activation, layer.clip, z);
-    }
-    out.emplace_back(pre, post);
-    current = post;
-  }
-  return out;
-}
-
-/// Samples (random points and all corners) must lie inside the ranges.
-void expect_enclosed(const floatnet::FloatNetwork& net, const InputBox& box, const NetworkRanges& r, uint64_t seed) {
-  std::mt19937_64 rng(seed);
-  std::vector<std::vector<double>> points;
-  for (int k = 0; k < 3000; ++k) {
-    std::vector<double> x;
-    for (const auto& iv : box.dims) x.push_back(std::uniform_real_distribution<double>(iv.lo, iv.hi)(rng));
-    points.push_back(x);
-  }
-  for (uint64_t c = 0; c < (uint64_t{1} << box.size()); ++c) {
-    std::vector<double> x;
-    for (size_t d = 0; d < box.size(); ++d) x.push_back((c >> d) & 1 ? box.dims[d].hi : box.dims[d].lo);
-    points.push_back(x);
-  }
-  for (const auto& x : points) {
-    const auto t = trace(net, x);
-    for (size_t l = 0; l < t.size(); ++l)
-      for (size_t i = 0; i < t[l].first.size(); ++i) {
-        ASSERT_LE(r.layers[l].pre_lo[i], t[l].first[i]) << "layer " << l << " neuron " << i;
-        ASSERT_GE(r.layers[l].pre_hi[i], t[l].first[i]) << "layer " << l << " neuron " << i;
-        ASSERT_LE(r.layers[l].post_lo[i], t[l].second[i]);
-        ASSERT_GE(r.layers[l].post_hi[i], t[l].second[i]);
-      }
-  }
-}
+using synth_testing::expect_enclosed;
 
 TEST(Ranges, IntervalAndSymbolicEncloseSampledValues) {
   const std::vector<std::vector<int64_t>> shapes = {{3, 8, 6, 2}, {2, 16, 16, 1}, {4, 5, 5, 5, 5, 3}};

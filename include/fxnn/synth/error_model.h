@@ -102,9 +102,13 @@ struct ErrorGains {
   /// Per neuron: the largest pre-activation error that keeps it stable as assumed (its distance
   /// from 0, halved as a safety margin), or infinity when it is not assumed stable (eq. (20d)).
   std::vector<std::vector<double>> stable_slack;
-  /// Per neuron: assumed stably dead (its gain row is 0, its pre_gain row is not).
+  /// Per neuron: assumed stably dead (its gain row is 0, its pre_gain row is not); over a partitioned
+  /// box, assumed stable in some part: either way its slack bounds its pre_gain row.
   std::vector<std::vector<bool>> dead;
   std::vector<std::vector<double>> input_magnitude; // per neuron: sum_j max |y_j| over its inputs (S'_i)
+  /// Over a partitioned box (NetworkRanges::parts): the gains of each part, of which the members above
+  /// are the worst (docs/synthesis.md section 5.1). Empty otherwise.
+  std::vector<ErrorGains> parts;
   int64_t sources() const;
   int64_t source(size_t layer, int64_t neuron) const { return inputs + offset[layer] + neuron; }
 };

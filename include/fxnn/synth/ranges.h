@@ -30,6 +30,10 @@ struct NetworkRanges {
   RangeMode mode = RangeMode::kInterval;
   std::vector<double> input_lo, input_hi;
   std::vector<LayerRanges> layers;
+  /// The ranges of sub-boxes whose union is the box (docs/synthesis.md section 5.1): the error
+  /// analyses run on each part and keep the worst, and the ranges above are the parts' union.
+  /// Empty: the box is analysed whole.
+  std::vector<NetworkRanges> parts;
 };
 
 /// The ranges of every neuron for all inputs of the box. Throws std::invalid_argument when the box

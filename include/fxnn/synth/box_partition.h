@@ -1,0 +1,27 @@
+#pragma once
+// Input-box partitioning for the error analysis (docs/synthesis.md section 5.1): the box is cut into
+// sub-boxes on which more neurons are stably active or dead and the ranges are narrower, so that the
+// affine error analysis (section 4.2) keeps more of the errors' signs. The error bounds of the whole
+// box are the worst over the parts; the ranges of the whole box are the parts' union.
+
+#include <cstdint>
+
+#include "fxnn/floatnet/float_network.h"
+#include "fxnn/synth/input_box.h"
+#include "fxnn/synth/ranges.h"
+
+namespace fxnn::synth {
+
+/// The ranges of `box` cut into at most `max_parts` sub-boxes (1: the box whole, no parts). Greedy
+/// bisection: the part whose outputs' error bound is largest when every rounding has a unit magnitude
+/// is halved along the input of largest width times its error gain to the outputs (eq. (28a)), until
+/// `max_parts` parts exist or no part can be halved.
+/// `margin` is the stability margin of the error gains (error_gains). The result's own ranges are the
+/// union of the parts' (sound for the box), its `parts` the parts' ranges.
+NetworkRanges partitioned_ranges(const floatnet::FloatNetwork& net, const InputBox& box, RangeMode mode,
+                                 int64_t max_parts, double margin);
+
+/// The union of the parts' ranges (their input ranges included).
+NetworkRanges ranges_union(const std::vector<NetworkRanges>& parts);
+
+} // namespace fxnn::synth
