@@ -11,7 +11,10 @@
 #
 # Usage: scripts/synth_benchmarks.sh [FXNN_BINARY]        (default: build/fxnn)
 # Every run is then attacked (fxnn synth --attack, docs/synthesis.md section 16): a local search for
-# an input whose error breaks the bound (the certified one; aster: its claim).
+# an input whose error breaks the bound (the certified one; aster: its claim). Then lp and milp once
+# more per analysis (interval, symbolic, symbolic over the partition), certified only, for the table
+# of where each analysis wins; experiments/synthesis/baseline.csv holds the figures before the
+# partitioned analysis, for the comparison table.
 # Environment: SUITE (default ../shared/data/controllers/benchmarks.yaml), VALIDATE (default 100000),
 # ATTACK (evaluations of the attack's local search, default 20000), EPS (default: each benchmark's
 # error_bound, 1e-3 for the whole suite), REPORTS (folder of the reports, default runs/synthesis).
@@ -26,8 +29,8 @@ REPORTS=${REPORTS:-runs/synthesis}
 [ -x "$FXNN" ] || { echo "synth_benchmarks: no fxnn binary at $FXNN (build it, or pass its path)" >&2; exit 1; }
 [ -f "$SUITE" ] || { echo "synth_benchmarks: no benchmark suite at $SUITE" >&2; exit 1; }
 
-mkdir -p "$REPORTS"
-rm -f "$REPORTS"/*.json "$REPORTS"/*.log
+mkdir -p "$REPORTS/analyses"
+rm -f "$REPORTS"/*.json "$REPORTS"/*.log "$REPORTS"/analyses/*.json "$REPORTS"/analyses/*.log
 WORK=$(mktemp -d)
 trap 'rm -rf "$WORK"' EXIT
 
@@ -46,6 +49,25 @@ for name in $names; do
     if nice "$FXNN" synth "${args[@]}" > "$REPORTS/$name.$variant.log" 2>&1; then status=ok; else status=failed; fi
     echo "$name $variant: $status ($(tail -n 1 "$REPORTS/$name.$variant.log"))"
   done
+done
+
+# Where each analysis wins (docs/synthesis.md sections 5 and 5.1): lp and milp with interval ranges over
+# the box whole, symbolic ranges over the box whole, and symbolic ranges over the default partition;
+# certified, not validated (the runs above validate the default).
+for name in $names; do
+  for method in lp milp; do
+    for analysis in interval symbolic partitioned; do
+      case $analysis in
+        interval) options=(--ranges interval --partition 1) ;;
+        symbolic) options=(--ranges symbolic --partition 1) ;;
+        partitioned) options=(--ranges symbolic --partition 0) ;;
+      esac
+      report=$REPORTS/analyses/$name.$method.$analysis
+      nice "$FXNN" synth --benchmarks "$SUITE" --benchmark "$name" --method "$method" "${options[@]}" \
+        --json "$report.json" > "$report.log" 2>&1 || true
+    done
+  done
+  echo "$name: analyses done"
 done
 
 command="scripts/synth_benchmarks.sh $*"

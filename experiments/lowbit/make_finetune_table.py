@@ -36,7 +36,13 @@ VARIANTS = [("_learned", "--finetune-learn-steps: the float-scale steps learned 
             ("_edge8", "--edge-bits 8 (the first and the last layer's weights at 8 bits)"),
             ("_epochs6", "6 fine-tuning epochs instead of 3 (the sixth at a tenth of the rate)"),
             ("_lr001", "--finetune-lr 0.01 (the last epoch 0.001)"),
-            ("_constlr", "--finetune-lr 0.01 constant over the 3 epochs (shift-clip only)")]
+            ("_constlr", "--finetune-lr 0.01 constant over the 3 epochs (shift-clip only)"),
+            ("_momentum", "--finetune-lr 0.003 --finetune-momentum 0.9 (the same effective rate as plain SGD at 0.03)"),
+            ("_momentum_learned", "--finetune-lr 0.003 --finetune-momentum 0.9 --finetune-learn-steps"),
+            ("_momentum_learned_lr0006", "--finetune-lr 0.006 --finetune-momentum 0.9 --finetune-learn-steps"),
+            ("_momentum_learned_lr001", "--finetune-lr 0.01 --finetune-momentum 0.9 --finetune-learn-steps"),
+            ("_momentum_learned_lr001_seed2",
+             "--finetune-lr 0.01 --finetune-momentum 0.9 --finetune-learn-steps --seed 2 (a second seed)")]
 
 
 def section(results):

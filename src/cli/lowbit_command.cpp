@@ -1,10 +1,11 @@
 // fxnn lowbit --checkpoint FLOAT_CKPT | --onnx FLOAT.onnx --config C.yaml --mode float-scale|shift-clip --bits B
 //             [--steps mse|maxabs] [--granularity layer|channel] [--calib N] [--input-bits N]
 //             [--rounding nearest|floor] [--limit N] [--json FILE] --out OUT
-//             [--finetune EPOCHS [--finetune-lr LR] [--finetune-momentum M] [--finetune-learn-steps] [--finetune-run
+//             [--finetune EPOCHS [--finetune-lr LR] [--finetune-momentum M] [--finetune-learn-steps] [--seed N] [--finetune-run
 //             DIR] [--resume]]
 
 #include <iostream>
+#include <optional>
 #include <stdexcept>
 #include <string>
 
@@ -24,6 +25,7 @@ struct LowbitArgs {
   int64_t finetune = 0;
   double finetune_lr = 0.03;
   double finetune_momentum = 0;
+  std::optional<uint64_t> seed;
   bool finetune_learn_steps = false;
   std::string finetune_run; // default: OUT.finetune
   bool resume = false;
@@ -61,6 +63,7 @@ void run_lowbit(const LowbitArgs& a) {
   o.finetune.epochs = a.finetune;
   o.finetune.lr = a.finetune_lr;
   o.finetune.momentum = a.finetune_momentum;
+  o.finetune.seed = a.seed;
   o.finetune.learn_steps = a.finetune_learn_steps;
   o.finetune.run_dir = a.finetune_run.empty() ? a.out + ".finetune" : a.finetune_run;
   o.finetune.resume = a.resume;
@@ -112,6 +115,7 @@ void add_lowbit_command(CLI::App& app) {
       ->capture_default_str();
   cmd->add_option("--finetune-momentum", a->finetune_momentum, "SGD momentum of the fine-tuning (0: plain SGD)")
       ->capture_default_str();
+  cmd->add_option("--seed", a->seed, "Seed of the fine-tuning run (default: the float run's config)");
   cmd->add_flag(
       "--finetune-learn-steps", a->finetune_learn_steps,
       "float-scale: learn the steps in training (LSQ, docs/lowbit.md eq. (11)) instead of keeping the converter's");

@@ -68,6 +68,7 @@ ExperimentConfig finetune_config(const ExperimentConfig& float_config, const Fin
   c.train.epochs = options.epochs;
   c.optim.lr = options.lr;
   c.optim.momentum = options.momentum;
+  if (options.seed) c.seed = *options.seed;
   // The last epoch at a tenth of the rate: the weights settle on their grid instead of hopping
   // between neighbouring codes at the end.
   c.optim.lr_milestones.clear();

@@ -112,6 +112,7 @@ std::string conversion_header(const LowbitRunOptions& o, const ir::Network& net)
 /// What the fine-tuning did, for the report and the JSON.
 struct FinetuneSummary {
   FinetuneOptions options;
+  uint64_t seed = 0; // of the run's config
   std::vector<EpochMetrics> metrics;
 };
 
@@ -137,6 +138,7 @@ nlohmann::ordered_json results_json(const LowbitRunOptions& o, const LowbitConve
     f["epochs"] = finetuned->options.epochs;
     f["lr"] = finetuned->options.lr;
     f["momentum"] = finetuned->options.momentum;
+    f["seed"] = finetuned->seed;
     f["learn_steps"] = finetuned->options.learn_steps;
     f["run"] = finetuned->options.run_dir;
     f["metrics"] = nlohmann::json::array();
@@ -208,7 +210,7 @@ void run_lowbit(const LowbitRunOptions& o, std::ostream& out_text) {
     fixed.trained_grids = f.grids;
     fixed.with_correction(Correction::kNone); // the biases were trained on the grids
     conversion = convert_to_lowbit(f.layers, f.config, splits.train, fixed);
-    finetuned = FinetuneSummary{o.finetune, f.metrics};
+    finetuned = FinetuneSummary{o.finetune, f.config.seed, f.metrics};
   } else {
     conversion = convert_to_lowbit(source.layers, source.config, splits.train, o.conversion);
   }

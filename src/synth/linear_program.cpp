@@ -6,6 +6,7 @@
 #include <limits>
 #include <memory>
 #include <stdexcept>
+#include <unordered_set>
 
 namespace fxnn::synth {
 
@@ -75,18 +76,37 @@ void* LinearProgram::new_solver_model() const {
   return model;
 }
 
-LinearProgram::Solution LinearProgram::solve(double time_limit, double relative_gap) const {
+std::vector<LinearProgram::NamedValue> LinearProgram::named_integers(const Solution& solution) const {
+  std::vector<NamedValue> values;
+  for (size_t c = 0; c < solution.values.size() && c < names_.size(); ++c)
+    if (integer_[c]) values.push_back({names_[c], solution.values[c]});
+  return values;
+}
+
+LinearProgram::Solution LinearProgram::solve(double time_limit, double relative_gap,
+                                             const std::vector<NamedValue>& start) const {
   CbcModel model(static_cast<Cbc_Model*>(new_solver_model()));
+  if (!start.empty()) {
+    const std::unordered_set<std::string> known(names_.begin(), names_.end());
+    std::vector<const char*> names;
+    std::vector<double> values;
+    for (const NamedValue& v : start)
+      if (known.count(v.name)) {
+        names.push_back(v.name.c_str());
+        values.push_back(v.value);
+      }
+    Cbc_setMIPStart(model.get(), static_cast<int>(names.size()), names.data(), values.data());
+  }
   Cbc_setLogLevel(model.get(), 0);
   Cbc_setMaximumSeconds(model.get(), time_limit);
   Cbc_setAllowableFractionGap(model.get(), relative_gap);
   // CBC's integer preprocessing declared feasible format problems infeasible (ACC5NN with the
   // milp method); without it the branch and bound is also fast here.
   Cbc_setParameter(model.get(), "preprocess", "off");
-  const auto start = std::chrono::steady_clock::now();
+  const auto began = std::chrono::steady_clock::now();
   Cbc_solve(model.get());
   Solution solution;
-  solution.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  solution.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - began).count();
   const int n = variables();
   const double* values = nullptr;
   if (Cbc_isProvenOptimal(model.get())) {

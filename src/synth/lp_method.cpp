@@ -40,17 +40,19 @@ void same_frac(LinearProgram& lp, const std::vector<NodeVars>& group, const std:
 } // namespace
 
 LinearProgram::Solution solve_recorded(const LinearProgram& lp, double time_limit, double relative_gap,
-                                       const std::string& what, MethodResult& result) {
+                                       const std::string& what, MethodResult& result,
+                                       const std::vector<LinearProgram::NamedValue>& start) {
   result.variables = lp.variables();
   result.constraints = lp.constraints();
   result.integers = lp.integers();
-  LinearProgram::Solution s = lp.solve(time_limit, relative_gap);
+  LinearProgram::Solution s = lp.solve(time_limit, relative_gap, start);
   result.status = s.status;
   result.solve_seconds = s.seconds;
   result.solved = !s.values.empty();
-  if (result.solved)
+  if (result.solved) {
     result.objective = s.objective;
-  else
+    result.solution = lp.named_integers(s);
+  } else
     result.infeasible_reason = what + " is " + to_string(s.status);
   return s;
 }
@@ -177,7 +179,7 @@ MethodResult solve_lp(const SynthesisProblem& p) {
     }
   }
 
-  const LinearProgram::Solution s = solve_recorded(lp, p.time_limit, 0.0, "the LP", result);
+  const LinearProgram::Solution s = solve_recorded(lp, p.time_limit, 0.0, "the LP", result, p.start);
   if (!result.solved) return result;
   const auto value = [&](int var) { return static_cast<int>(std::lround(s.values[static_cast<size_t>(var)])); };
   for (const NodeVars& in : inputs) result.plan.input_frac.push_back(value(in.frac));

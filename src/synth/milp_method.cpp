@@ -277,7 +277,7 @@ MethodResult solve_milp(const SynthesisProblem& p) {
   add_error_constraints(lp, rows, v, 1.0 / p.eps, r, nearest); // errors are measured in units of eps
   add_multiplier_cost(lp, net, ints, v);
 
-  const LinearProgram::Solution s = solve_recorded(lp, p.time_limit, kRelativeGap, "the MILP", result);
+  const LinearProgram::Solution s = solve_recorded(lp, p.time_limit, kRelativeGap, "the MILP", result, p.start);
   if (!result.solved) return result;
   result.plan.input_frac.assign(p.bounds->inputs.size(), v.frac[0].value(s.values));
   for (size_t l = 1; l < v.frac.size(); ++l) {

@@ -327,6 +327,7 @@ SynthesisReport synthesize(const floatnet::FloatNetwork& net, const InputBox& bo
                               ": re-solved at " + number(problem.target * raise));
         spdlog::info("synth: {}", retry_notes.back());
         problem.target *= raise;
+        problem.start = report.method.solution; // still feasible: a raised target only relaxes the rows
         continue;
       }
       break;

@@ -40,6 +40,9 @@ TEST(LowbitFinetune, ConfigFoldsBatchNormAndRoundsTheInputStd) {
   EXPECT_EQ(c.train.epochs, 2);
   EXPECT_DOUBLE_EQ(c.optim.lr, 0.02);
   EXPECT_DOUBLE_EQ(c.optim.momentum, 0.9);
+  EXPECT_EQ(c.seed, 3u); // the float run's
+  o.seed = 17;
+  EXPECT_EQ(finetune_config(tiny_config("cnn"), o).seed, 17u);
   EXPECT_EQ(c.optim.lr_milestones, std::vector<int64_t>{2}); // the last epoch at lr / 10
   EXPECT_DOUBLE_EQ(c.optim.lr_gamma, 0.1);
   EXPECT_EQ(c.optim.weight_clip, 0.0);

@@ -27,6 +27,28 @@ TEST(LinearProgram, SolvesAndReportsInfeasibility) {
   EXPECT_EQ(lp.solve(10).status, LinearProgram::Status::kInfeasible);
 }
 
+TEST(LinearProgram, StartsFromANamedSolutionOfARelatedProblem) {
+  // max x + y over x + y <= b, x, y integer in [0, 10]: the solution for b = 7 starts the one for b = 9.
+  const auto problem = [](double b) {
+    LinearProgram lp;
+    const int x = lp.add_variable(0, 10, -1, true, "x");
+    const int y = lp.add_variable(0, 10, -1, true, "y");
+    lp.add_constraint({{x, 1}, {y, 1}}, LinearProgram::Sense::kLessEqual, b);
+    return lp;
+  };
+  const LinearProgram tight = problem(7);
+  const auto first = tight.solve(10);
+  ASSERT_EQ(first.status, LinearProgram::Status::kOptimal);
+  std::vector<LinearProgram::NamedValue> start = tight.named_integers(first);
+  ASSERT_EQ(start.size(), 2u);
+  EXPECT_EQ(start[0].name, "x");
+  EXPECT_NEAR(start[0].value + start[1].value, 7.0, 1e-9);
+  start.push_back({"not_a_variable", 1.0}); // ignored
+  const auto relaxed = problem(9).solve(10, 0.0, start);
+  ASSERT_EQ(relaxed.status, LinearProgram::Status::kOptimal);
+  EXPECT_NEAR(relaxed.objective, -9.0, 1e-9);
+}
+
 TEST(ErrorGains, StableNeuronsPropagateSignedAndCancel) {
   // y = relu(x + 2) - relu(x + 2) with x in [0, 1]: both neurons stably active, so a rounding of
   // the input cancels exactly, while each neuron's own rounding reaches the output with gain 1.

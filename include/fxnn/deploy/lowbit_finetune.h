@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -21,6 +22,7 @@ struct FinetuneOptions {
   int64_t epochs = 0;  // 0: no fine-tuning
   double lr = 0.03;    // the learning rate; the last epoch (of two or more) takes a tenth of it
   double momentum = 0; // SGD momentum (0: plain SGD, as the float runs)
+  std::optional<uint64_t> seed; // the run's seed (initial order of the data, dropout); default: the float run's
   /// float-scale: the steps are learned in training (eq. (11) of docs/lowbit.md), starting from the
   /// converter's; otherwise they stay where the converter put them. Shift-clip steps are always fixed.
   bool learn_steps = false;
@@ -39,7 +41,8 @@ void check_finetune(const LowbitOptions& conversion, const FinetuneOptions& opti
 
 /// The fine-tuning run's config: the float run's, with batch norm folded away (`model.batch_norm`
 /// false), each input channel's std rounded to 2^k / 255 (so that the first layer's input steps are
-/// powers of two), no weight clipping, `epochs` epochs at the rate `lr` with `momentum`, the last one at lr / 10.
+/// powers of two), no weight clipping, `epochs` epochs at the rate `lr` with `momentum`, the last one at lr / 10,
+/// and `seed` when given.
 ExperimentConfig finetune_config(const ExperimentConfig& float_config, const FinetuneOptions& options);
 
 /// The layers of the float network re-expressed for `finetune_config`: batch norm folded (eq. (4)),

@@ -33,9 +33,18 @@ class LinearProgram {
     double seconds = 0.0; // wall time of the solver
   };
 
+  /// A variable's value by name: solutions carried from one problem to a related one.
+  struct NamedValue {
+    std::string name;
+    double value;
+  };
+  /// The integer variables of a solution of this problem, by name.
+  std::vector<NamedValue> named_integers(const Solution& solution) const;
+
   /// Solves with CBC; `time_limit` in seconds bounds the branch and bound, which also stops once
-  /// the best solution is within `relative_gap` of the best bound.
-  Solution solve(double time_limit, double relative_gap = 0.0) const;
+  /// the best solution is within `relative_gap` of the best bound. `start`: a solution to begin the
+  /// branch and bound from (a warm start; names this problem lacks are ignored).
+  Solution solve(double time_limit, double relative_gap = 0.0, const std::vector<NamedValue>& start = {}) const;
 
   /// The LP file of the problem (for debugging), written by CBC.
   void write_lp(const std::string& path) const;

@@ -38,6 +38,9 @@ struct SynthesisProblem {
   bool uniform_storage = false; // lp: one format for all inputs and one per layer's outputs (eq. (53))
   /// lp: the formats its error budget shares refer to (reference_plan); null: finest_plan.
   const FormatPlan* reference = nullptr;
+  /// A solution of the same method to start from (a re-solve at a raised target, where it is still
+  /// feasible: eq. (29c)); empty: none.
+  std::vector<LinearProgram::NamedValue> start;
 };
 
 struct MethodResult {
@@ -51,6 +54,8 @@ struct MethodResult {
   /// aster only: the bound its own (unsound) model claims for the chosen formats.
   double claimed_bound = -1.0;
   std::vector<std::string> notes;
+  /// The solver's integer variables by name (a start for a related problem).
+  std::vector<LinearProgram::NamedValue> solution;
 };
 
 MethodResult solve_lp(const SynthesisProblem& problem);
@@ -58,7 +63,8 @@ MethodResult solve_lp(const SynthesisProblem& problem);
 /// Solves `lp` and records its size, status and time in `result`; on no solution sets
 /// infeasible_reason ("<what> is infeasible", ...) and returns an empty solution.
 LinearProgram::Solution solve_recorded(const LinearProgram& lp, double time_limit, double relative_gap,
-                                       const std::string& what, MethodResult& result);
+                                       const std::string& what, MethodResult& result,
+                                       const std::vector<LinearProgram::NamedValue>& start = {});
 MethodResult solve_milp(const SynthesisProblem& problem);
 
 /// Aster's setting A by default (`--minLen=5 --maxLen=32 --initLen=20 --precision=Fixed32`).
