@@ -1,8 +1,8 @@
 // fxnn lowbit --checkpoint FLOAT_CKPT | --onnx FLOAT.onnx --config C.yaml --mode float-scale|shift-clip --bits B
 //             [--steps mse|maxabs] [--granularity layer|channel] [--calib N] [--input-bits N]
 //             [--rounding nearest|floor] [--limit N] [--json FILE] --out OUT
-//             [--finetune EPOCHS [--finetune-lr LR] [--finetune-momentum M] [--finetune-learn-steps] [--seed N] [--finetune-run
-//             DIR] [--resume]]
+//             [--finetune EPOCHS [--finetune-lr LR] [--finetune-momentum M] [--finetune-learn-steps] [--seed N]
+//             [--finetune-run DIR] [--resume]]
 
 #include <iostream>
 #include <optional>

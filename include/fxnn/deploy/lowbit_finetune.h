@@ -19,9 +19,9 @@
 namespace fxnn::lowbit {
 
 struct FinetuneOptions {
-  int64_t epochs = 0;  // 0: no fine-tuning
-  double lr = 0.03;    // the learning rate; the last epoch (of two or more) takes a tenth of it
-  double momentum = 0; // SGD momentum (0: plain SGD, as the float runs)
+  int64_t epochs = 0;           // 0: no fine-tuning
+  double lr = 0.03;             // the learning rate; the last epoch (of two or more) takes a tenth of it
+  double momentum = 0;          // SGD momentum (0: plain SGD, as the float runs)
   std::optional<uint64_t> seed; // the run's seed (initial order of the data, dropout); default: the float run's
   /// float-scale: the steps are learned in training (eq. (11) of docs/lowbit.md), starting from the
   /// converter's; otherwise they stay where the converter put them. Shift-clip steps are always fixed.
