@@ -53,6 +53,7 @@ std::pair<InputBox, InputBox> halves(const InputBox& box, size_t j) {
   return {lower, upper};
 }
 
+/// [lo, hi] becomes the hull of itself and [lo2, hi2], element by element.
 void widen(std::vector<double>& lo, std::vector<double>& hi, const std::vector<double>& lo2,
            const std::vector<double>& hi2) {
   for (size_t i = 0; i < lo.size(); ++i) {

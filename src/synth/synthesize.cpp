@@ -42,6 +42,20 @@ SynthesisBounds problem_bounds(const floatnet::FloatNetwork& net, const NetworkR
   return b;
 }
 
+/// Eigen's matrix products on one thread while it lives. The analyses' matrices are small (at most a
+/// few hundred rows): OpenMP threads cost more than they save, and on a loaded machine their waits
+/// made the partitioned analysis of AirplaneNN 6 times slower.
+class SingleThreadedEigen {
+ public:
+  SingleThreadedEigen() : previous_(Eigen::nbThreads()) { Eigen::setNbThreads(1); }
+  ~SingleThreadedEigen() { Eigen::setNbThreads(previous_); }
+  SingleThreadedEigen(const SingleThreadedEigen&) = delete;
+  SingleThreadedEigen& operator=(const SingleThreadedEigen&) = delete;
+
+ private:
+  int previous_;
+};
+
 /// Whether the method's formats store each tensor at one format (eq. (53)): then so does its reference.
 bool stores_uniformly(const SynthesisOptions& o) { return o.method != Method::kLp || o.artifact; }
 
@@ -183,6 +197,7 @@ int64_t auto_partition(const floatnet::FloatNetwork& net) {
 
 SynthesisReport synthesize(const floatnet::FloatNetwork& net, const InputBox& box, const SynthesisOptions& options) {
   const auto start = std::chrono::steady_clock::now();
+  const SingleThreadedEigen one_thread;
   options.validate();
   net.validate();
   box.check_dimension(net.inputs(), net.source);
