@@ -82,6 +82,8 @@ def main():
     ap.add_argument("--validate", type=int, required=True)
     ap.add_argument("--command", required=True)
     ap.add_argument("--attack", type=int, required=True)
+    ap.add_argument("--machine", default=None,
+                    help="what else ran on the machine during the runs (default: shared with other jobs)")
     a = ap.parse_args()
     names = benchmark_names(a.suite)
     runs = {(n, v): load(a.reports, n, v) for n in names for v in VARIANTS}
@@ -108,8 +110,12 @@ def main():
     w("nice ninja -C build fxnn      # any build folder; pass the binary's path as the first argument")
     w(a.command + "   # the runs (runs/synthesis/*.json, *.log) and this README")
     w("```\n")
-    w(f"Run on {datetime.date.today().isoformat()}, {os.cpu_count()} cores shared with other jobs; times are")
-    w("CPU-contended wall times of the solver calls (CBC/CLP), not of a quiet machine.\n")
+    if a.machine:
+        w(f"Run on {datetime.date.today().isoformat()}, {os.cpu_count()} cores; {a.machine}. Times are wall times")
+        w("of the solver calls (CBC/CLP).\n")
+    else:
+        w(f"Run on {datetime.date.today().isoformat()}, {os.cpu_count()} cores shared with other jobs; times are")
+        w("CPU-contended wall times of the solver calls (CBC/CLP), not of a quiet machine.\n")
 
     w("## Sound methods\n")
     w("total bits: word lengths of all inputs, weights, biases and stored outputs; cost: sum over the")
@@ -153,18 +159,24 @@ def main():
 
     w("## Aster's formulation (unsound baseline)\n")
     w("claimed: the bound of Aster's own model for the formats it chose; sound bound: fxnn's certificate of")
-    w("those formats (mapped to fxnn's integer semantics, section 9); search: the largest |error| found by")
+    w("those formats (mapped to fxnn's integer semantics, section 9); bits: the total bits of its formats,")
+    w("beside those of fxnn's milp (per-layer formats too) and lp; search: the largest |error| found by")
     w("sampling and the attack; broken: whether that input exceeds the claimed bound.\n")
-    w("| network | status | claimed bound | sound bound of its formats | measured / searched max error | broken |")
-    w("|---|---|---:|---:|---:|---|")
+    w("| network | status | claimed bound | sound bound of its formats | bits | milp bits / bound | lp bits / bound "
+      "| measured / searched max error | broken |")
+    w("|---|---|---:|---:|---:|---:|---:|---:|---|")
     broken = 0
     for n in names:
         r = runs[(n, "aster")]
         if r is None:
-            w(f"| {n} | no report: {last_line(a.reports, n, 'aster')} | | | | |")
+            w(f"| {n} | no report: {last_line(a.reports, n, 'aster')} | | | | | | | |")
             continue
+        ours = []
+        for m in ["milp", "lp"]:
+            o = runs[(n, m)]
+            ours.append(f"{o['total_bits']} / {g(o['certified_bound'])}" if o and o["status"] == "certified" else "-")
         if "claimed_bound" not in r:
-            w(f"| {n} | {r['status']}: {r['message']} | | | | |")
+            w(f"| {n} | {r['status']}: {r['message']} | | | | {ours[0]} | {ours[1]} | | |")
             continue
         val = r.get("validation", {})
         search = val.get("search", {})
@@ -172,7 +184,7 @@ def main():
         violated = search.get("violates_bound")
         broken += bool(violated)
         w(f"| {n} | {r['status']} | {g(r['claimed_bound'])} | {g(r['certified_bound'])} | "
-          f"{g(found) if found is not None else '-'} | "
+          f"{r.get('total_bits', '-')} | {ours[0]} | {ours[1]} | {g(found) if found is not None else '-'} | "
           f"{'yes' if violated else ('no' if violated is not None else 'not searched')} |")
     w("")
 

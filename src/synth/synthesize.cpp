@@ -19,8 +19,10 @@ namespace {
 
 /// The stability margin of the error gains, in units of eps.
 constexpr double kStableMargin = 4.0;
-/// The most one re-solve raises the target by when the certificate leaves eps unused (eq. (29c)).
-constexpr double kMaxTargetRaise = 8.0;
+/// When the certificate leaves eps unused, one re-solve raises the target by 0.7 eps / bound, at
+/// most by this factor (eq. (29c)).
+constexpr double kMaxTargetRaise = 16.0;
+constexpr double kTargetRaiseMargin = 0.7;
 
 double seconds_since(std::chrono::steady_clock::time_point start) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
@@ -335,9 +337,10 @@ SynthesisReport synthesize(const floatnet::FloatNetwork& net, const InputBox& bo
       }
       // eq. (29c): the optimizer's model bounds the error a priori, for any codes; the certificate
       // of the actual codes often proves far less. Aim at the eps it leaves unused, keep the better.
-      if (options.method != Method::kAster && !tightened && attempt < attempts && cert.bound < options.eps / 2) {
+      if (options.method != Method::kAster && !tightened && !best && attempt < attempts &&
+          cert.bound < options.eps / 2) {
         best = Certified{report.method, *report.quantized, cert, report.size, report.message};
-        const double raise = std::min(kMaxTargetRaise, 0.9 * options.eps / cert.bound);
+        const double raise = std::min(kMaxTargetRaise, kTargetRaiseMargin * options.eps / cert.bound);
         retry_notes.push_back("certified bound " + number(cert.bound) + " at target " + number(problem.target) +
                               ": re-solved at " + number(problem.target * raise));
         spdlog::info("synth: {}", retry_notes.back());
