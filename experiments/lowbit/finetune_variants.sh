@@ -8,7 +8,9 @@
 # Variants: edge8 (the first and the last layer's weights at 8 bits), lr001 (--finetune-lr 0.01),
 # epochs6 (6 epochs instead of 3: what more epochs would bring), momentum (SGD momentum 0.9 at lr 0.003,
 # the same effective rate as plain SGD at 0.03), momentum_learned (the same with learned steps),
-# momentum_learned_lr001 and momentum_learned_lr0006 (learned steps, momentum 0.9 at lr 0.01 and 0.006).
+# momentum_learned_lr001 and momentum_learned_lr0006 (learned steps, momentum 0.9 at lr 0.01 and 0.006),
+# momentum_learned_lr001_seed2 (the first of those with --seed 2: how much the seed moves it),
+# momentum_learned_lr002 and momentum_learned_lr002_seed2 (lr 0.02, seeds 1 and 2).
 # Default: all. A JSON that exists is
 # not redone; an interrupted fine-tuning resumes.
 set -euo pipefail
@@ -17,7 +19,8 @@ FXNN=${FXNN:-build/fxnn}
 THREADS=${THREADS:-1}
 RUN=runs/cifar10_convnet/fl
 VARIANTS=("$@")
-[[ ${#VARIANTS[@]} -eq 0 ]] && VARIANTS=(edge8 lr001 epochs6 momentum momentum_learned momentum_learned_lr001 momentum_learned_lr0006)
+[[ ${#VARIANTS[@]} -eq 0 ]] && VARIANTS=(edge8 lr001 epochs6 momentum momentum_learned momentum_learned_lr001 momentum_learned_lr0006
+  momentum_learned_lr001_seed2 momentum_learned_lr002 momentum_learned_lr002_seed2)
 if [[ ! -f $RUN/checkpoint.pt ]]; then
   echo "finetune_variants.sh: no float run at $RUN (experiments/cifar10_convnet/reduced.sh trains it)" >&2
   exit 1
@@ -34,6 +37,11 @@ for variant in "${VARIANTS[@]}"; do
     momentum_learned) options=(--finetune-lr 0.003 --finetune-momentum 0.9 --finetune-learn-steps) ;;
     momentum_learned_lr001) options=(--finetune-lr 0.01 --finetune-momentum 0.9 --finetune-learn-steps) ;;
     momentum_learned_lr0006) options=(--finetune-lr 0.006 --finetune-momentum 0.9 --finetune-learn-steps) ;;
+    momentum_learned_lr001_seed2)
+      options=(--finetune-lr 0.01 --finetune-momentum 0.9 --finetune-learn-steps --seed 2) ;;
+    momentum_learned_lr002) options=(--finetune-lr 0.02 --finetune-momentum 0.9 --finetune-learn-steps) ;;
+    momentum_learned_lr002_seed2)
+      options=(--finetune-lr 0.02 --finetune-momentum 0.9 --finetune-learn-steps --seed 2) ;;
     *) echo "finetune_variants.sh: unknown variant $variant" >&2; exit 1 ;;
   esac
   out=runs/lowbit/finetune_$variant/convnet

@@ -1,0 +1,1 @@
+runs/bin/fxnn_seed lowbit --checkpoint runs/fashion_mnist_cnn/fl/checkpoint.pt --config runs/fashion_mnist_cnn/fl/config.yaml --mode float-scale --bits 2 --out runs/lowbit/finetune_momentum_learned_lr001/cnn/float-scale_b2 --json runs/lowbit/finetune_momentum_learned_lr001/cnn/float-scale_b2.json --threads 1 --quiet --force

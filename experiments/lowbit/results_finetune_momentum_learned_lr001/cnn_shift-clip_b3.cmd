@@ -1,0 +1,1 @@
+runs/bin/fxnn_seed lowbit --checkpoint runs/fashion_mnist_cnn/fl/checkpoint.pt --config runs/fashion_mnist_cnn/fl/config.yaml --mode shift-clip --bits 3 --out runs/lowbit/finetune_momentum_learned_lr001/cnn/shift-clip_b3 --json runs/lowbit/finetune_momentum_learned_lr001/cnn/shift-clip_b3.json --threads 1 --quiet --force

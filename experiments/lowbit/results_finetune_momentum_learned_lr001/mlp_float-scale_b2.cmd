@@ -1,0 +1,1 @@
+runs/bin/fxnn_seed lowbit --checkpoint runs/lowbit/fl_mlp/checkpoint.pt --config runs/lowbit/fl_mlp/config.yaml --mode float-scale --bits 2 --out runs/lowbit/finetune_momentum_learned_lr001/mlp/float-scale_b2 --json runs/lowbit/finetune_momentum_learned_lr001/mlp/float-scale_b2.json --threads 1 --quiet --force

@@ -1,0 +1,1 @@
+runs/bin/fxnn_seed lowbit --checkpoint runs/lowbit/fl_mlp/checkpoint.pt --config runs/lowbit/fl_mlp/config.yaml --mode shift-clip --bits 3 --out runs/lowbit/finetune_momentum_learned_lr001/mlp/shift-clip_b3 --json runs/lowbit/finetune_momentum_learned_lr001/mlp/shift-clip_b3.json --threads 1 --quiet --force
