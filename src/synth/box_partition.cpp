@@ -101,6 +101,7 @@ NetworkRanges partitioned_ranges(const floatnet::FloatNetwork& net, const InputB
   }
   if (parts.size() == 1) return std::move(parts.front().ranges);
   std::vector<NetworkRanges> ranges;
+  ranges.reserve(parts.size());
   for (Part& p : parts) ranges.push_back(std::move(p.ranges));
   NetworkRanges all = ranges_union(ranges);
   all.parts = std::move(ranges);

@@ -168,6 +168,7 @@ namespace {
 /// pre-activation gains (the `dead` row of the optimizers), which bound its error in every part.
 ErrorGains worst_of_parts(const floatnet::FloatNetwork& net, const std::vector<NetworkRanges>& parts, double margin) {
   std::vector<ErrorGains> each;
+  each.reserve(parts.size());
   for (const NetworkRanges& part : parts) each.push_back(error_gains(net, part, margin));
   ErrorGains all = each.front();
   for (size_t p = 1; p < each.size(); ++p) {
