@@ -129,13 +129,31 @@ struct CodeRange {
   }
 };
 
+/// Eq. (13) as the affine analysis's input zonotope: each input's quantization error is its own
+/// symbol, x^ - x in (-2^-F, 0] (floor) or (-2^-(F+1), 2^-(F+1)] (nearest); all 0 when not `counted`.
+detail::Zonotope input_errors(const QuantizedNetwork& q, bool counted) {
+  const int r = rounding_exponent(q.rounding);
+  std::vector<double> err_lo, err_hi;
+  for (int64_t j = 0; j < q.inputs(); ++j) {
+    const double e = counted ? round_up(pow2(-q.input_frac[static_cast<size_t>(j)] - r)) : 0.0;
+    err_lo.push_back(-e);
+    err_hi.push_back(q.rounding == Rounding::kFloor ? 0.0 : e);
+  }
+  return detail::input_zonotope(err_lo, err_hi);
+}
+
+/// |c^ - c| of neuron i's clip constant (0 unless its activation is a clipped ReLU).
+Rational clip_rounding_error(const floatnet::DenseLayer& layer, const QuantizedLayer& ql, size_t i) {
+  if (ql.activation != floatnet::Activation::kClippedRelu) return 0;
+  return abs(Rational(BigInt(ql.clip[i])) * pow2(-ql.formats[i].frac_out) - Rational(layer.clip));
+}
+
 /// Eq. (13): each input's error, code range and magnitudes (`values`), and the affine analysis's
 /// input zonotope, in which each input's error is its own symbol. Returns the bits of the input codes.
 int analyse_inputs(const NetworkRanges& ranges, const QuantizedNetwork& q, bool counted, std::vector<Value>& values,
                    detail::Zonotope& errors) {
   const int r = rounding_exponent(q.rounding);
   CodeRange codes;
-  std::vector<double> err_lo, err_hi;
   for (int64_t j = 0; j < q.inputs(); ++j) {
     const size_t uj = static_cast<size_t>(j);
     const int frac = q.input_frac[uj];
@@ -146,12 +164,9 @@ int analyse_inputs(const NetworkRanges& ranges, const QuantizedNetwork& q, bool 
     v.real_magnitude = Rational(std::max(std::fabs(ranges.input_lo[uj]), std::fabs(ranges.input_hi[uj])));
     codes.add(q.input_code_lo[uj]);
     codes.add(q.input_code_hi[uj]);
-    const double e = round_up(v.error);
-    err_lo.push_back(-e); // floor: x^ - x in (-2^-F, 0]; nearest: (-2^-F-1, 2^-F-1]
-    err_hi.push_back(q.rounding == Rounding::kFloor ? 0.0 : e);
     values.push_back(std::move(v));
   }
-  errors = detail::input_zonotope(err_lo, err_hi);
+  errors = input_errors(q, counted);
   return signed_bits(codes.lo, codes.hi);
 }
 
@@ -285,7 +300,7 @@ LayerCertificate certify_layer(const floatnet::DenseLayer& layer, const LayerRan
     if (ql.activation == floatnet::Activation::kClippedRelu) {
       c_lo = std::min<__int128>(c_lo, ql.clip[ui]);
       c_hi = std::min<__int128>(c_hi, ql.clip[ui]);
-      if (source) clip_error = abs(Rational(BigInt(ql.clip[ui])) * pow2(-f.frac_out) - Rational(layer.clip));
+      if (source) clip_error = clip_rounding_error(layer, ql, ui);
     }
     // eq. (16)-(17): Lipschitz 1, and a neuron whose computed and real values are both 0.
     Rational e = err + shift_error + clip_error;
@@ -318,14 +333,7 @@ LayerCertificate certify_layer(const floatnet::DenseLayer& layer, const LayerRan
 /// per layer and neuron a sound bound of |y^_i - y_i| for the inputs of that part.
 std::vector<std::vector<double>> part_errors(const floatnet::FloatNetwork& net, const NetworkRanges& part,
                                              const QuantizedNetwork& q, const std::function<bool(size_t)>& counts) {
-  const int r = rounding_exponent(q.rounding);
-  std::vector<double> err_lo, err_hi;
-  for (int64_t j = 0; j < q.inputs(); ++j) {
-    const double e = counts(0) ? round_up(pow2(-q.input_frac[static_cast<size_t>(j)] - r)) : 0.0;
-    err_lo.push_back(-e);
-    err_hi.push_back(q.rounding == Rounding::kFloor ? 0.0 : e);
-  }
-  detail::Zonotope errors = detail::input_zonotope(err_lo, err_hi);
+  detail::Zonotope errors = input_errors(q, counts(0));
   std::vector<std::vector<double>> bounds;
   for (size_t l = 0; l < q.layers.size(); ++l) {
     const floatnet::DenseLayer& layer = net.layers[l];
@@ -338,12 +346,9 @@ std::vector<std::vector<double>> part_errors(const floatnet::FloatNetwork& net, 
     std::vector<double> layer_bounds;
     for (int64_t i = 0; i < ql.outputs; ++i) {
       const size_t ui = static_cast<size_t>(i);
-      const NeuronFormat& f = ql.formats[ui];
-      Rational clip_error = 0;
-      if (source && ql.activation == floatnet::Activation::kClippedRelu)
-        clip_error = abs(Rational(BigInt(ql.clip[ui])) * pow2(-f.frac_out) - Rational(layer.clip));
+      const Rational clip_error = source ? clip_rounding_error(layer, ql, ui) : Rational(0);
       layer_bounds.push_back(activate_errors(errors, i, layer, lr.pre_lo[ui], lr.pre_hi[ui], Rational(pre_lo[ui]),
-                                             Rational(pre_hi[ui]), clip_error, ql.clip[ui], f.frac_out));
+                                             Rational(pre_hi[ui]), clip_error, ql.clip[ui], ql.formats[ui].frac_out));
     }
     bounds.push_back(std::move(layer_bounds));
   }

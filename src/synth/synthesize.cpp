@@ -213,9 +213,9 @@ SynthesisReport synthesize(const floatnet::FloatNetwork& net, const InputBox& bo
   const int64_t parts = options.partition > 0 ? options.partition : auto_partition(net);
   report.ranges = partitioned_ranges(net, box, options.ranges, parts, options.eps * kStableMargin);
   const SynthesisBounds bounds = problem_bounds(net, report.ranges, options);
-  // Neurons whose range keeps eps / 16 away from 0 are taken as stable: hidden errors stay far
-  // below eps whenever the output meets it, and the certificate checks every neuron with its
-  // actual errors.
+  // Neurons whose range keeps 4 eps away from 0 are taken as stable (eq. (20d)): the optimizers keep
+  // their pre-activation errors below half that distance, and the certificate checks every neuron
+  // with its actual errors.
   report.float64_error = float64_evaluation_error(net, report.ranges);
   report.range_seconds = seconds_since(t);
   if (options.eps <= report.float64_error) {
