@@ -49,6 +49,7 @@ set(FXNN_SYNTH_SOURCES
   src/floatnet/network_file.cpp
   src/synth/input_box.cpp
   src/synth/ranges.cpp
+  src/synth/input_forms.cpp
   src/synth/box_partition.cpp
   src/synth/error_model.cpp
   src/synth/float64_error.cpp

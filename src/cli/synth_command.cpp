@@ -1,5 +1,6 @@
 // fxnn synth --model FILE (--input-box "lo:hi,..." | --benchmarks YAML --benchmark NAME) --error EPS
-//            --method lp|milp|aster [--rounding floor|nearest] [--ranges interval|symbolic] [--partition N] [--word W]
+//            --method lp|milp|aster [--rounding floor|nearest] [--ranges interval|symbolic] [--partition N] [--threads
+//            T] [--word W]
 //            [--acc A] [--emit-c DIR --name NAME] [--emit-hls DIR] [--out DIR]
 //            [--validate N] [--attack N] [--json REPORT]
 
@@ -41,7 +42,11 @@ void add_synth_command(CLI::App& app) {
       ->capture_default_str();
   cmd->add_option("--partition", o.synthesis.partition,
                   "Cut the input box into at most N parts for the error analysis (docs/synthesis.md section 5.1; "
-                  "0: 256 for networks of up to about 200 neurons, fewer for larger ones)")
+                  "0: 256 for networks of up to about 200 neurons and 10 inputs, fewer for larger ones, more for more "
+                  "inputs)")
+      ->capture_default_str();
+  cmd->add_option("--threads", o.synthesis.threads,
+                  "Threads of the per-part error analyses (0: all hardware threads; the result does not depend on it)")
       ->capture_default_str();
   cmd->add_option("--word", o.synthesis.word, "Word size W of inputs, weights and stored values (<= 32)")
       ->capture_default_str();

@@ -1,9 +1,11 @@
 #include "fxnn/synth/box_partition.h"
 
 #include <algorithm>
+#include <array>
 #include <stdexcept>
 
 #include "fxnn/synth/error_model.h"
+#include "parallel.h"
 
 namespace fxnn::synth {
 
@@ -23,6 +25,7 @@ double unit_error_bound(const ErrorGains& g) {
 struct Part {
   InputBox box;
   NetworkRanges ranges;
+  ErrorGains gains;
   double score = 0.0;
   size_t cut = 0; // the input to halve next: the largest width times its gain to the outputs
 };
@@ -30,7 +33,8 @@ struct Part {
 Part analyse_part(const floatnet::FloatNetwork& net, InputBox box, RangeMode mode, double margin) {
   Part p;
   p.ranges = analyze_ranges(net, box, mode);
-  const ErrorGains g = error_gains(net, p.ranges, margin);
+  p.gains = error_gains(net, p.ranges, margin);
+  const ErrorGains& g = p.gains;
   p.score = unit_error_bound(g);
   double smear = -1.0;
   for (size_t j = 0; j < box.size(); ++j) {
@@ -78,10 +82,9 @@ NetworkRanges ranges_union(const std::vector<NetworkRanges>& parts) {
   return all;
 }
 
-NetworkRanges partitioned_ranges(const floatnet::FloatNetwork& net, const InputBox& box, RangeMode mode,
-                                 int64_t max_parts, double margin) {
+PartitionedBox partition_box(const floatnet::FloatNetwork& net, const InputBox& box, RangeMode mode, int64_t max_parts,
+                             double margin, int threads) {
   if (max_parts < 1) throw std::invalid_argument("--partition " + std::to_string(max_parts) + " must be at least 1");
-  if (max_parts == 1) return analyze_ranges(net, box, mode);
   std::vector<Part> parts{analyse_part(net, box, mode, margin)};
   std::vector<bool> point(1, false); // parts that cannot be cut
   while (static_cast<int64_t>(parts.size()) < max_parts) {
@@ -94,18 +97,26 @@ NetworkRanges partitioned_ranges(const floatnet::FloatNetwork& net, const InputB
       continue;
     }
     auto [lower, upper] = halves(parts[worst].box, parts[worst].cut);
-    Part upper_part = analyse_part(net, std::move(upper), mode, margin);
-    parts[worst] = analyse_part(net, std::move(lower), mode, margin);
-    parts.push_back(std::move(upper_part));
+    std::array<InputBox, 2> boxes{std::move(lower), std::move(upper)};
+    std::array<Part, 2> analysed;
+    detail::parallel_for(2, threads,
+                         [&](size_t k) { analysed[k] = analyse_part(net, std::move(boxes[k]), mode, margin); });
+    parts[worst] = std::move(analysed[0]);
+    parts.push_back(std::move(analysed[1]));
     point.push_back(false);
   }
-  if (parts.size() == 1) return std::move(parts.front().ranges);
+  if (parts.size() == 1) return {std::move(parts.front().ranges), std::move(parts.front().gains)};
   std::vector<NetworkRanges> ranges;
+  std::vector<ErrorGains> gains;
   ranges.reserve(parts.size());
-  for (Part& p : parts) ranges.push_back(std::move(p.ranges));
-  NetworkRanges all = ranges_union(ranges);
-  all.parts = std::move(ranges);
-  return all;
+  gains.reserve(parts.size());
+  for (Part& p : parts) {
+    ranges.push_back(std::move(p.ranges));
+    gains.push_back(std::move(p.gains));
+  }
+  PartitionedBox out{ranges_union(ranges), worst_of_parts(std::move(gains))};
+  out.ranges.parts = std::move(ranges);
+  return out;
 }
 
 } // namespace fxnn::synth

@@ -9,6 +9,8 @@
 #include <sstream>
 
 #include "fxnn/synth/error_model.h"
+#include "input_forms.h"
+#include "parallel.h"
 #include "zonotope.h"
 
 namespace fxnn::synth {
@@ -131,7 +133,8 @@ struct CodeRange {
 
 /// Eq. (13) as the affine analysis's input zonotope: each input's quantization error is its own
 /// symbol, x^ - x in (-2^-F, 0] (floor) or (-2^-(F+1), 2^-(F+1)] (nearest); all 0 when not `counted`.
-detail::Zonotope input_errors(const QuantizedNetwork& q, bool counted) {
+/// The first `reserved` columns are the symbols of the real values (eq. (20e)), 0 so far.
+detail::Zonotope input_errors(const QuantizedNetwork& q, bool counted, Eigen::Index reserved) {
   const int r = rounding_exponent(q.rounding);
   std::vector<double> err_lo, err_hi;
   for (int64_t j = 0; j < q.inputs(); ++j) {
@@ -139,7 +142,11 @@ detail::Zonotope input_errors(const QuantizedNetwork& q, bool counted) {
     err_lo.push_back(-e);
     err_hi.push_back(q.rounding == Rounding::kFloor ? 0.0 : e);
   }
-  return detail::input_zonotope(err_lo, err_hi);
+  detail::Zonotope z = detail::input_zonotope(err_lo, err_hi);
+  Eigen::MatrixXd g = Eigen::MatrixXd::Zero(z.generators.rows(), reserved + z.generators.cols());
+  g.rightCols(z.generators.cols()) = z.generators;
+  z.generators = std::move(g);
+  return z;
 }
 
 /// |c^ - c| of neuron i's clip constant (0 unless its activation is a clipped ReLU).
@@ -150,8 +157,8 @@ Rational clip_rounding_error(const floatnet::DenseLayer& layer, const QuantizedL
 
 /// Eq. (13): each input's error, code range and magnitudes (`values`), and the affine analysis's
 /// input zonotope, in which each input's error is its own symbol. Returns the bits of the input codes.
-int analyse_inputs(const NetworkRanges& ranges, const QuantizedNetwork& q, bool counted, std::vector<Value>& values,
-                   detail::Zonotope& errors) {
+int analyse_inputs(const NetworkRanges& ranges, const QuantizedNetwork& q, bool counted, Eigen::Index reserved,
+                   std::vector<Value>& values, detail::Zonotope& errors) {
   const int r = rounding_exponent(q.rounding);
   CodeRange codes;
   for (int64_t j = 0; j < q.inputs(); ++j) {
@@ -166,14 +173,42 @@ int analyse_inputs(const NetworkRanges& ranges, const QuantizedNetwork& q, bool 
     codes.add(q.input_code_hi[uj]);
     values.push_back(std::move(v));
   }
-  errors = input_errors(q, counted);
+  errors = input_errors(q, counted, reserved);
   return signed_bits(codes.lo, codes.hi);
 }
 
+/// Relative difference below which two bounds of the same term count as equal (paddings differ).
+constexpr double kTieTolerance = 1e-9;
+
+/// Adds sum_j dw_j y_j, the rounding of neuron i's weights at the real inputs y (eq. (20e)), to its
+/// error: in the symbols of y's affine form, or as the interval [lo, hi] (from the ranges) when that
+/// bounds it tighter.
+void add_weight_rounding(detail::Zonotope& errors, Eigen::Index i, const Eigen::RowVectorXd& dw,
+                         const detail::AffineForms& y, double lo, double hi) {
+  const Eigen::Index k = y.generators.cols();
+  const Eigen::RowVectorXd coefficients = dw * y.generators;
+  const double center = dw.dot(y.center);
+  const Eigen::VectorXd y_magnitude = y.center.cwiseAbs() + y.generators.cwiseAbs().rowwise().sum();
+  const double before = errors.generators.row(i).head(k).cwiseAbs().sum();
+  // eq. (25): the products, their sums and the additions to the row's coefficients.
+  const double p = detail::pad(dw.size() + k + 4, dw.cwiseAbs().dot(y_magnitude) + before);
+  const double symbolic = std::fabs(center) + coefficients.cwiseAbs().sum() + p;
+  // Both are sound. A tie (the same real bound, a different padding) goes to the symbolic form: its
+  // coefficients can cancel in the next layers, a fresh symbol's radius cannot.
+  if (symbolic > std::max(std::fabs(lo), std::fabs(hi)) * (1 + kTieTolerance)) {
+    detail::add_interval(errors, i, lo, hi);
+    return;
+  }
+  errors.generators.row(i).head(k) += coefficients;
+  detail::add_interval(errors, i, center - p, center + p);
+}
+
 /// The affine analysis of layer l's pre-activation errors (eq. (20a)-(20b)): the propagated symbols
-/// through w^, then per neuron the bias rounding, sum_j (w^ - w) y_j and the shift.
+/// through w^, then per neuron the bias rounding, sum_j (w^ - w) y_j (eq. (20e), y = layer l's
+/// input `y`) and the shift.
 void propagate_pre_activation(detail::Zonotope& errors, const floatnet::DenseLayer& layer, const QuantizedLayer& ql,
-                              const NetworkRanges& ranges, size_t l, bool source, Rounding rounding) {
+                              const NetworkRanges& ranges, const detail::AffineForms& y, size_t l, bool source,
+                              Rounding rounding) {
   Eigen::MatrixXd w_hat = layer.weight;
   for (int64_t i = 0; source && i < ql.outputs; ++i)
     for (int64_t j = 0; j < ql.inputs; ++j)
@@ -185,19 +220,19 @@ void propagate_pre_activation(detail::Zonotope& errors, const floatnet::DenseLay
     const NeuronFormat& f = ql.formats[ui];
     const Rational db = Rational(BigInt(ql.bias[ui])) * pow2(-f.frac_acc) - Rational(layer.bias(i));
     detail::add_interval(errors, i, round_down(db), round_up(db));
+    const Eigen::RowVectorXd dw = w_hat.row(i) - layer.weight.row(i);
     double lo = 0, hi = 0, mag = 0;
     for (int64_t j = 0; j < ql.inputs; ++j) {
-      const double dw = w_hat(i, j) - layer.weight(i, j);
-      const double a = dw * (l == 0 ? ranges.input_lo[static_cast<size_t>(j)]
-                                    : ranges.layers[l - 1].post_lo[static_cast<size_t>(j)]);
-      const double b = dw * (l == 0 ? ranges.input_hi[static_cast<size_t>(j)]
-                                    : ranges.layers[l - 1].post_hi[static_cast<size_t>(j)]);
+      const double a = dw(j) * (l == 0 ? ranges.input_lo[static_cast<size_t>(j)]
+                                       : ranges.layers[l - 1].post_lo[static_cast<size_t>(j)]);
+      const double b = dw(j) * (l == 0 ? ranges.input_hi[static_cast<size_t>(j)]
+                                       : ranges.layers[l - 1].post_hi[static_cast<size_t>(j)]);
       lo += std::min(a, b);
       hi += std::max(a, b);
-      mag += std::max(std::fabs(a), std::fabs(b)) + std::fabs(dw);
+      mag += std::max(std::fabs(a), std::fabs(b)) + std::fabs(dw(j));
     }
     const double p = detail::pad(2 * ql.inputs + 2, mag);
-    detail::add_interval(errors, i, lo - p, hi + p);
+    add_weight_rounding(errors, i, dw, y, lo - p, hi + p);
     const int s = ql.shift(i);
     if (s > 0) {
       const double unit = std::ldexp(1.0, s - f.frac_acc); // 2^-F: encloses (2^s - 1) 2^-Fa
@@ -258,9 +293,10 @@ int64_t clamp_to_int64(__int128 v) {
 /// stored outputs (`next`), from the bounds of its inputs (`values`) and the affine analysis
 /// (`errors`, advanced through the layer).
 LayerCertificate certify_layer(const floatnet::DenseLayer& layer, const LayerRanges& lr, const QuantizedLayer& ql,
-                               const NetworkRanges& ranges, size_t l, bool source, Rounding rounding,
-                               const std::vector<Value>& values, detail::Zonotope& errors, std::vector<Value>& next) {
-  propagate_pre_activation(errors, layer, ql, ranges, l, source, rounding);
+                               const NetworkRanges& ranges, const detail::AffineForms& y, size_t l, bool source,
+                               Rounding rounding, const std::vector<Value>& values, detail::Zonotope& errors,
+                               std::vector<Value>& next) {
+  propagate_pre_activation(errors, layer, ql, ranges, y, l, source, rounding);
   std::vector<double> pre_lo, pre_hi; // bounds of z^ - z (the shift included)
   errors.bounds(pre_lo, pre_hi);
 
@@ -333,14 +369,15 @@ LayerCertificate certify_layer(const floatnet::DenseLayer& layer, const LayerRan
 /// per layer and neuron a sound bound of |y^_i - y_i| for the inputs of that part.
 std::vector<std::vector<double>> part_errors(const floatnet::FloatNetwork& net, const NetworkRanges& part,
                                              const QuantizedNetwork& q, const std::function<bool(size_t)>& counts) {
-  detail::Zonotope errors = input_errors(q, counts(0));
+  const std::vector<detail::AffineForms> forms = detail::layer_input_forms(net, part);
+  detail::Zonotope errors = input_errors(q, counts(0), detail::symbol_count(forms));
   std::vector<std::vector<double>> bounds;
   for (size_t l = 0; l < q.layers.size(); ++l) {
     const floatnet::DenseLayer& layer = net.layers[l];
     const QuantizedLayer& ql = q.layers[l];
     const LayerRanges& lr = part.layers[l];
     const bool source = counts(l + 1);
-    propagate_pre_activation(errors, layer, ql, part, l, source, q.rounding);
+    propagate_pre_activation(errors, layer, ql, part, forms[l], l, source, q.rounding);
     std::vector<double> pre_lo, pre_hi;
     errors.bounds(pre_lo, pre_hi);
     std::vector<double> layer_bounds;
@@ -355,16 +392,17 @@ std::vector<std::vector<double>> part_errors(const floatnet::FloatNetwork& net, 
   return bounds;
 }
 
-/// The worst over the parts of part_errors: a bound of |y^_i - y_i| over the whole box.
+/// The worst over the parts of part_errors: a bound of |y^_i - y_i| over the whole box. The parts
+/// are analysed on `threads` threads.
 std::vector<std::vector<double>> worst_part_errors(const floatnet::FloatNetwork& net,
                                                    const std::vector<NetworkRanges>& parts, const QuantizedNetwork& q,
-                                                   const std::function<bool(size_t)>& counts) {
-  std::vector<std::vector<double>> worst = part_errors(net, parts.front(), q, counts);
-  for (size_t p = 1; p < parts.size(); ++p) {
-    const auto e = part_errors(net, parts[p], q, counts);
+                                                   const std::function<bool(size_t)>& counts, int threads) {
+  std::vector<std::vector<std::vector<double>>> each(parts.size());
+  detail::parallel_for(parts.size(), threads, [&](size_t p) { each[p] = part_errors(net, parts[p], q, counts); });
+  std::vector<std::vector<double>> worst = std::move(each.front());
+  for (size_t p = 1; p < each.size(); ++p)
     for (size_t l = 0; l < worst.size(); ++l)
-      for (size_t i = 0; i < worst[l].size(); ++i) worst[l][i] = std::max(worst[l][i], e[l][i]);
-  }
+      for (size_t i = 0; i < worst[l].size(); ++i) worst[l][i] = std::max(worst[l][i], each[p][l][i]);
   return worst;
 }
 
@@ -398,19 +436,21 @@ Certificate certify(const floatnet::FloatNetwork& net, const NetworkRanges& rang
 
   std::vector<Value> values;
   detail::Zonotope errors;
-  cert.input_bits = analyse_inputs(ranges, q, counts(0), values, errors);
+  const std::vector<detail::AffineForms> forms = detail::layer_input_forms(net, ranges);
+  cert.input_bits = analyse_inputs(ranges, q, counts(0), detail::symbol_count(forms), values, errors);
   if (cert.input_bits > options.word)
     failures.push_back("the input codes need " + std::to_string(cert.input_bits) +
                        " bits > W = " + std::to_string(options.word));
 
   // Over a partitioned box each neuron's error is also bounded by the worst of the parts' analyses;
   // the smaller bound is kept and carried into the next layer's recurrence.
-  const std::vector<std::vector<double>> parts =
-      ranges.parts.empty() ? std::vector<std::vector<double>>() : worst_part_errors(net, ranges.parts, q, counts);
+  const std::vector<std::vector<double>> parts = ranges.parts.empty()
+                                                     ? std::vector<std::vector<double>>()
+                                                     : worst_part_errors(net, ranges.parts, q, counts, options.threads);
   for (size_t l = 0; l < q.layers.size(); ++l) {
     std::vector<Value> next;
-    LayerCertificate lc = certify_layer(net.layers[l], ranges.layers[l], q.layers[l], ranges, l, counts(l + 1),
-                                        q.rounding, values, errors, next);
+    LayerCertificate lc = certify_layer(net.layers[l], ranges.layers[l], q.layers[l], ranges, forms[l], l,
+                                        counts(l + 1), q.rounding, values, errors, next);
     if (!parts.empty()) {
       Rational layer_max = 0;
       for (size_t i = 0; i < next.size(); ++i) {

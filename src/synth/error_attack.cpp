@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <random>
 
 namespace fxnn::synth {
 
@@ -10,6 +11,10 @@ namespace {
 /// Steps end below a quarter of the input quantization step: finer moves stay inside one cell,
 /// which the cell-end phase covers exactly.
 constexpr double kFinestStepInCells = 0.25;
+
+/// Kicks move every input by up to this many quantization cells: near the point found the error's
+/// smooth part barely changes while every rounding takes a new value.
+constexpr int kKickCells = 64;
 
 /// The local search of one start: its state and its share of the budget.
 class Climber {
@@ -22,6 +27,39 @@ class Climber {
   void climb(std::vector<double>& x, double& e, std::string& found_by) {
     std::vector<double> step(box_.size());
     for (size_t d = 0; d < box_.size(); ++d) step[d] = box_.dims[d].width() / 8;
+    descend(x, e, step, found_by);
+  }
+
+  /// Iterated local search from the point climbed to: a random kick of a few cells, a fine climb
+  /// from there, kept when it ends higher; until the budget is spent. Deterministic in `seed`.
+  void kick_and_climb(std::vector<double>& x, double& e, std::string& found_by, uint64_t seed) {
+    std::mt19937_64 rng(seed);
+    std::uniform_int_distribution<int> cells(-kKickCells, kKickCells);
+    while (!exhausted()) {
+      std::vector<double> y = x, step(x.size());
+      for (size_t d = 0; d < x.size(); ++d) {
+        const double cell = std::ldexp(1.0, -q_.input_frac[d]);
+        y[d] = clamp(d, x[d] + cells(rng) * cell);
+        step[d] = kKickCells * cell / 2;
+      }
+      if (y == x) return; // a box of points: nowhere to go
+      double ey = evaluate(y);
+      std::string by = "kick";
+      descend(y, ey, step, by);
+      if (ey > e) {
+        x = std::move(y);
+        e = ey;
+        found_by = "kick";
+      }
+    }
+  }
+
+  bool exhausted() const { return *used_ >= stop_; }
+  int64_t evaluations() const { return *used_ - first_; }
+
+ private:
+  /// Coordinate search and pattern moves with halving steps, then the ends of the input cells.
+  void descend(std::vector<double>& x, double& e, std::vector<double>& step, std::string& found_by) {
     while (!exhausted()) {
       const std::vector<double> base = x;
       if (explore(x, e, step)) {
@@ -34,10 +72,6 @@ class Climber {
     cell_ends(x, e, found_by);
   }
 
-  bool exhausted() const { return *used_ >= stop_; }
-  int64_t evaluations() const { return *used_ - first_; }
-
- private:
   double evaluate(const std::vector<double>& x) {
     ++*used_;
     return fixed_point_error(net_, q_, x);
@@ -160,6 +194,7 @@ AttackResult attack_error_bound(const floatnet::FloatNetwork& net, const InputBo
     double e = starts[s].error;
     std::string found_by = starts[s].kind;
     climber.climb(x, e, found_by);
+    if (options.kicks && s < static_cast<size_t>(options.starts)) climber.kick_and_climb(x, e, found_by, s + 1);
     if (e > result.error) {
       result.error = e;
       result.input = std::move(x);

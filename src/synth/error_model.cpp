@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
+#include <stdexcept>
 
 namespace fxnn::synth {
 
@@ -160,16 +161,8 @@ FormatPlan finest_plan(const floatnet::FloatNetwork& net, const SynthesisBounds&
 
 int64_t ErrorGains::sources() const { return gain.empty() ? inputs : inputs + offset.back() + gain.back().rows(); }
 
-namespace {
-
-/// The worst of the parts' gains (docs/synthesis.md section 5.1): each part's error is at most its
-/// gains times the magnitudes, so at most the largest gains times the largest magnitudes. A neuron
-/// assumed stable in some part keeps the smallest of its slacks there, checked against the largest
-/// pre-activation gains (the `dead` row of the optimizers), which bound its error in every part.
-ErrorGains worst_of_parts(const floatnet::FloatNetwork& net, const std::vector<NetworkRanges>& parts, double margin) {
-  std::vector<ErrorGains> each;
-  each.reserve(parts.size());
-  for (const NetworkRanges& part : parts) each.push_back(error_gains(net, part, margin));
+ErrorGains worst_of_parts(std::vector<ErrorGains> each) {
+  if (each.empty()) throw std::logic_error("worst_of_parts: no parts");
   ErrorGains all = each.front();
   for (size_t p = 1; p < each.size(); ++p) {
     const ErrorGains& g = each[p];
@@ -184,14 +177,24 @@ ErrorGains worst_of_parts(const floatnet::FloatNetwork& net, const std::vector<N
   }
   for (size_t l = 0; l < all.dead.size(); ++l)
     for (size_t i = 0; i < all.dead[l].size(); ++i) all.dead[l][i] = std::isfinite(all.stable_slack[l][i]);
+  // Each part's bound is needed at the outputs only (one row per output and part): its hidden
+  // layers' matrices go, which for a few hundred parts of a wide network are most of the memory.
+  for (ErrorGains& part : each)
+    for (size_t l = 0; l + 1 < part.gain.size(); ++l) {
+      part.gain[l] = Eigen::MatrixXd();
+      part.pre_gain[l] = Eigen::MatrixXd();
+    }
   all.parts = std::move(each);
   return all;
 }
 
-} // namespace
-
 ErrorGains error_gains(const floatnet::FloatNetwork& net, const NetworkRanges& ranges, double margin) {
-  if (!ranges.parts.empty()) return worst_of_parts(net, ranges.parts, margin);
+  if (!ranges.parts.empty()) {
+    std::vector<ErrorGains> each;
+    each.reserve(ranges.parts.size());
+    for (const NetworkRanges& part : ranges.parts) each.push_back(error_gains(net, part, margin));
+    return worst_of_parts(std::move(each));
+  }
   ErrorGains g;
   g.inputs = net.inputs();
   int64_t total = 0;

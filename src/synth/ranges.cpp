@@ -9,7 +9,6 @@
 
 namespace fxnn::synth {
 
-using floatnet::Activation;
 using floatnet::DenseLayer;
 using floatnet::FloatNetwork;
 
@@ -23,23 +22,12 @@ std::string to_string(RangeMode mode) { return mode == RangeMode::kInterval ? "i
 
 namespace {
 
+using detail::activate_bound;
+using detail::activate_zonotope;
 using detail::affine;
 using detail::input_zonotope;
-using detail::kDenormMin;
-using detail::kUnitRoundoff;
 using detail::pad;
-using detail::relax;
-using detail::set_box;
 using detail::Zonotope;
-
-double activate_bound(const DenseLayer& layer, double z) {
-  switch (layer.activation) {
-    case Activation::kLinear: return z;
-    case Activation::kRelu: return std::max(z, 0.0);
-    case Activation::kClippedRelu: return std::min(std::max(z, 0.0), layer.clip);
-  }
-  return z;
-}
 
 /// Interval arithmetic of eq. (24), widened by eq. (25).
 void interval_layer(const DenseLayer& layer, const std::vector<double>& in_lo, const std::vector<double>& in_hi,
@@ -57,38 +45,6 @@ void interval_layer(const DenseLayer& layer, const std::vector<double>& in_lo, c
     const double p = pad(ops, mag(i));
     lo[static_cast<size_t>(i)] = l(i) - p;
     hi[static_cast<size_t>(i)] = h(i) + p;
-  }
-}
-
-/// DeepZ's ReLU transformer with pre-activation bounds [l, u] (eq. (27)); clipped ReLU falls back
-/// to a constant box where the clip is reachable.
-void activate_zonotope(const DenseLayer& layer, const std::vector<double>& l, const std::vector<double>& u,
-                       Zonotope& z) {
-  if (layer.activation == Activation::kLinear) return;
-  for (Eigen::Index i = 0; i < z.center.size(); ++i) {
-    const double lo = l[static_cast<size_t>(i)], hi = u[static_cast<size_t>(i)];
-    if (hi <= 0) {
-      set_box(z, i, 0.0, 0.0);
-      continue;
-    }
-    const bool clipped = layer.activation == Activation::kClippedRelu;
-    if (clipped && lo >= layer.clip) {
-      z.generators.row(i).setZero();
-      z.center(i) = layer.clip;
-      z.radius(i) = 0.0;
-      continue;
-    }
-    if (clipped && hi > layer.clip) {
-      set_box(z, i, activate_bound(layer, lo), layer.clip);
-      continue;
-    }
-    if (lo >= 0) continue; // identity on [l, u]
-    // relu(z) in [lambda z, lambda z + t] for z in [l, u], any lambda in [0, 1], with
-    // t >= max(-lambda l, (1 - lambda) u); DeepZ's lambda = u / (u - l) minimizes the area.
-    const double lambda = std::clamp(hi / (hi - lo), 0.0, 1.0);
-    double t = std::max(-lambda * lo, (1.0 - lambda) * hi);
-    t = t * (1 + 4 * kUnitRoundoff) + kDenormMin;
-    relax(z, i, lambda, t / 2, t / 2);
   }
 }
 

@@ -12,6 +12,7 @@
 #include "fxnn/synth/error_model.h"
 #include "fxnn/synth/float64_error.h"
 #include "fxnn/synth/reference_plan.h"
+#include "parallel.h"
 
 namespace fxnn::synth {
 
@@ -98,6 +99,7 @@ void SynthesisOptions::validate() const {
   if (!(time_limit > 0)) throw std::invalid_argument("time limit must be positive");
   if (partition < 0)
     throw std::invalid_argument("--partition must be 0 (auto) or more, got " + std::to_string(partition));
+  if (threads < 0) throw std::invalid_argument("--threads must be 0 (all) or more, got " + std::to_string(threads));
   if (rounding && *rounding != Rounding::kFloor && *rounding != Rounding::kNearest)
     throw std::invalid_argument("--rounding: synthesis supports floor and nearest, not " + to_string(*rounding));
 }
@@ -145,7 +147,7 @@ std::string diagnose_infeasibility(const floatnet::FloatNetwork& net, const Inpu
                                    const SynthesisOptions& o) {
   const SynthesisBounds b = problem_bounds(net, ranges, o);
   const std::string words = "W = " + std::to_string(o.word) + ", A = " + std::to_string(o.acc);
-  CertifyOptions co{o.eps, o.word, o.acc, {}};
+  CertifyOptions co{o.eps, o.word, o.acc, {}, detail::thread_count(o.threads)};
   ReferencePlan reference;
   try {
     reference = reference_plan(net, box, ranges, b, o.effective_rounding(), co, stores_uniformly(o));
@@ -194,7 +196,11 @@ std::string diagnose_infeasibility(const floatnet::FloatNetwork& net, const Inpu
 int64_t auto_partition(const floatnet::FloatNetwork& net) {
   double neurons = 0;
   for (const auto& layer : net.layers) neurons += static_cast<double>(layer.outputs());
-  return static_cast<int64_t>(std::clamp(std::floor(2.56e9 / (neurons * neurons * neurons)), 1.0, 256.0));
+  // Halving every side of a box of n inputs takes 2^n parts: every input beyond 10 doubles the cap
+  // and the time budget.
+  const double per_input = std::ldexp(1.0, static_cast<int>(std::max<int64_t>(0, net.inputs() - 10)));
+  const double budget = 2.56e9 * per_input / (neurons * neurons * neurons);
+  return static_cast<int64_t>(std::clamp(std::floor(budget), 1.0, 256.0 * per_input));
 }
 
 SynthesisReport synthesize(const floatnet::FloatNetwork& net, const InputBox& box, const SynthesisOptions& options) {
@@ -211,7 +217,9 @@ SynthesisReport synthesize(const floatnet::FloatNetwork& net, const InputBox& bo
 
   auto t = std::chrono::steady_clock::now();
   const int64_t parts = options.partition > 0 ? options.partition : auto_partition(net);
-  report.ranges = partitioned_ranges(net, box, options.ranges, parts, options.eps * kStableMargin);
+  PartitionedBox analysed = partition_box(net, box, options.ranges, parts, options.eps * kStableMargin,
+                                          detail::thread_count(options.threads));
+  report.ranges = std::move(analysed.ranges);
   const SynthesisBounds bounds = problem_bounds(net, report.ranges, options);
   // Neurons whose range keeps 4 eps away from 0 are taken as stable (eq. (20d)): the optimizers keep
   // their pre-activation errors below half that distance, and the certificate checks every neuron
@@ -229,7 +237,7 @@ SynthesisReport synthesize(const floatnet::FloatNetwork& net, const InputBox& bo
     report.total_seconds = seconds_since(start);
     return report;
   }
-  const ErrorGains gains = error_gains(net, report.ranges, options.eps * kStableMargin);
+  const ErrorGains gains = std::move(analysed.gains);
 
   SynthesisProblem problem;
   problem.net = &net;
@@ -254,8 +262,10 @@ SynthesisReport synthesize(const floatnet::FloatNetwork& net, const InputBox& bo
       // analysis per part.
       const NetworkRanges whole{
           report.ranges.mode, report.ranges.input_lo, report.ranges.input_hi, report.ranges.layers, {}};
-      reference = reference_plan(net, box, whole, bounds, report.rounding,
-                                 CertifyOptions{options.eps, options.word, options.acc, {}}, options.artifact);
+      reference = reference_plan(
+          net, box, whole, bounds, report.rounding,
+          CertifyOptions{options.eps, options.word, options.acc, {}, detail::thread_count(options.threads)},
+          options.artifact);
       problem.reference = &reference->plan;
     } catch (const std::overflow_error& e) {
       spdlog::info("synth: the finest formats cannot be quantized ({}); lp refers to them unquantized", e.what());
@@ -323,7 +333,8 @@ SynthesisReport synthesize(const floatnet::FloatNetwork& net, const InputBox& bo
     t = std::chrono::steady_clock::now();
     report.quantized = quantize_network(net, box, report.method.plan, report.rounding);
     report.certificate =
-        certify(net, report.ranges, *report.quantized, CertifyOptions{options.eps, options.word, options.acc, {}});
+        certify(net, report.ranges, *report.quantized,
+                CertifyOptions{options.eps, options.word, options.acc, {}, detail::thread_count(options.threads)});
     report.certify_seconds += seconds_since(t);
     report.size = size_metrics(*report.quantized, *report.certificate);
     const Certificate& cert = *report.certificate;

@@ -62,8 +62,9 @@ inline Zonotope input_zonotope(const std::vector<double>& lo, const std::vector<
   return z;
 }
 
-/// The affine map of a layer: private radii become shared symbols first (the map mixes neurons).
-inline Zonotope affine(const Eigen::MatrixXd& weight, const Eigen::VectorXd& bias, const Zonotope& in) {
+/// The generators with every private radius turned into a shared symbol, appended in neuron order:
+/// the same zonotope, written c + g eps. The affine map below numbers the new symbols this way.
+inline Eigen::MatrixXd shared_generators(const Zonotope& in) {
   Eigen::Index extra = 0;
   for (Eigen::Index i = 0; i < in.radius.size(); ++i) extra += in.radius(i) > 0;
   Eigen::MatrixXd g(in.generators.rows(), in.generators.cols() + extra);
@@ -71,7 +72,12 @@ inline Zonotope affine(const Eigen::MatrixXd& weight, const Eigen::VectorXd& bia
   g.rightCols(extra).setZero();
   for (Eigen::Index i = 0, k = in.generators.cols(); i < in.radius.size(); ++i)
     if (in.radius(i) > 0) g(i, k++) = in.radius(i);
+  return g;
+}
 
+/// The affine map of a layer: private radii become shared symbols first (the map mixes neurons).
+inline Zonotope affine(const Eigen::MatrixXd& weight, const Eigen::VectorXd& bias, const Zonotope& in) {
+  const Eigen::MatrixXd g = shared_generators(in);
   Zonotope out;
   out.center = weight * in.center + bias;
   out.generators = weight * g;
@@ -107,6 +113,48 @@ inline void add_interval(Zonotope& z, Eigen::Index i, double lo, double hi) {
   const double old = z.center(i);
   z.center(i) += mid;
   z.radius(i) += half + pad(4, std::fabs(old) + std::fabs(mid) + half + z.radius(i));
+}
+
+/// The activation of a real value (the bounds of a range map through it: it is monotone).
+inline double activate_bound(const floatnet::DenseLayer& layer, double z) {
+  switch (layer.activation) {
+    case floatnet::Activation::kLinear: return z;
+    case floatnet::Activation::kRelu: return std::max(z, 0.0);
+    case floatnet::Activation::kClippedRelu: return std::min(std::max(z, 0.0), layer.clip);
+  }
+  return z;
+}
+
+/// DeepZ's ReLU transformer with pre-activation bounds [l, u] (eq. (27)); clipped ReLU falls back
+/// to a constant box where the clip is reachable.
+inline void activate_zonotope(const floatnet::DenseLayer& layer, const std::vector<double>& l,
+                              const std::vector<double>& u, Zonotope& z) {
+  if (layer.activation == floatnet::Activation::kLinear) return;
+  for (Eigen::Index i = 0; i < z.center.size(); ++i) {
+    const double lo = l[static_cast<size_t>(i)], hi = u[static_cast<size_t>(i)];
+    if (hi <= 0) {
+      set_box(z, i, 0.0, 0.0);
+      continue;
+    }
+    const bool clipped = layer.activation == floatnet::Activation::kClippedRelu;
+    if (clipped && lo >= layer.clip) {
+      z.generators.row(i).setZero();
+      z.center(i) = layer.clip;
+      z.radius(i) = 0.0;
+      continue;
+    }
+    if (clipped && hi > layer.clip) {
+      set_box(z, i, activate_bound(layer, lo), layer.clip);
+      continue;
+    }
+    if (lo >= 0) continue; // identity on [l, u]
+    // relu(z) in [lambda z, lambda z + t] for z in [l, u], any lambda in [0, 1], with
+    // t >= max(-lambda l, (1 - lambda) u); DeepZ's lambda = u / (u - l) minimizes the area.
+    const double lambda = std::clamp(hi / (hi - lo), 0.0, 1.0);
+    double t = std::max(-lambda * lo, (1.0 - lambda) * hi);
+    t = t * (1 + 4 * kUnitRoundoff) + kDenormMin;
+    relax(z, i, lambda, t / 2, t / 2);
+  }
 }
 
 } // namespace fxnn::synth::detail

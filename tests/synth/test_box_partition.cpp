@@ -24,7 +24,7 @@ double volume(const std::vector<double>& lo, const std::vector<double>& hi) {
 TEST(BoxPartition, PartsCoverTheBoxAndEncloseTheirValues) {
   const floatnet::FloatNetwork net = synth_testing::random_network({3, 8, 8, 2}, 5);
   const InputBox box = synth_testing::uniform_box(3, -1.0, 1.0);
-  const NetworkRanges r = partitioned_ranges(net, box, RangeMode::kSymbolic, 16, 1e-4);
+  const NetworkRanges r = partition_box(net, box, RangeMode::kSymbolic, 16, 1e-4).ranges;
   ASSERT_EQ(r.parts.size(), 16u);
   // Bisection: the parts tile the box (their volumes add up to its volume, every one inside it).
   double total = 0.0;
@@ -55,21 +55,35 @@ TEST(BoxPartition, PartsCoverTheBoxAndEncloseTheirValues) {
 
 TEST(BoxPartition, OnePartIsTheWholeBoxAndAPointIsNotCut) {
   const floatnet::FloatNetwork net = synth_testing::random_network({2, 4, 1}, 2);
-  const NetworkRanges one = partitioned_ranges(net, parse_input_box("0:1,0:1"), RangeMode::kInterval, 1, 1e-4);
+  const NetworkRanges one = partition_box(net, parse_input_box("0:1,0:1"), RangeMode::kInterval, 1, 1e-4).ranges;
   EXPECT_TRUE(one.parts.empty());
-  const NetworkRanges point = partitioned_ranges(net, parse_input_box("0.5:0.5,1:1"), RangeMode::kSymbolic, 8, 1e-4);
+  const NetworkRanges point = partition_box(net, parse_input_box("0.5:0.5,1:1"), RangeMode::kSymbolic, 8, 1e-4).ranges;
   EXPECT_TRUE(point.parts.empty());
-  EXPECT_THROW(partitioned_ranges(net, parse_input_box("0:1,0:1"), RangeMode::kSymbolic, 0, 1e-4),
-               std::invalid_argument);
+  EXPECT_THROW(partition_box(net, parse_input_box("0:1,0:1"), RangeMode::kSymbolic, 0, 1e-4), std::invalid_argument);
 }
 
 TEST(BoxPartition, GainsAreTheWorstOfThePartsAndKeepEachPart) {
   const floatnet::FloatNetwork net = synth_testing::random_network({2, 6, 6, 1}, 7);
-  const NetworkRanges r = partitioned_ranges(net, parse_input_box("-1:1,-1:1"), RangeMode::kSymbolic, 8, 1e-4);
+  const PartitionedBox analysed = partition_box(net, parse_input_box("-1:1,-1:1"), RangeMode::kSymbolic, 8, 1e-4);
+  const NetworkRanges& r = analysed.ranges;
   ASSERT_EQ(r.parts.size(), 8u);
   const ErrorGains all = error_gains(net, r, 1e-4);
   ASSERT_EQ(all.parts.size(), r.parts.size());
-  for (const ErrorGains& part : all.parts)
+  std::vector<ErrorGains> each;
+  for (const NetworkRanges& part : r.parts) each.push_back(error_gains(net, part, 1e-4));
+  // The parts keep their output layers' gains, those of their ranges.
+  for (size_t p = 0; p < each.size(); ++p) {
+    EXPECT_TRUE(all.parts[p].gain.back() == each[p].gain.back());
+    EXPECT_EQ(all.parts[p].gain.front().size(), 0);
+  }
+  // The gains the partition kept are those of its parts' ranges.
+  ASSERT_EQ(analysed.gains.parts.size(), all.parts.size());
+  for (size_t l = 0; l < all.gain.size(); ++l) {
+    EXPECT_TRUE(analysed.gains.gain[l] == all.gain[l]);
+    EXPECT_TRUE(analysed.gains.pre_gain[l] == all.pre_gain[l]);
+    EXPECT_EQ(analysed.gains.stable_slack[l], all.stable_slack[l]);
+  }
+  for (const ErrorGains& part : each)
     for (size_t l = 0; l < all.gain.size(); ++l) {
       EXPECT_TRUE((all.gain[l].array() >= part.gain[l].array()).all());
       EXPECT_TRUE((all.pre_gain[l].array() >= part.pre_gain[l].array()).all());
@@ -91,10 +105,16 @@ TEST(BoxPartition, CertificateStaysSoundAndGetsTighter) {
   o.partition = 1;
   const SynthesisReport r = synthesize(net, box, o);
   ASSERT_EQ(r.status, SynthesisStatus::kCertified) << r.message;
-  const NetworkRanges parts = partitioned_ranges(net, box, RangeMode::kSymbolic, 64, o.eps / 16);
+  const NetworkRanges parts = partition_box(net, box, RangeMode::kSymbolic, 64, o.eps / 16).ranges;
   const Certificate whole = certify(net, r.ranges, *r.quantized, CertifyOptions{o.eps, o.word, o.acc, {}});
   const Certificate cut = certify(net, parts, *r.quantized, CertifyOptions{o.eps, o.word, o.acc, {}});
   ASSERT_TRUE(cut.certified) << cut.failure;
+  // Threads change neither the parts nor the bound.
+  const NetworkRanges threaded = partition_box(net, box, RangeMode::kSymbolic, 64, o.eps / 16, 3).ranges;
+  ASSERT_EQ(threaded.parts.size(), parts.parts.size());
+  for (size_t p = 0; p < parts.parts.size(); ++p) EXPECT_EQ(threaded.parts[p].input_lo, parts.parts[p].input_lo);
+  EXPECT_EQ(certify(net, threaded, *r.quantized, CertifyOptions{o.eps, o.word, o.acc, {}, 3}).bound_exact,
+            cut.bound_exact);
   EXPECT_LT(cut.bound, 0.8 * whole.bound);
   for (size_t l = 0; l < cut.layers.size(); ++l) EXPECT_LE(cut.layers[l].max_error, whole.layers[l].max_error);
   // The bound still holds on sampled inputs.
@@ -130,6 +150,9 @@ TEST(BoxPartition, SynthesisOverPartsIsCertifiedWithFewerBits) {
   }
   EXPECT_EQ(auto_partition(net), 256); // 37 neurons
   EXPECT_EQ(auto_partition(synth_testing::random_network({4, 500, 2}, 1)), 20);
+  // Every input beyond 10 doubles the cap and the budget: AirplaneNN's shape gets 887 parts.
+  EXPECT_EQ(auto_partition(synth_testing::random_network({12, 100, 100, 20, 6}, 1)), 887);
+  EXPECT_EQ(auto_partition(synth_testing::random_network({12, 4, 1}, 1)), 1024);
 }
 
 } // namespace

@@ -108,6 +108,31 @@ TEST(Certificate, TwoLayersWithADeadNeuronByHand) {
   EXPECT_GT(worst, 0.5 * c.bound); // and the bound is not loose here
 }
 
+// eq. (20e): two neurons whose weights round alike, subtracted by the next layer. x in [1, 2];
+// layer 1: h1 = h2 = 0.6 x, weights at Fw = 1 (0.6 -> 0.5, each off by 0.1 x in [0.1, 0.2]);
+// layer 2: y = h1 - h2 (exact). The roundings are the same function of x and cancel: y^ = y = 0.
+// As two intervals they would add up to 0.1; as affine forms in the input's symbol they cancel, and
+// only the floating-point padding is left.
+TEST(Certificate, WeightRoundingsInTheInputsSymbolsCancel) {
+  floatnet::FloatNetwork net;
+  net.layers = {dense({{0.6}, {0.6}}, {0.0, 0.0}, floatnet::Activation::kRelu),
+                dense({{1.0, -1.0}}, {0.0}, floatnet::Activation::kLinear)};
+  const InputBox box = parse_input_box("1:2");
+  const FormatPlan plan{{12}, {{NeuronFormat{14, 1, 14}, NeuronFormat{14, 1, 14}}, {NeuronFormat{15, 1, 15}}}};
+  const QuantizedNetwork q = quantize_network(net, box, plan, Rounding::kNearest);
+  EXPECT_EQ(q.layers[0].weight[0], 1); // 0.6 * 2 = 1.2 -> 1
+  for (RangeMode mode : {RangeMode::kInterval, RangeMode::kSymbolic}) {
+    const Certificate c = certify(net, analyze_ranges(net, box, mode), q, CertifyOptions{1e-6, 32, 64, {}});
+    EXPECT_GE(c.layers[0].max_error, 0.2); // each neuron alone is off by up to 0.2
+    EXPECT_LT(c.bound, 1e-9) << to_string(mode);
+    EXPECT_TRUE(c.certified) << c.failure;
+    for (int k = 0; k <= 200; ++k) {
+      const double x = 1.0 + k / 200.0;
+      EXPECT_LE(std::fabs(evaluate_fixed_real(q, {x})[0] - net.evaluate(std::vector<double>{x})[0]), c.bound);
+    }
+  }
+}
+
 TEST(Certificate, RejectsFormatsThatOverflowTheWords) {
   floatnet::FloatNetwork net;
   net.layers = {dense({{0.75}}, {0.3203125}, floatnet::Activation::kLinear)};

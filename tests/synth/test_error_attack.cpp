@@ -82,6 +82,30 @@ TEST(ErrorAttack, IsDeterministicAndSpendsAtMostItsBudget) {
   EXPECT_EQ(none.error, best);
 }
 
+// The kicks start after the climb and keep only higher points: never below the climb alone, and
+// above it where the roundings leave room (fine formats, a 12-16-16-2 network, one start).
+TEST(ErrorAttack, KicksNeverLoseAndFindMoreThanTheClimbAlone) {
+  int higher = 0;
+  for (uint64_t seed : {1, 2, 3, 4}) {
+    const floatnet::FloatNetwork net = synth_testing::random_network({12, 16, 16, 2}, seed);
+    const InputBox box = synth_testing::uniform_box(12, -1.0, 1.0);
+    SynthesisOptions o;
+    o.eps = 1e-3;
+    const SynthesisReport r = synthesize(net, box, o);
+    ASSERT_EQ(r.status, SynthesisStatus::kCertified) << r.message;
+    const auto starts = random_starts(net, box, *r.quantized, 1, seed);
+    AttackOptions plain{6000, 1};
+    plain.kicks = false;
+    const AttackResult climb = attack_error_bound(net, box, *r.quantized, starts, plain);
+    const AttackResult kicked = attack_error_bound(net, box, *r.quantized, starts, AttackOptions{6000, 1});
+    EXPECT_GE(kicked.error, climb.error) << "seed " << seed;
+    EXPECT_LE(kicked.error, r.certificate->bound) << "seed " << seed;
+    EXPECT_EQ(kicked.evaluations, 6000); // the kicks spend the start's whole share
+    higher += kicked.error > climb.error;
+  }
+  EXPECT_GE(higher, 2);
+}
+
 // The network of Methods.AsterClaimsABoundThatTheCertificateAndTheNetworkRefute: Aster's claim is
 // wrong, and the attack finds an input beyond it.
 TEST(ErrorAttack, BreaksAstersUnsoundClaim) {

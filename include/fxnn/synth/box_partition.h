@@ -7,19 +7,29 @@
 #include <cstdint>
 
 #include "fxnn/floatnet/float_network.h"
+#include "fxnn/synth/error_model.h"
 #include "fxnn/synth/input_box.h"
 #include "fxnn/synth/ranges.h"
 
 namespace fxnn::synth {
 
-/// The ranges of `box` cut into at most `max_parts` sub-boxes (1: the box whole, no parts). Greedy
-/// bisection: the part whose outputs' error bound is largest when every rounding has a unit magnitude
-/// is halved along the input of largest width times its error gain to the outputs (eq. (28a)), until
-/// `max_parts` parts exist or no part can be halved.
-/// `margin` is the stability margin of the error gains (error_gains). The result's own ranges are the
-/// union of the parts' (sound for the box), its `parts` the parts' ranges.
-NetworkRanges partitioned_ranges(const floatnet::FloatNetwork& net, const InputBox& box, RangeMode mode,
-                                 int64_t max_parts, double margin);
+/// The ranges and the error gains of a box analysed in parts.
+struct PartitionedBox {
+  /// The union of the parts' ranges (sound for the box); `parts` holds the parts' own ranges.
+  NetworkRanges ranges;
+  /// The worst of the parts' gains (worst_of_parts), each part's kept in `parts`: the gains the
+  /// partition computed to choose its cuts, not computed again.
+  ErrorGains gains;
+};
+
+/// `box` cut into at most `max_parts` sub-boxes (1: the box whole, no parts). Greedy bisection: the
+/// part whose outputs' error bound is largest when every rounding has a unit magnitude is halved
+/// along the input of largest width times its error gain to the outputs (eq. (28a)), until
+/// `max_parts` parts exist or no part can be halved. `margin` is the stability margin of the error
+/// gains (error_gains). The two halves of a cut are analysed on two threads when `threads` >= 2;
+/// the result does not depend on it.
+PartitionedBox partition_box(const floatnet::FloatNetwork& net, const InputBox& box, RangeMode mode, int64_t max_parts,
+                             double margin, int threads = 1);
 
 /// The union of the parts' ranges (their input ranges included).
 NetworkRanges ranges_union(const std::vector<NetworkRanges>& parts);

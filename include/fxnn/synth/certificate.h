@@ -41,6 +41,8 @@ struct CertifyOptions {
   /// For diagnosis: which rounding sources count (index 0: input quantization, l: layer l's weights,
   /// bias, shift and clip). Empty: all.
   std::vector<bool> sources;
+  /// Threads of the per-part analyses of a partitioned box (the bound does not depend on them).
+  int threads = 1;
 };
 
 /// Certifies q against its float network over the ranges (which must enclose the real values of

@@ -2,8 +2,9 @@
 // An attack on a certificate (docs/synthesis.md section 16): a search for the input of the box that
 // maximizes the error of the fixed-point network against the real-valued network. It starts from
 // the box's corners and the worst of the sampled inputs, then climbs from them by coordinate search
-// with halving steps and pattern moves, and finally tries the ends of each input's quantization cell
-// (where the fixed-point output is constant and the float output moves furthest). A sound bound
+// with halving steps and pattern moves, tries the ends of each input's quantization cell (where the
+// fixed-point output is constant and the float output moves furthest), and kicks the point found
+// by a few cells to climb again. A sound bound
 // is never exceeded; an unsound claim (aster) may be.
 
 #include <cstdint>
@@ -28,6 +29,9 @@ struct AttackOptions {
   /// The worst `starts` inputs each get an equal share of the budget; what they leave goes to
   /// searches from the next worst inputs given.
   int starts = 8;
+  /// After its climb each of those searches kicks the point found by a few quantization cells and
+  /// climbs again, keeping the higher end, until its share is spent (iterated local search).
+  bool kicks = true;
 };
 
 struct AttackResult {

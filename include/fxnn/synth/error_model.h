@@ -107,12 +107,21 @@ struct ErrorGains {
   std::vector<std::vector<bool>> dead;
   std::vector<std::vector<double>> input_magnitude; // per neuron: sum_j max |y_j| over its inputs (S'_i)
   /// Over a partitioned box (NetworkRanges::parts): the gains of each part, of which the members above
-  /// are the worst (docs/synthesis.md section 5.1). Empty otherwise.
+  /// are the worst (docs/synthesis.md section 5.1), with the output layer's matrices only (gain and
+  /// pre_gain of the hidden layers empty). Empty when the box is analysed whole.
   std::vector<ErrorGains> parts;
   int64_t sources() const;
   int64_t source(size_t layer, int64_t neuron) const { return inputs + offset[layer] + neuron; }
 };
 
+/// Over a partitioned box (ranges.parts), the worst of the parts' gains (see worst_of_parts).
 ErrorGains error_gains(const floatnet::FloatNetwork& net, const NetworkRanges& ranges, double margin);
+
+/// The worst of the parts' gains (docs/synthesis.md eq. (28c)): each part's error is at most its
+/// gains times the magnitudes, so at most the largest gains times the largest magnitudes. A neuron
+/// assumed stable in some part keeps the smallest of its slacks there, checked against the largest
+/// pre-activation gains (the `dead` row of the optimizers), which bound its error in every part.
+/// The result keeps `each` as its parts, trimmed to their output layers.
+ErrorGains worst_of_parts(std::vector<ErrorGains> each);
 
 } // namespace fxnn::synth

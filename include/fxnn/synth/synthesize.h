@@ -30,6 +30,9 @@ struct SynthesisOptions {
   /// The error analysis cuts the box into at most this many parts (docs/synthesis.md section 5.1);
   /// 0: as many as auto_partition allows for the network.
   int64_t partition = 0;
+  /// Threads of the per-part analyses (partition and certificate); 0: all hardware threads. The
+  /// formats and bounds do not depend on it.
+  int threads = 0;
   int word = 32;            // W, at most 32 (the generated interface is int32_t)
   int acc = 64;             // A, at most 64 (int64_t accumulators)
   double time_limit = 60.0; // seconds per solver call
@@ -41,7 +44,8 @@ struct SynthesisOptions {
   AsterSettings aster;
 
   /// Throws std::invalid_argument naming the option for eps <= 0 (or not finite), W outside [4, 32],
-  /// A outside [W, 64], a time limit <= 0, a negative partition, or the stochastic rounding mode.
+  /// A outside [W, 64], a time limit <= 0, a negative partition or thread count, or the stochastic
+  /// rounding mode.
   void validate() const;
   Rounding effective_rounding() const;
 };
@@ -81,9 +85,9 @@ struct SynthesisReport {
   bool sound_method() const { return options.method != Method::kAster; }
 };
 
-/// The parts of `--partition 0` (eq. (28e)): 256 for networks of up to about 200 neurons, fewer for
-/// larger ones, whose analyses cost about the cube of their neuron count each: floor(2.56e9 / N^3)
-/// parts for N neurons, at least 1 and at most 256.
+/// The parts of `--partition 0` (eq. (28e)): for N neurons and n inputs, floor(2.56e9 2^k / N^3) parts,
+/// k = max(0, n - 10), at least 1 and at most 256 2^k. A part's analyses cost about N^3; halving
+/// every side of a box takes 2^n parts, hence the factor 2^k for many inputs.
 int64_t auto_partition(const floatnet::FloatNetwork& net);
 
 SynthesisReport synthesize(const floatnet::FloatNetwork& net, const InputBox& box, const SynthesisOptions& options);
