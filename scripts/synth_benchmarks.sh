@@ -17,7 +17,8 @@
 # partitioned analysis, for the comparison table.
 # Environment: SUITE (default ../shared/data/controllers/benchmarks.yaml), VALIDATE (default 100000),
 # ATTACK (evaluations of the attack's local search, default 20000), EPS (default: each benchmark's
-# error_bound, 1e-3 for the whole suite), REPORTS (folder of the reports, default runs/synthesis).
+# error_bound, 1e-3 for the whole suite), REPORTS (folder of the reports, default runs/synthesis),
+# MACHINE (what else ran on the machine, for the README; default: "shared with other jobs").
 set -euo pipefail
 cd "$(dirname "$0")/.."
 FXNN=${1:-build/fxnn}
@@ -72,6 +73,8 @@ done
 
 command="scripts/synth_benchmarks.sh $*"
 [ "$REPORTS" = runs/synthesis ] || command="REPORTS=$REPORTS $command"
+machine=()
+[ -n "${MACHINE:-}" ] && machine=(--machine "$MACHINE")
 python3 "$OUT/table.py" --suite "$SUITE" --reports "$REPORTS" --validate "$VALIDATE" --attack "$ATTACK" \
-  --command "${command% }" > "$OUT/README.md"
+  --command "${command% }" "${machine[@]}" > "$OUT/README.md"
 echo "wrote $OUT/README.md"

@@ -44,7 +44,7 @@ int LinearProgram::integers() const {
   return n;
 }
 
-void* LinearProgram::new_solver_model() const {
+void* LinearProgram::new_solver_model(bool relaxed) const {
   const int n = variables();
   // Compressed sparse columns.
   std::vector<CoinBigIndex> start(static_cast<size_t>(n) + 1, 0);
@@ -68,7 +68,7 @@ void* LinearProgram::new_solver_model() const {
   Cbc_loadProblem(model, n, constraints(), start.data(), index.data(), value.data(), lo_.data(), hi_.data(),
                   objective_.data(), row_lo.data(), row_hi.data());
   for (int c = 0; c < n; ++c) {
-    if (integer_[static_cast<size_t>(c)]) Cbc_setInteger(model, c);
+    if (integer_[static_cast<size_t>(c)] && !relaxed) Cbc_setInteger(model, c);
     Cbc_setColName(model, c, names_[static_cast<size_t>(c)].c_str());
   }
   for (size_t r = 0; r < rows_.size(); ++r) Cbc_setRowName(model, static_cast<int>(r), rows_[r].name.c_str());
@@ -122,6 +122,25 @@ LinearProgram::Solution LinearProgram::solve(double time_limit, double relative_
   if (values) {
     solution.values.assign(values, values + n);
     solution.objective = Cbc_getObjValue(model.get());
+  }
+  return solution;
+}
+
+LinearProgram::Solution LinearProgram::solve_relaxation(double time_limit) const {
+  CbcModel model(static_cast<Cbc_Model*>(new_solver_model(true)));
+  Cbc_setLogLevel(model.get(), 0);
+  Cbc_setMaximumSeconds(model.get(), time_limit);
+  const auto began = std::chrono::steady_clock::now();
+  Cbc_solve(model.get());
+  Solution solution;
+  solution.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - began).count();
+  if (Cbc_isProvenOptimal(model.get())) {
+    solution.status = Status::kOptimal;
+    const double* values = Cbc_getColSolution(model.get());
+    solution.values.assign(values, values + variables());
+    solution.objective = Cbc_getObjValue(model.get());
+  } else if (Cbc_isProvenInfeasible(model.get())) {
+    solution.status = Status::kInfeasible;
   }
   return solution;
 }

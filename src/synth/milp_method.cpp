@@ -20,6 +20,8 @@ using Term = LinearProgram::Term;
 constexpr int kDomainSpan = 40;
 /// Branch and bound stops within this relative distance of the optimal cost.
 constexpr double kRelativeGap = 0.005;
+/// A relaxed one-hot weight above this counts as support (CLP's solutions carry tolerances).
+constexpr double kSupportTolerance = 1e-7;
 
 std::string layer_name(size_t l) { return l == 0 ? "the input layer" : "layer " + std::to_string(l); }
 
@@ -262,6 +264,44 @@ void add_multiplier_cost(LinearProgram& lp, const floatnet::FloatNetwork& net, c
   }
 }
 
+/// The finest value a one-hot puts weight on in a relaxed solution.
+int finest_value(const OneHot& h, const std::vector<double>& relaxed) {
+  int finest = h.lo;
+  for (size_t k = 0; k < h.binaries.size(); ++k)
+    if (relaxed[static_cast<size_t>(h.binaries[k])] > kSupportTolerance) finest = h.lo + static_cast<int>(k);
+  return finest;
+}
+
+/// A first solution for the branch and bound (eq. (43a)): the linear relaxation rounded to the
+/// finest format that each of its one-hots puts weight on, the accumulators at Fw + F_prev. Every
+/// rate 2^-F is then at most the relaxation's mix sum_k 2^-k b_k, so the error rows still hold.
+/// Empty when the relaxation has no solution or an accumulator leaves its domain (CBC then searches
+/// from nothing). Adds the relaxation's solver time to `seconds`.
+std::vector<LinearProgram::NamedValue> rounded_relaxation(const LinearProgram& lp, const FormatVariables& v,
+                                                          double time_limit, double& seconds) {
+  const LinearProgram::Solution relaxed = lp.solve_relaxation(time_limit);
+  seconds += relaxed.seconds;
+  if (relaxed.values.empty()) return {};
+  std::vector<LinearProgram::NamedValue> start;
+  const auto choose = [&](const OneHot& h, int value) {
+    for (size_t k = 0; k < h.binaries.size(); ++k)
+      start.push_back({lp.name(h.binaries[k]), h.lo + static_cast<int>(k) == value ? 1.0 : 0.0});
+  };
+  std::vector<int> frac(v.frac.size());
+  for (size_t l = 0; l < v.frac.size(); ++l) {
+    frac[l] = finest_value(v.frac[l], relaxed.values);
+    choose(v.frac[l], frac[l]);
+  }
+  for (size_t l = 1; l < v.frac.size(); ++l) {
+    const int weight = finest_value(v.frac_w[l], relaxed.values);
+    const int acc = weight + frac[l - 1];
+    if (acc < v.frac_a[l].lo || acc > v.frac_a[l].hi() || frac[l] > acc) return {};
+    choose(v.frac_w[l], weight);
+    choose(v.frac_a[l], acc);
+  }
+  return start;
+}
+
 } // namespace
 
 MethodResult solve_milp(const SynthesisProblem& p) {
@@ -277,7 +317,12 @@ MethodResult solve_milp(const SynthesisProblem& p) {
   add_error_constraints(lp, rows, v, 1.0 / p.eps, r, nearest); // errors are measured in units of eps
   add_multiplier_cost(lp, net, ints, v);
 
-  const LinearProgram::Solution s = solve_recorded(lp, p.time_limit, kRelativeGap, "the MILP", result, p.start);
+  // The branch and bound starts from the rounded relaxation, else from the previous solution (a re-solve).
+  double relaxation_seconds = 0.0;
+  std::vector<LinearProgram::NamedValue> start = rounded_relaxation(lp, v, p.time_limit, relaxation_seconds);
+  if (start.empty()) start = p.start;
+  const LinearProgram::Solution s = solve_recorded(lp, p.time_limit, kRelativeGap, "the MILP", result, start);
+  result.solve_seconds += relaxation_seconds;
   if (!result.solved) return result;
   result.plan.input_frac.assign(p.bounds->inputs.size(), v.frac[0].value(s.values));
   for (size_t l = 1; l < v.frac.size(); ++l) {

@@ -353,7 +353,8 @@ SynthesisReport synthesize(const floatnet::FloatNetwork& net, const InputBox& bo
         best = Certified{report.method, *report.quantized, cert, report.size, report.message};
         const double raise = std::min(kMaxTargetRaise, kTargetRaiseMargin * options.eps / cert.bound);
         retry_notes.push_back("certified bound " + number(cert.bound) + " at target " + number(problem.target) +
-                              ": re-solved at " + number(problem.target * raise));
+                              " (solved in " + number(solve_seconds) + " s): re-solved at " +
+                              number(problem.target * raise));
         spdlog::info("synth: {}", retry_notes.back());
         problem.target *= raise;
         problem.start = report.method.solution; // still feasible: a raised target only relaxes the rows

@@ -22,9 +22,16 @@ TEST(LinearProgram, SolvesAndReportsInfeasibility) {
   ASSERT_EQ(s.status, LinearProgram::Status::kOptimal);
   EXPECT_NEAR(s.values[0], 3.0, 1e-9); // x = 3, y = 1.5: max x + y over 2x + y <= 7.5, y <= x, x integer
   EXPECT_NEAR(s.values[1], 1.5, 1e-9);
+  // The relaxation lets x be fractional: x = y = 2.5.
+  const auto relaxed = lp.solve_relaxation(10);
+  ASSERT_EQ(relaxed.status, LinearProgram::Status::kOptimal);
+  EXPECT_NEAR(relaxed.values[0], 2.5, 1e-9);
+  EXPECT_NEAR(relaxed.objective, -5.0, 1e-9);
+  EXPECT_EQ(lp.name(x), "x");
   lp.add_constraint({{x, 1}}, LinearProgram::Sense::kGreaterEqual, 4);
   lp.add_constraint({{y, 1}}, LinearProgram::Sense::kGreaterEqual, 0.5);
   EXPECT_EQ(lp.solve(10).status, LinearProgram::Status::kInfeasible);
+  EXPECT_EQ(lp.solve_relaxation(10).status, LinearProgram::Status::kInfeasible);
 }
 
 TEST(LinearProgram, StartsFromANamedSolutionOfARelatedProblem) {

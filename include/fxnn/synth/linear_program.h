@@ -24,6 +24,7 @@ class LinearProgram {
   int variables() const { return static_cast<int>(lo_.size()); }
   int constraints() const { return static_cast<int>(rows_.size()); }
   int integers() const;
+  const std::string& name(int variable) const { return names_[static_cast<size_t>(variable)]; }
 
   enum class Status { kOptimal, kFeasible /* time limit, a solution known */, kInfeasible, kNoSolution };
   struct Solution {
@@ -46,12 +47,16 @@ class LinearProgram {
   /// branch and bound from (a warm start; names this problem lacks are ignored).
   Solution solve(double time_limit, double relative_gap = 0.0, const std::vector<NamedValue>& start = {}) const;
 
+  /// The linear relaxation (every variable continuous), solved by CBC's LP solver.
+  Solution solve_relaxation(double time_limit) const;
+
   /// The LP file of the problem (for debugging), written by CBC.
   void write_lp(const std::string& path) const;
 
  private:
-  /// A new CBC model of this problem (a Cbc_Model*, owned by the caller).
-  void* new_solver_model() const;
+  /// A new CBC model of this problem (a Cbc_Model*, owned by the caller); `relaxed`: no variable
+  /// is marked integer.
+  void* new_solver_model(bool relaxed = false) const;
 
   struct Row {
     std::vector<Term> terms;
