@@ -3,6 +3,7 @@
 #include <coin/Cbc_C_Interface.h>
 
 #include <chrono>
+#include <cmath>
 #include <limits>
 #include <memory>
 #include <stdexcept>
@@ -18,6 +19,8 @@ struct CbcDeleter {
 using CbcModel = std::unique_ptr<Cbc_Model, CbcDeleter>;
 
 constexpr double kInfinity = std::numeric_limits<double>::infinity();
+/// A relaxed value this close to an integer counts as that integer (CLP's tolerances are 1e-7).
+constexpr double kIntegralTolerance = 1e-6;
 
 } // namespace
 
@@ -142,6 +145,22 @@ LinearProgram::Solution LinearProgram::solve_relaxation(double time_limit) const
   } else if (Cbc_isProvenInfeasible(model.get())) {
     solution.status = Status::kInfeasible;
   }
+  return solution;
+}
+
+LinearProgram::Solution LinearProgram::solve_relaxation_first(double time_limit, double relative_gap,
+                                                              const std::vector<NamedValue>& start) const {
+  Solution relaxed = solve_relaxation(time_limit);
+  bool integral = relaxed.status == Status::kOptimal;
+  for (size_t c = 0; integral && c < relaxed.values.size(); ++c)
+    if (integer_[c]) {
+      const double rounded = std::round(relaxed.values[c]);
+      integral = std::fabs(relaxed.values[c] - rounded) <= kIntegralTolerance;
+      relaxed.values[c] = rounded;
+    }
+  if (integral) return relaxed;
+  Solution solution = solve(time_limit, relative_gap, start);
+  solution.seconds += relaxed.seconds;
   return solution;
 }
 

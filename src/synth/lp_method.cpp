@@ -41,11 +41,12 @@ void same_frac(LinearProgram& lp, const std::vector<NodeVars>& group, const std:
 
 LinearProgram::Solution solve_recorded(const LinearProgram& lp, double time_limit, double relative_gap,
                                        const std::string& what, MethodResult& result,
-                                       const std::vector<LinearProgram::NamedValue>& start) {
+                                       const std::vector<LinearProgram::NamedValue>& start, bool relaxation_first) {
   result.variables = lp.variables();
   result.constraints = lp.constraints();
   result.integers = lp.integers();
-  LinearProgram::Solution s = lp.solve(time_limit, relative_gap, start);
+  LinearProgram::Solution s = relaxation_first ? lp.solve_relaxation_first(time_limit, relative_gap, start)
+                                               : lp.solve(time_limit, relative_gap, start);
   result.status = s.status;
   result.solve_seconds = s.seconds;
   result.solved = !s.values.empty();
@@ -179,7 +180,10 @@ MethodResult solve_lp(const SynthesisProblem& p) {
     }
   }
 
-  const LinearProgram::Solution s = solve_recorded(lp, p.time_limit, 0.0, "the LP", result, p.start);
+  // Almost every row is a difference of two variables: the relaxation's optimal vertex is integral
+  // on every network of the suite, and is then the solution (AirplaneNN: 0.06 s, where CBC's root
+  // heuristics on its 60000 rows took 0.44 s).
+  const LinearProgram::Solution s = solve_recorded(lp, p.time_limit, 0.0, "the LP", result, p.start, true);
   if (!result.solved) return result;
   const auto value = [&](int var) { return static_cast<int>(std::lround(s.values[static_cast<size_t>(var)])); };
   for (const NodeVars& in : inputs) result.plan.input_frac.push_back(value(in.frac));

@@ -28,10 +28,28 @@ TEST(LinearProgram, SolvesAndReportsInfeasibility) {
   EXPECT_NEAR(relaxed.values[0], 2.5, 1e-9);
   EXPECT_NEAR(relaxed.objective, -5.0, 1e-9);
   EXPECT_EQ(lp.name(x), "x");
+  // Relaxation first: fractional here, so the branch and bound decides (x = 3, y = 1.5).
+  const auto mixed = lp.solve_relaxation_first(10);
+  ASSERT_EQ(mixed.status, LinearProgram::Status::kOptimal);
+  EXPECT_NEAR(mixed.values[0], 3.0, 1e-9);
   lp.add_constraint({{x, 1}}, LinearProgram::Sense::kGreaterEqual, 4);
   lp.add_constraint({{y, 1}}, LinearProgram::Sense::kGreaterEqual, 0.5);
   EXPECT_EQ(lp.solve(10).status, LinearProgram::Status::kInfeasible);
   EXPECT_EQ(lp.solve_relaxation(10).status, LinearProgram::Status::kInfeasible);
+}
+
+TEST(LinearProgram, AnIntegralRelaxationIsTheSolution) {
+  // min x + y over x - y >= 2, y >= 1 (differences: an integral vertex): x = 3, y = 1.
+  LinearProgram lp;
+  const int x = lp.add_variable(-10, 10, 1, true, "x");
+  const int y = lp.add_variable(-10, 10, 1, true, "y");
+  lp.add_constraint({{x, 1}, {y, -1}}, LinearProgram::Sense::kGreaterEqual, 2);
+  lp.add_constraint({{y, 1}}, LinearProgram::Sense::kGreaterEqual, 1);
+  const auto s = lp.solve_relaxation_first(10);
+  ASSERT_EQ(s.status, LinearProgram::Status::kOptimal);
+  EXPECT_EQ(s.values[0], 3.0); // rounded exactly
+  EXPECT_EQ(s.values[1], 1.0);
+  EXPECT_NEAR(s.objective, lp.solve(10).objective, 1e-9);
 }
 
 TEST(LinearProgram, StartsFromANamedSolutionOfARelatedProblem) {

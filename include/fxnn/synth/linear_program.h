@@ -50,6 +50,12 @@ class LinearProgram {
   /// The linear relaxation (every variable continuous), solved by CBC's LP solver.
   Solution solve_relaxation(double time_limit) const;
 
+  /// The relaxation first: where it puts every integer variable on an integer (within 1e-6), that
+  /// vertex, rounded, is optimal for the integer program too and is returned; else solve(...), the
+  /// relaxation's time added. For programs whose relaxations are usually integral.
+  Solution solve_relaxation_first(double time_limit, double relative_gap = 0.0,
+                                  const std::vector<NamedValue>& start = {}) const;
+
   /// The LP file of the problem (for debugging), written by CBC.
   void write_lp(const std::string& path) const;
 

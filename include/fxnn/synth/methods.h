@@ -62,9 +62,11 @@ MethodResult solve_lp(const SynthesisProblem& problem);
 
 /// Solves `lp` and records its size, status and time in `result`; on no solution sets
 /// infeasible_reason ("<what> is infeasible", ...) and returns an empty solution.
+/// `relaxation_first`: LinearProgram::solve_relaxation_first.
 LinearProgram::Solution solve_recorded(const LinearProgram& lp, double time_limit, double relative_gap,
                                        const std::string& what, MethodResult& result,
-                                       const std::vector<LinearProgram::NamedValue>& start = {});
+                                       const std::vector<LinearProgram::NamedValue>& start = {},
+                                       bool relaxation_first = false);
 MethodResult solve_milp(const SynthesisProblem& problem);
 
 /// Aster's setting A by default (`--minLen=5 --maxLen=32 --initLen=20 --precision=Fixed32`).
