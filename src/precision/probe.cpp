@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 
 #include <filesystem>
+#include <stdexcept>
 
 #include "fxnn/precision/backprop_gain.h"
 #include "fxnn/precision/gradient_probe.h"
@@ -40,6 +41,14 @@ TextTable backprop_gain_table(const ProbeStats& stats) {
   return table;
 }
 
+void check_gradient_statistics(const ProbeStats& stats, const std::string& path) {
+  for (const LayerStats& layer : stats.layers)
+    if (layer.weights > 0 && layer.weight_gradient.iterations == 0)
+      throw std::runtime_error(path + ": layer " + layer.name +
+                               " has no weight-gradient statistics (0 iterations): these are not the statistics of a "
+                               "probe run; remove the folder or choose another --out");
+}
+
 ProbeStats run_probe(const ProbeOptions& options) {
   const std::string stats_path = probe_stats_path(options.out_dir);
   TrainerOptions trainer_options;
@@ -50,9 +59,16 @@ ProbeStats run_probe(const ProbeOptions& options) {
   trainer_options.stop_after_epoch = options.stop_after_epoch;
   Trainer trainer(trainer_options);
   if (trainer.complete() && std::filesystem::exists(stats_path)) {
+    ProbeStats done = ProbeStats::load(stats_path);
+    check_gradient_statistics(done, stats_path);
     spdlog::info("{}: the probe is complete", options.out_dir);
-    return ProbeStats::load(stats_path);
+    return done;
   }
+  // The gradient statistics are gathered while the probe trains: a finished run without them (a
+  // plain training run, or a probe stopped between its last epoch and its statistics) has none to give.
+  if (trainer.complete())
+    throw std::runtime_error(options.out_dir + ": a finished training run without probe statistics (no " + stats_path +
+                             "); the probe gathers them while it trains: remove the folder or choose another --out");
   GradientProbe probe(trainer.network());
   trainer.set_observer(&probe);
   trainer.run();

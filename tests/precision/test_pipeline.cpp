@@ -9,9 +9,11 @@
 #include "../support/temp_dir.h"
 #include "fxnn/precision/assignment.h"
 #include "fxnn/precision/pipeline.h"
+#include "fxnn/precision/probe.h"
 #include "fxnn/precision/probe_stats.h"
 #include "fxnn/precision/sweep.h"
 #include "fxnn/train/metrics.h"
+#include "fxnn/train/trainer.h"
 
 namespace fxnn {
 namespace {
@@ -70,6 +72,42 @@ TEST(Pipeline, ProbeAssignTrainReport) {
   const auto before = fs::last_write_time(tmp / "pipe/fx/checkpoint.pt");
   run_pipeline(options);
   EXPECT_EQ(fs::last_write_time(tmp / "pipe/fx/checkpoint.pt"), before);
+}
+
+// A folder that holds a finished plain training run cannot become a probe: its gradient statistics
+// were never gathered. The probe says so, and refuses statistics without gradient iterations.
+TEST(Pipeline, ProbeRefusesAFinishedRunWithoutStatistics) {
+  if (!have_fashion_mnist()) GTEST_SKIP() << "dataset-fashion-mnist is not installed";
+  TempDir tmp;
+  TrainerOptions plain;
+  plain.config = tiny_config();
+  plain.config.train.epochs = 1;
+  plain.out_dir = tmp / "fl";
+  plain.quiet = true;
+  Trainer(plain).run();
+  ProbeOptions probe;
+  probe.config = plain.config;
+  probe.out_dir = plain.out_dir;
+  probe.resume = true;
+  probe.quiet = true;
+  try {
+    run_probe(probe);
+    FAIL() << "a finished run without statistics was taken for a probe";
+  } catch (const std::runtime_error& e) {
+    EXPECT_NE(std::string(e.what()).find("without probe statistics"), std::string::npos) << e.what();
+  }
+  EXPECT_FALSE(fs::exists(tmp / "fl/stats.json"));
+  ProbeStats empty;
+  empty.layers.push_back(LayerStats{});
+  empty.layers.back().name = "fc1";
+  empty.layers.back().weights = 24 * 784;
+  empty.save(tmp / "fl/stats.json");
+  try {
+    run_probe(probe);
+    FAIL() << "statistics without iterations were accepted";
+  } catch (const std::runtime_error& e) {
+    EXPECT_NE(std::string(e.what()).find("layer fc1 has no weight-gradient statistics"), std::string::npos) << e.what();
+  }
 }
 
 TEST(Sweep, MinusOneTrainsEveryClassNarrowerAndTabulates) {
