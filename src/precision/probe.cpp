@@ -41,6 +41,10 @@ TextTable backprop_gain_table(const ProbeStats& stats) {
   return table;
 }
 
+namespace {
+
+/// Statistics without weight-gradient iterations (written by a probe that never trained) cannot give
+/// a precision: refused with the file and the layer named.
 void check_gradient_statistics(const ProbeStats& stats, const std::string& path) {
   for (const LayerStats& layer : stats.layers)
     if (layer.weights > 0 && layer.weight_gradient.iterations == 0)
@@ -48,6 +52,8 @@ void check_gradient_statistics(const ProbeStats& stats, const std::string& path)
                                " has no weight-gradient statistics (0 iterations): these are not the statistics of a "
                                "probe run; remove the folder or choose another --out");
 }
+
+} // namespace
 
 ProbeStats run_probe(const ProbeOptions& options) {
   const std::string stats_path = probe_stats_path(options.out_dir);

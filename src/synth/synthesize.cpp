@@ -62,6 +62,11 @@ class SingleThreadedEigen {
 /// Whether the method's formats store each tensor at one format (eq. (53)): then so does its reference.
 bool stores_uniformly(const SynthesisOptions& o) { return o.method != Method::kLp || o.artifact; }
 
+/// What every certificate of a synthesis checks: eps, the word sizes, all sources, the threads.
+CertifyOptions certify_options(const SynthesisOptions& o) {
+  return CertifyOptions{o.eps, o.word, o.acc, {}, detail::thread_count(o.threads)};
+}
+
 } // namespace
 
 Method parse_method(const std::string& text) {
@@ -147,7 +152,7 @@ std::string diagnose_infeasibility(const floatnet::FloatNetwork& net, const Inpu
                                    const SynthesisOptions& o) {
   const SynthesisBounds b = problem_bounds(net, ranges, o);
   const std::string words = "W = " + std::to_string(o.word) + ", A = " + std::to_string(o.acc);
-  CertifyOptions co{o.eps, o.word, o.acc, {}, detail::thread_count(o.threads)};
+  CertifyOptions co = certify_options(o);
   ReferencePlan reference;
   try {
     reference = reference_plan(net, box, ranges, b, o.effective_rounding(), co, stores_uniformly(o));
@@ -262,10 +267,7 @@ SynthesisReport synthesize(const floatnet::FloatNetwork& net, const InputBox& bo
       // analysis per part.
       const NetworkRanges whole{
           report.ranges.mode, report.ranges.input_lo, report.ranges.input_hi, report.ranges.layers, {}};
-      reference = reference_plan(
-          net, box, whole, bounds, report.rounding,
-          CertifyOptions{options.eps, options.word, options.acc, {}, detail::thread_count(options.threads)},
-          options.artifact);
+      reference = reference_plan(net, box, whole, bounds, report.rounding, certify_options(options), options.artifact);
       problem.reference = &reference->plan;
     } catch (const std::overflow_error& e) {
       spdlog::info("synth: the finest formats cannot be quantized ({}); lp refers to them unquantized", e.what());
@@ -332,9 +334,7 @@ SynthesisReport synthesize(const floatnet::FloatNetwork& net, const InputBox& bo
     }
     t = std::chrono::steady_clock::now();
     report.quantized = quantize_network(net, box, report.method.plan, report.rounding);
-    report.certificate =
-        certify(net, report.ranges, *report.quantized,
-                CertifyOptions{options.eps, options.word, options.acc, {}, detail::thread_count(options.threads)});
+    report.certificate = certify(net, report.ranges, *report.quantized, certify_options(options));
     report.certify_seconds += seconds_since(t);
     report.size = size_metrics(*report.quantized, *report.certificate);
     const Certificate& cert = *report.certificate;

@@ -24,12 +24,8 @@ struct ProbeOptions {
 /// out_dir/stats.json. Resumable like training; a finished probe is loaded, not redone.
 /// Returns the statistics (without noise gains when stopped early by stop_after_epoch).
 /// Throws std::runtime_error naming the folder when out_dir holds a finished training run without
-/// probe statistics, or statistics without gradient iterations (check_gradient_statistics).
+/// probe statistics, or statistics in which a layer with weights has no gradient iterations.
 ProbeStats run_probe(const ProbeOptions& options);
-
-/// Throws std::runtime_error naming `path` and the layer when a layer with weights has no
-/// weight-gradient iterations: such statistics cannot give a precision.
-void check_gradient_statistics(const ProbeStats& stats, const std::string& path);
 
 /// out_dir/stats.json
 std::string probe_stats_path(const std::string& out_dir);
